@@ -1,0 +1,135 @@
+# asyncprof-bpf: everything generated goes to .output/; quiet unless V=1.
+OUTPUT    := .output
+CLANG     ?= clang
+CC        ?= cc
+BPFTOOL   ?= bpftool
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+PYTHON    ?= /usr/bin/python3
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev \
+	pkg-config make gcc python3 python3-uvloop nodejs cppcheck clang-format clang-tidy
+
+CFLAGS_COMMON := -g -O2 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT)
+CFLAGS    ?= $(CFLAGS_COMMON)
+BPF_CFLAGS := -g -O2 -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Wall -Wno-unused-function
+# libbpf, libelf and zlib statically, so the binary can be copied to another host.
+LIBS      := -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic -lm
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# user/*.c except main.c: the loader's modules, shared with the unit tests.
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
+BPF_SRCS  := bpf/asyncprof.bpf.c
+BPF_HDRS  := $(wildcard bpf/*.h)
+SKEL      := $(OUTPUT)/asyncprof.skel.h
+
+.PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench
+
+all: asyncprof-bpf
+
+# Install what is missing; apt-get update only when something is.
+deps:
+	$(Q)missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "  APT      $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+vmlinux:
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > vmlinux/vmlinux.h
+
+$(OUTPUT):
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/asyncprof.bpf.o: $(BPF_SRCS) $(BPF_HDRS) vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)llvm-strip -g $@ 2>/dev/null || true
+
+$(SKEL): $(OUTPUT)/asyncprof.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name asyncprof_bpf > $@
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/asyncprof.h $(SKEL) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+asyncprof-bpf: $(OUTPUT)/main.o $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+# Unit tests: one cmocka binary per module, linked with every loader module.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
+ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
+TEST_CFLAGS := -g -O1 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT) -Itests/unit
+TEST_LIBS := -lcmocka -lelf -lz -lm -lbpf
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+$(OUTPUT)/unit/%: tests/unit/%.c $(USER_SRCS) $(wildcard user/*.h) $(SKEL)
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(USER_SRCS) $(TEST_LIBS) -o $@
+
+$(OUTPUT)/asan/%: tests/unit/%.c $(USER_SRCS) $(wildcard user/*.h) $(SKEL)
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) $< $(USER_SRCS) $(TEST_LIBS) -o $@
+
+test-unit: $(UNIT_BINS)
+	$(Q)fail=0; for t in $(UNIT_BINS); do echo "== $$t"; (cd tests/unit && ../../$$t) || fail=1; done; exit $$fail
+
+test-asan: $(ASAN_BINS)
+	$(Q)fail=0; for t in $(ASAN_BINS); do echo "== $$t"; \
+		(cd tests/unit && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ../../$$t) || fail=1; \
+	done; exit $$fail
+
+test-integration: asyncprof-bpf
+	$(Q)$(PYTHON) tests/integration/run.py
+
+# The README's test command: installs, builds, runs every test.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory test-unit
+	$(Q)$(MAKE) --no-print-directory test-asan
+	$(Q)$(MAKE) --no-print-directory lint
+	$(Q)$(MAKE) --no-print-directory test-integration
+
+C_FILES := $(wildcard user/*.c user/*.h bpf/*.c bpf/asyncprof.h bpf/*.bpf.h tests/unit/*.c)
+
+lint: $(SKEL)
+	$(call msg,FORMAT,check)
+	$(Q)clang-format --dry-run --Werror $(C_FILES)
+	$(call msg,CPPCHECK,user)
+	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,portability,performance \
+		--inline-suppr --suppress=missingIncludeSystem -D__x86_64__ -Iuser -Ibpf user
+	$(call msg,TIDY,user)
+	$(Q)clang-tidy -quiet $(filter user/%.c,$(C_FILES)) -- $(CFLAGS_COMMON) 2>/dev/null
+
+format:
+	clang-format -i $(C_FILES)
+
+# Start the bundled demo service, trace it, print the summary, keep a JSON report.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(PYTHON) examples/run_demo.py
+
+bench: all
+	$(Q)$(PYTHON) bench/run.py
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) asyncprof-bpf
+
+.DELETE_ON_ERROR:
+.SECONDARY:

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * asyncprof-bpf's BPF programs. Each hook exists as tp_btf (direct access
+ * to arguments) and raw_tp (older kernels); the loader autoloads one set.
+ * The logic lives in the headers, one concern each.
+ */
+#include "common.bpf.h"
+#include "loop.bpf.h"
+#include "cpython.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ap_sys_enter_btf, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(ap_sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(ap_sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_sched_switch(preempt, prev, next);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ap_exit_btf, struct task_struct *p)
+{
+	return on_thread_exit();
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(ap_sys_enter_raw, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(ap_sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(ap_sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_sched_switch(preempt, prev, next);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(ap_exit_raw, struct task_struct *p)
+{
+	return on_thread_exit();
+}
+
+/* CPython asyncio: attached by offset to the target's context_run. */
+SEC("uprobe")
+int BPF_KPROBE(ap_context_run)
+{
+	return on_context_run(ctx);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ap_context_run_ret)
+{
+	return on_context_run_ret();
+}
+
+/* uvloop: PyContext_Enter/Exit around each handle, at a cheap instruction. */
+SEC("uprobe")
+int BPF_KPROBE(ap_ctx_enter)
+{
+	return on_ctx_enter();
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ap_ctx_exit)
+{
+	return on_ctx_exit();
+}
+
+/* _asyncio: TaskStepMethWrapper_call(wrapper, ...) */
+SEC("uprobe")
+int BPF_KPROBE(ap_task_step, void *wrapper)
+{
+	return on_task_run((__u64)wrapper, true, false);
+}
+
+/* _asyncio: TaskWakeupMethWrapper_call(wrapper, ...) (3.8, 3.9) */
+SEC("uprobe")
+int BPF_KPROBE(ap_task_wakeup_wrap, void *wrapper)
+{
+	return on_task_run((__u64)wrapper, true, true);
+}
+
+/* _asyncio: task_wakeup(TaskObj *task, PyObject *fut) (3.10+) */
+SEC("uprobe")
+int BPF_KPROBE(ap_task_wakeup, void *task)
+{
+	return on_task_run((__u64)task, false, false);
+}

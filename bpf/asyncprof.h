@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one contract between the BPF programs and the loader: record types
+ * sent through the ring buffer, map keys and values. Only __u32/__u64 and
+ * fixed-size arrays here, so both sides see the same layout.
+ */
+#ifndef ASYNCPROF_H
+#define ASYNCPROF_H
+
+#define AP_TASK_COMM_LEN 16
+#define AP_DETAIL_MAX	 512 /* buffer for path components or a socket address */
+#define AP_DETAIL_USE	 256 /* bytes of it used: half, so the verifier can bound writes */
+#define AP_NAME_MAX	 128 /* a Python name copied from the target */
+#define AP_MAX_TARGETS	 64  /* pids traced at once */
+
+/* Kinds of ring-buffer records; every record starts with struct ap_rec_hdr. */
+enum ap_rec_type {
+	AP_REC_BUSY = 1,     /* a busy interval of a loop thread that covers a lag grid point */
+	AP_REC_BLOCKING = 2, /* a syscall on a loop thread, outside its poll call, >= threshold */
+	AP_REC_SLOW_CB = 3,  /* a callback that ran >= the slow-callback threshold */
+	AP_REC_NAME = 4,     /* a name read from the target, keyed by an object address */
+	AP_REC_LOOP = 5,     /* a thread was recognised as an event loop */
+	AP_REC_TASK_END = 6, /* an asyncio Task finished; its figures leave the tasks map */
+};
+
+struct ap_rec_hdr {
+	__u32 type; /* enum ap_rec_type */
+	__u32 pid;  /* tgid */
+	__u32 tid;
+	__u32 size; /* bytes of the whole record */
+};
+
+/* The thread was busy (outside its poll call) over [start_ns, end_ns). */
+struct ap_rec_busy {
+	struct ap_rec_hdr hdr;
+	__u64 start_ns;
+	__u64 end_ns;
+};
+
+/* How to read ap_rec_blocking.detail. */
+enum ap_detail_kind {
+	AP_DETAIL_NONE = 0,
+	AP_DETAIL_PATH = 1,   /* detail holds NUL-terminated path components, leaf first */
+	AP_DETAIL_INET = 2,   /* struct ap_inet_addr */
+	AP_DETAIL_UNIX = 3,   /* a unix socket: detail holds its path, may be empty */
+	AP_DETAIL_STRING = 4, /* a string read from the syscall's arguments (a user path) */
+	AP_DETAIL_PIPE = 5,   /* a pipe or FIFO */
+};
+
+/* Type of the file behind the syscall's first argument, when it is a descriptor. */
+enum ap_fd_type {
+	AP_FD_NONE = 0,
+	AP_FD_REG = 1,
+	AP_FD_SOCK = 2,
+	AP_FD_PIPE = 3,
+	AP_FD_CHR = 4,
+	AP_FD_OTHER = 5,
+};
+
+struct ap_inet_addr {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 port;   /* host order */
+	__u8 addr[16];
+};
+
+struct ap_rec_blocking {
+	struct ap_rec_hdr hdr;
+	__u64 start_ns;
+	__u64 duration_ns;
+	__s64 ret;
+	__u64 args[3];	  /* first syscall arguments, for classification */
+	__u64 task;	  /* Task object address when inside a task step, else 0 */
+	__u64 callback;	  /* callback identity (code object address), else 0 */
+	__u32 syscall_nr; /* x86-64 syscall number */
+	__u32 fd_type;	  /* enum ap_fd_type of args[0] when it is a descriptor */
+	__u32 detail_kind;
+	__u32 detail_len;
+	__u8 detail[AP_DETAIL_MAX];
+};
+
+struct ap_rec_slow_cb {
+	struct ap_rec_hdr hdr;
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u64 task;
+	__u64 callback;
+	__u64 blocked_ns;
+};
+
+/* Where a name came from: userspace keeps one table per kind. */
+enum ap_name_kind {
+	AP_NAME_TASK = 1,	/* key: Task address; name: Task name (str or "Task-N") */
+	AP_NAME_TASK_CORO = 2,	/* key: Task address; name: its coroutine's qualname */
+	AP_NAME_CALLBACK = 3,	/* key: callback identity; name: its qualname */
+	AP_NAME_TASK_ERROR = 4, /* key: Task address; name: its exception's type name */
+};
+
+/* State of a Task when a step ends (FutureObj.fut_state, plus failed). */
+enum ap_task_state {
+	AP_TASK_PENDING = 0,
+	AP_TASK_CANCELLED = 1,
+	AP_TASK_DONE = 2,
+	AP_TASK_FAILED = 3,
+};
+
+/* Per-Task figures, in the tasks map (key: Task address) while it lives. */
+struct ap_task_stats {
+	__u64 coro_id; /* identity of its coroutine (qualname object address) */
+	__u64 first_run_ns;
+	__u64 last_run_ns;
+	__u64 finished_ns;
+	__u64 steps;
+	__u64 busy_ns;
+	__u64 max_step_ns;
+	__u64 blocked_ns;
+	__u32 loop_tid;
+	__u32 state; /* enum ap_task_state */
+};
+
+struct ap_rec_task_end {
+	struct ap_rec_hdr hdr;
+	__u64 task;
+	struct ap_task_stats st;
+};
+
+/* Per-callback-identity figures, in the callbacks map (key: ap_cb_key). */
+struct ap_cb_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 id;
+};
+
+struct ap_cb_stats {
+	__u64 count;
+	__u64 total_ns;
+	__u64 max_ns;
+};
+
+/* How the bytes of a name are encoded in the target (PyUnicode kinds). */
+enum ap_str_enc {
+	AP_STR_LATIN1 = 1, /* includes pure ASCII */
+	AP_STR_UCS2 = 2,
+	AP_STR_UCS4 = 4,
+	AP_STR_INT = 8, /* a task counter: the name is "Task-<value>" */
+};
+
+struct ap_rec_name {
+	struct ap_rec_hdr hdr;
+	__u64 key;
+	__u32 kind; /* enum ap_name_kind */
+	__u32 enc;  /* enum ap_str_enc */
+	__u32 len;  /* bytes used in name[] */
+	__u32 truncated;
+	__u64 int_value; /* for AP_STR_INT */
+	__u8 name[AP_NAME_MAX];
+};
+
+struct ap_rec_loop {
+	struct ap_rec_hdr hdr;
+	__u64 first_ns;
+	__s32 epfd;
+	__u32 pad;
+};
+
+/*
+ * Per-thread state, one entry per thread of a traced process that made a
+ * syscall. Only the thread itself writes its entry; userspace reads the
+ * entries of loop threads for the per-loop figures.
+ */
+struct ap_thread {
+	__u32 tgid;
+	__s32 loop_epfd;  /* the loop's epoll descriptor, -1 until recognised */
+	__s32 cand_epfd;  /* epoll descriptor seen in the last poll call */
+	__u32 cand_count; /* consecutive poll calls on cand_epfd */
+	__u8 is_loop;
+	__u8 in_poll; /* inside the loop's poll call */
+	__u8 in_sys;  /* inside another syscall */
+	__u8 exited;
+	__u32 sys_nr;
+	__u64 sys_start_ns;
+	__u64 sys_args[3];
+	__u64 first_ns;	     /* first event seen on this thread */
+	__u64 busy_start_ns; /* start of the current busy interval, 0 when unknown */
+	__u64 poll_start_ns; /* entry into the current poll call */
+	/* loop figures, counted once the thread is known to be a loop */
+	__u64 iterations;
+	__u64 busy_ns;
+	__u64 idle_ns;
+	__u64 max_busy_ns;
+	__u64 blocked_ns; /* sum of blocking calls (>= threshold) */
+	__u64 blocking_calls;
+	__u64 preempted_ns; /* involuntary off-CPU time while busy */
+	__u64 offcpu_start_ns;
+	/* CPython backend: the callback running now */
+	__u64 cb_start_ns;
+	__u64 cb_task;
+	__u64 cb_id;
+	__u64 cb_blocked_ns;
+	__u64 callbacks;
+	__u32 cb_depth; /* nested dispatches (a callback calling Context.run) */
+	__u32 uv_depth; /* uvloop: PyContext_Enter nesting */
+	__u64 uv_start_ns[4];
+	__u64 uv_task[4];
+	__u8 comm[AP_TASK_COMM_LEN];
+};
+
+/*
+ * CPython layout for one traced process: struct offsets of its version
+ * (user/pyrt_offsets.c), and addresses in the process. Stored in the
+ * py_procs hash map, keyed by tgid. 0 marks a field the version lacks.
+ */
+struct ap_py_offsets {
+	__u32 version_hex; /* PY_VERSION_HEX of major.minor, e.g. 0x030b0000 */
+	/* objects and types */
+	__u32 ob_type; /* PyObject.ob_type */
+	__u32 tp_name; /* PyTypeObject.tp_name */
+	__u32 tp_methods;
+	/* callables */
+	__u32 func_code; /* PyFunctionObject */
+	__u32 func_name;
+	__u32 func_qualname;
+	__u32 meth_func;  /* PyMethodObject.im_func */
+	__u32 meth_self;  /* PyMethodObject.im_self */
+	__u32 cfunc_ml;	  /* PyCFunctionObject.m_ml */
+	__u32 cfunc_self; /* PyCFunctionObject.m_self */
+	__u32 partial_fn; /* functools.partial's fn */
+	/* asyncio C Task */
+	__u32 stepwrap_task;  /* TaskStepMethWrapper.sw_task */
+	__u32 wakewrap_task;  /* TaskWakeupMethWrapper.ww_task (3.8/3.9), else 0 */
+	__u32 task_state;     /* FutureObj.fut_state (int: 0 pending, 1 cancelled, 2 finished) */
+	__u32 task_result;    /* FutureObj.fut_result */
+	__u32 task_exception; /* FutureObj.fut_exception */
+	__u32 task_fut_waiter;
+	__u32 task_coro;
+	__u32 task_name;
+	__u32 task_context;
+	/* coroutines and code */
+	__u32 coro_name;     /* PyCoroObject.cr_name */
+	__u32 coro_qualname; /* PyCoroObject.cr_qualname */
+	__u32 coro_code;     /* cr_code (<= 3.11), 0 when absent */
+	__u32 coro_iframe;   /* embedded _PyInterpreterFrame (3.11+), 0 when absent */
+	__u32 coro_frame;    /* PyFrameObject* cr_frame (<= 3.10) */
+	__u32 code_filename;
+	__u32 code_name;
+	__u32 code_qualname; /* 0 before 3.11 */
+	__u32 code_firstlineno;
+	__u32 code_linetable; /* co_lnotab (<= 3.9) or co_linetable */
+	__u32 code_adaptive;  /* co_code_adaptive (3.11+) */
+	/* str and int */
+	__u32 str_length;	/* PyASCIIObject.length */
+	__u32 str_state;	/* PyASCIIObject.state */
+	__u32 str_ascii_data;	/* sizeof(PyASCIIObject) */
+	__u32 str_compact_data; /* sizeof(PyCompactUnicodeObject) */
+	__u32 long_size;	/* ob_size or lv_tag */
+	__u32 long_digits;	/* ob_digit */
+	__u32 long_lv_tag;	/* 1 when long_size is 3.12's lv_tag */
+	/* runtime, threads and frames (stack walker) */
+	__u32 rt_autotss_key;	 /* _PyRuntime offset of autoTSSkey (Py_tss_t) */
+	__u32 rt_tstate_current; /* _PyRuntime.gilstate.tstate_current, 0 on 3.12+ */
+	__u32 tstate_frame; /* PyThreadState.frame (<= 3.10) or cframe (3.11/3.12) or current_frame
+			       (3.13) */
+	__u32 cframe_current; /* _PyCFrame.current_frame (3.11/3.12), 0 when unused */
+	__u32 frame_code;     /* f_code / f_executable */
+	__u32 frame_back;     /* f_back / previous */
+	__u32 frame_lasti;    /* f_lasti (<= 3.10) or prev_instr/instr_ptr (3.11+) */
+	__u32 frame_owner;    /* _PyInterpreterFrame.owner (3.12+), is_entry on 3.11 */
+	__u32 gil_locked;     /* for the GIL detector: address offsets, 0 when unknown */
+};
+
+/* Per-process CPython configuration, in the py_procs map (key: tgid). */
+struct ap_py_proc {
+	__u32 enabled;
+	__u32 pad;
+	struct ap_py_offsets off;
+};
+
+/* Counters of what was lost; index into the stats array map. */
+enum ap_stat {
+	AP_STAT_RB_DROPS = 0,	 /* ring buffer full */
+	AP_STAT_THREAD_FULL = 1, /* thread map full */
+	AP_STAT_TASK_EVICT = 2,	 /* task map full */
+	AP_STAT_CB_FULL = 3,	 /* callback map full */
+	AP_STAT_STACK_DROPS = 4, /* stack map full */
+	AP_STAT_MAX = 8,
+};
+
+#endif /* ASYNCPROF_H */

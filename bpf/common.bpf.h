@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Maps, configuration and small helpers shared by every BPF part. */
+#ifndef AP_COMMON_BPF_H
+#define AP_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "asyncprof.h"
+
+/* Configuration, set by the loader before load. */
+const volatile __u32 targ_tgid = 0;	  /* the one traced pid, 0: see targ_use_map */
+const volatile bool targ_use_map = false; /* trace the tgids in the targets map */
+const volatile __u64 blocking_ns = 1000000;
+const volatile __u64 slow_cb_ns = 100000000;
+const volatile __u64 lag_interval_ns = 10000000;
+const volatile bool verbose = false;
+
+/* Set after load, before attach: the start of the lag sampling grid. */
+__u64 window_start_ns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AP_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+/* Threads of traced processes; loop threads stay after they exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ap_thread);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+#define vlog(fmt, ...)                                  \
+	({                                              \
+		if (verbose)                            \
+			bpf_printk(fmt, ##__VA_ARGS__); \
+	})
+
+static __always_inline void stat_inc(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &which);
+
+	if (v)
+		*v += 1;
+}
+
+/* Is this tgid traced? The single-pid case costs one compare. */
+static __always_inline bool is_target(__u32 tgid)
+{
+	if (targ_tgid)
+		return tgid == targ_tgid;
+	if (targ_use_map)
+		return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+	return false;
+}
+
+/* Reserve a ring-buffer record of type T and fill its header; counts drops. */
+#define rec_reserve(T, type_, tgid_, tid_)                           \
+	({                                                           \
+		T *__r = bpf_ringbuf_reserve(&events, sizeof(T), 0); \
+		if (__r) {                                           \
+			__r->hdr.type = (type_);                     \
+			__r->hdr.pid = (tgid_);                      \
+			__r->hdr.tid = (tid_);                       \
+			__r->hdr.size = sizeof(T);                   \
+		} else {                                             \
+			stat_inc(AP_STAT_RB_DROPS);                  \
+		}                                                    \
+		__r;                                                 \
+	})
+
+#endif /* AP_COMMON_BPF_H */

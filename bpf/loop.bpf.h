@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The syscall backend: finds loop threads (threads that wait again and
+ * again in epoll_wait on one epoll descriptor), keeps their busy and idle
+ * time, and reports blocking syscalls made outside the poll call. Every
+ * figure is aggregated here; the ring buffer carries only busy intervals
+ * that cover a lag grid point (at most one per lag interval) and blocking
+ * calls past the threshold.
+ */
+#ifndef AP_LOOP_BPF_H
+#define AP_LOOP_BPF_H
+
+#include "common.bpf.h"
+#include "fdinfo.bpf.h"
+
+/* x86-64 syscall numbers used here */
+#define NR_EPOLL_WAIT	  232
+#define NR_EPOLL_PWAIT	  281
+#define NR_EPOLL_PWAIT2	  441
+#define AP_LOOP_MIN_POLLS 2 /* consecutive polls on one epfd that make a loop */
+
+enum arg_kind { ARG_NONE, ARG_FD0, ARG_PATH0, ARG_PATH1 };
+
+static __always_inline bool nr_is_poll(__u32 nr)
+{
+	return nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT || nr == NR_EPOLL_PWAIT2;
+}
+
+/* Which argument names the object the syscall waits on. */
+static __always_inline enum arg_kind nr_arg_kind(__u32 nr)
+{
+	switch (nr) {
+	case 0 ... 1:	  /* read, write */
+	case 5:		  /* fstat */
+	case 8:		  /* lseek */
+	case 16 ... 20:	  /* ioctl, pread64, pwrite64, readv, writev */
+	case 40:	  /* sendfile */
+	case 42 ... 48:	  /* connect .. shutdown */
+	case 72 ... 75:	  /* fcntl, flock, fsync, fdatasync */
+	case 77:	  /* ftruncate */
+	case 217:	  /* getdents64 */
+	case 275 ... 277: /* splice, tee, sync_file_range */
+	case 285:	  /* fallocate */
+	case 288:	  /* accept4 */
+	case 295 ... 296: /* preadv, pwritev */
+	case 299:	  /* recvmmsg */
+	case 307:	  /* sendmmsg */
+	case 326 ... 328: /* copy_file_range, preadv2, pwritev2 */
+		return ARG_FD0;
+	case 2:		/* open */
+	case 4:		/* stat */
+	case 6:		/* lstat */
+	case 21:	/* access */
+	case 59:	/* execve */
+	case 76:	/* truncate */
+	case 82 ... 87: /* rename .. unlink */
+		return ARG_PATH0;
+	case 257 ... 258: /* openat, mkdirat */
+	case 262 ... 264: /* newfstatat, unlinkat, renameat */
+	case 267:	  /* readlinkat */
+	case 269:	  /* faccessat */
+	case 316:	  /* renameat2 */
+	case 322:	  /* execveat */
+	case 332:	  /* statx */
+	case 437:	  /* openat2 */
+	case 439:	  /* faccessat2 */
+		return ARG_PATH1;
+	default:
+		return ARG_NONE;
+	}
+}
+
+static __always_inline __u64 task_start_ns(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, start_time);
+}
+
+static __always_inline struct ap_thread *thread_get(__u32 tid, __u32 tgid, __u64 now)
+{
+	struct ap_thread *t = bpf_map_lookup_elem(&threads, &tid);
+	struct ap_thread init = {};
+
+	if (t)
+		return t;
+	init.tgid = tgid;
+	init.loop_epfd = -1;
+	init.cand_epfd = -1;
+	/* a thread older than the window was there from its start */
+	init.first_ns = task_start_ns() > window_start_ns ? now : window_start_ns;
+	bpf_get_current_comm(init.comm, sizeof(init.comm));
+	if (bpf_map_update_elem(&threads, &tid, &init, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&threads, &tid))
+		stat_inc(AP_STAT_THREAD_FULL);
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+/* Does [b, e) hold an instant of the lag grid? */
+static __always_inline bool covers_grid(__u64 b, __u64 e)
+{
+	__u64 ws = window_start_ns, i = lag_interval_ns, g;
+
+	if (!i || e <= ws)
+		return false;
+	if (b <= ws)
+		return true;
+	g = ws + ((b - ws + i - 1) / i) * i;
+	return g < e;
+}
+
+/* Start of the current busy interval when it was never observed. */
+static __always_inline __u64 busy_since(struct ap_thread *t)
+{
+	__u64 b = window_start_ns, born = task_start_ns();
+
+	if (t->busy_start_ns)
+		return t->busy_start_ns;
+	return born > b ? born : b;
+}
+
+/* The thread enters its poll call: a busy interval ends now. */
+static __always_inline void busy_end(struct ap_thread *t, __u32 tid, __u64 now)
+{
+	__u64 b = busy_since(t), len = now > b ? now - b : 0;
+	struct ap_rec_busy *r;
+
+	t->busy_ns += len;
+	if (len > t->max_busy_ns)
+		t->max_busy_ns = len;
+	/* a thread seen polling once may be a loop: userspace keeps only loops */
+	if ((t->is_loop || t->cand_count) && covers_grid(b, now)) {
+		r = rec_reserve(struct ap_rec_busy, AP_REC_BUSY, t->tgid, tid);
+		if (r) {
+			r->start_ns = b;
+			r->end_ns = now;
+			bpf_ringbuf_submit(r, 0);
+		}
+	}
+	t->busy_start_ns = 0;
+}
+
+/* Counts consecutive polls on one epfd; the thread becomes a loop at the second. */
+static __always_inline void note_poll(struct ap_thread *t, __u32 tid, __s32 epfd, __u64 now)
+{
+	struct ap_rec_loop *r;
+
+	if (t->is_loop)
+		return;
+	if (epfd != t->cand_epfd) {
+		t->cand_epfd = epfd;
+		t->cand_count = 0;
+	}
+	if (++t->cand_count < AP_LOOP_MIN_POLLS)
+		return;
+	t->is_loop = 1;
+	t->loop_epfd = epfd;
+	r = rec_reserve(struct ap_rec_loop, AP_REC_LOOP, t->tgid, tid);
+	if (r) {
+		r->first_ns = t->first_ns;
+		r->epfd = epfd;
+		bpf_ringbuf_submit(r, 0);
+	}
+}
+
+static __always_inline bool is_loop_poll(struct ap_thread *t, __u32 nr, __s32 fd)
+{
+	if (!nr_is_poll(nr))
+		return false;
+	return !t->is_loop || fd == t->loop_epfd;
+}
+
+/* Fill detail of a blocking call from the syscall's arguments. */
+static __always_inline void blocking_detail(struct ap_rec_blocking *r)
+{
+	const char *path = NULL;
+	long n;
+
+	switch (nr_arg_kind(r->syscall_nr)) {
+	case ARG_FD0:
+		fd_describe((int)r->args[0], r);
+		return;
+	case ARG_PATH0:
+		path = (const char *)r->args[0];
+		break;
+	case ARG_PATH1:
+		path = (const char *)r->args[1];
+		break;
+	default:
+		return;
+	}
+	n = bpf_probe_read_user_str(r->detail, AP_DETAIL_USE, path);
+	if (n > 0) {
+		r->detail_kind = AP_DETAIL_STRING;
+		r->detail_len = n;
+	}
+}
+
+/* Hook for the CPython backend: syscall time lands in the running callback. */
+static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
+
+static __always_inline void blocking_emit(struct ap_thread *t, __u32 tid, __u64 now, long ret)
+{
+	__u64 dur = now - t->sys_start_ns;
+	struct ap_rec_blocking *r;
+
+	if (dur < blocking_ns)
+		return;
+	t->blocked_ns += dur;
+	t->blocking_calls++;
+	r = rec_reserve(struct ap_rec_blocking, AP_REC_BLOCKING, t->tgid, tid);
+	if (!r)
+		return;
+	r->start_ns = t->sys_start_ns;
+	r->duration_ns = dur;
+	r->ret = ret;
+	r->args[0] = t->sys_args[0];
+	r->args[1] = t->sys_args[1];
+	r->args[2] = t->sys_args[2];
+	r->task = t->cb_task;
+	r->callback = t->cb_id;
+	r->syscall_nr = t->sys_nr;
+	r->fd_type = AP_FD_NONE;
+	r->detail_kind = AP_DETAIL_NONE;
+	r->detail_len = 0;
+	blocking_detail(r);
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* Hook for the CPython backend: the loop thread enters its poll call. */
+static __always_inline void cb_end_at_poll(struct ap_thread *t, __u32 tid, __u64 now);
+
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, nr = (__u32)id;
+	struct ap_thread *t;
+	__s32 fd;
+
+	if (!is_target(tgid))
+		return 0;
+	now = bpf_ktime_get_ns();
+	t = thread_get(tid, tgid, now);
+	if (!t)
+		return 0;
+	fd = (__s32)BPF_CORE_READ(regs, di);
+	if (is_loop_poll(t, nr, fd)) {
+		note_poll(t, tid, fd, now);
+		cb_end_at_poll(t, tid, now);
+		busy_end(t, tid, now);
+		t->in_poll = 1;
+		t->in_sys = 0;
+		t->poll_start_ns = now;
+		return 0;
+	}
+	t->in_sys = 1;
+	t->sys_nr = nr;
+	t->sys_start_ns = now;
+	t->sys_args[0] = BPF_CORE_READ(regs, di);
+	t->sys_args[1] = BPF_CORE_READ(regs, si);
+	t->sys_args[2] = BPF_CORE_READ(regs, dx);
+	return 0;
+}
+
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct ap_thread *t;
+
+	if (!is_target(tgid))
+		return 0;
+	now = bpf_ktime_get_ns();
+	/* a thread first seen here was in a call that started before the window */
+	t = thread_get(tid, tgid, now);
+	if (!t)
+		return 0;
+	if (t->in_poll) {
+		t->in_poll = 0;
+		t->idle_ns += now - t->poll_start_ns;
+		t->iterations++;
+		t->busy_start_ns = now;
+		return 0;
+	}
+	if (!t->in_sys) {
+		/* first sight of a thread that was already in a call: maybe its poll */
+		__u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+
+		if (nr_is_poll(nr) && !t->busy_start_ns) {
+			note_poll(t, tid, (__s32)BPF_CORE_READ(regs, di), now);
+			t->idle_ns += now - busy_since(t);
+			t->iterations++;
+			t->busy_start_ns = now;
+		}
+		return 0;
+	}
+	t->in_sys = 0;
+	blocking_note_cb(t, now - t->sys_start_ns);
+	if (t->is_loop)
+		blocking_emit(t, tid, now, ret);
+	return 0;
+}
+
+/* Involuntary off-CPU time of a busy loop thread: the CPU was taken from it. */
+static __always_inline int on_sched_switch(bool preempt, struct task_struct *prev,
+					   struct task_struct *next)
+{
+	__u32 ptgid = BPF_CORE_READ(prev, tgid), ntgid = BPF_CORE_READ(next, tgid);
+	__u64 now = 0;
+	struct ap_thread *t;
+	__u32 tid;
+
+	if (preempt && is_target(ptgid)) {
+		tid = BPF_CORE_READ(prev, pid);
+		t = bpf_map_lookup_elem(&threads, &tid);
+		if (t && t->is_loop && !t->in_poll) {
+			now = bpf_ktime_get_ns();
+			t->offcpu_start_ns = now;
+		}
+	}
+	if (is_target(ntgid)) {
+		tid = BPF_CORE_READ(next, pid);
+		t = bpf_map_lookup_elem(&threads, &tid);
+		if (t && t->offcpu_start_ns) {
+			if (!now)
+				now = bpf_ktime_get_ns();
+			t->preempted_ns += now - t->offcpu_start_ns;
+			t->offcpu_start_ns = 0;
+		}
+	}
+	return 0;
+}
+
+/* A thread exits: forget it unless it was a loop (its figures are reported). */
+static __always_inline int on_thread_exit(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct ap_thread *t;
+
+	if (!is_target(tgid))
+		return 0;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t)
+		return 0;
+	if (!t->is_loop) {
+		bpf_map_delete_elem(&threads, &tid);
+		return 0;
+	}
+	if (!t->in_poll)
+		busy_end(t, tid, bpf_ktime_get_ns());
+	t->exited = 1;
+	return 0;
+}
+
+#endif /* AP_LOOP_BPF_H */

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* argp command line, defaults and validation. */
+#include <argp.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "env.h"
+
+struct env env = {
+	.blocking_ns = 1000000,
+	.slow_cb_ns = 100000000,
+	.lag_interval_ns = 10000000,
+	.backend = AP_BACKEND_AUTO,
+	.top = 10,
+	.max_tasks = 16384,
+};
+
+const char *argp_program_version = "asyncprof-bpf " AP_VERSION;
+const char *argp_program_bug_address = "https://github.com/asyncprof-bpf/asyncprof-bpf/issues";
+
+static const char doc[] =
+	"Trace the event loop of a running async process: loop lag, blocking calls\n"
+	"and, for CPython asyncio, per-task and per-callback timing.\n"
+	"\n"
+	"USAGE: asyncprof-bpf --pid PID [--duration S] [--format text|json] [--output FILE]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    asyncprof-bpf --pid 1234                 # trace until Ctrl-C, print a summary\n"
+	"    asyncprof-bpf -p 1234 -d 10 -f json -o report.json\n"
+	"    asyncprof-bpf -p 1234 --blocking-threshold 5 --slow-callback 50";
+
+enum {
+	OPT_BLOCKING = 0x100,
+	OPT_SLOW_CB,
+	OPT_LAG_INTERVAL,
+	OPT_BACKEND,
+	OPT_TOP,
+	OPT_MAX_TASKS,
+};
+
+static const struct argp_option opts[] = {
+	{"pid", 'p', "PID", 0, "Process to trace (required)", 0},
+	{"duration", 'd', "S", 0, "Stop after S seconds (default: until Ctrl-C)", 0},
+	{"format", 'f', "FMT", 0, "text or json (default: text, json with --output FILE.json)", 0},
+	{"output", 'o', "[FMT:]FILE", 0,
+	 "Write the report to FILE (repeatable; FMT text or json, else from --format or a .json "
+	 "name); the text summary still goes to stdout",
+	 0},
+	{"quiet", 'q', NULL, 0, "No text summary on stdout when writing --output files", 0},
+	{"max-tasks", OPT_MAX_TASKS, "N", 0, "Live tasks tracked in BPF (default 16384)", 0},
+	{"blocking-threshold", OPT_BLOCKING, "MS", 0,
+	 "Report syscalls blocking the loop this long (default 1)", 0},
+	{"slow-callback", OPT_SLOW_CB, "MS", 0, "Report callbacks running this long (default 100)",
+	 0},
+	{"lag-interval", OPT_LAG_INTERVAL, "MS", 0, "Lag sampling grid (default 10)", 0},
+	{"backend", OPT_BACKEND, "B", 0, "auto, uprobe or syscall (default auto)", 0},
+	{"top", OPT_TOP, "N", 0, "Entries per table in the text summary (default 10)", 0},
+	{"verbose", 'v', NULL, 0, "Verbose debug output (repeat for libbpf's)", 0},
+	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
+	{},
+};
+
+/* Parse a positive number of milliseconds (fractions allowed) into ns. */
+static int parse_ms(const char *arg, uint64_t *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v <= 0 || v > 3.6e6)
+		return -EINVAL;
+	*out = (uint64_t)(v * 1e6);
+	return 0;
+}
+
+static int parse_opt_value(int key, char *arg, struct argp_state *state)
+{
+	char *end;
+	long v;
+
+	switch (key) {
+	case 'p':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || v <= 0 || v > 0x3fffffff)
+			argp_error(state, "invalid pid: %s", arg);
+		env.pid = (int)v;
+		return 0;
+	case 'd':
+		env.duration_s = strtod(arg, &end);
+		if (*end || !isfinite(env.duration_s) || env.duration_s <= 0)
+			argp_error(state, "invalid duration: %s", arg);
+		return 0;
+	case OPT_TOP:
+		v = strtol(arg, &end, 10);
+		if (*end || v <= 0 || v > 10000)
+			argp_error(state, "invalid --top: %s", arg);
+		env.top = (int)v;
+		return 0;
+	case OPT_MAX_TASKS:
+		v = strtol(arg, &end, 10);
+		if (*end || v < 16 || v > 1 << 22)
+			argp_error(state, "invalid --max-tasks: %s (16 to 4194304)", arg);
+		env.max_tasks = (uint32_t)v;
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
+		break;
+	case 'v':
+		env.verbose++;
+		break;
+	case 'f':
+		env.format_set = true;
+		if (!strcmp(arg, "text"))
+			env.format = AP_FMT_TEXT;
+		else if (!strcmp(arg, "json"))
+			env.format = AP_FMT_JSON;
+		else
+			argp_error(state, "unknown format: %s (text or json)", arg);
+		break;
+	case 'o':
+		if (env.noutputs >= AP_MAX_OUTPUTS)
+			argp_error(state, "too many --output options");
+		env.outputs[env.noutputs++].path = arg;
+		break;
+	case 'q':
+		env.quiet = true;
+		break;
+	case OPT_BLOCKING:
+		if (parse_ms(arg, &env.blocking_ns))
+			argp_error(state, "invalid --blocking-threshold: %s", arg);
+		break;
+	case OPT_SLOW_CB:
+		if (parse_ms(arg, &env.slow_cb_ns))
+			argp_error(state, "invalid --slow-callback: %s", arg);
+		break;
+	case OPT_LAG_INTERVAL:
+		if (parse_ms(arg, &env.lag_interval_ns))
+			argp_error(state, "invalid --lag-interval: %s", arg);
+		break;
+	case OPT_BACKEND:
+		if (!strcmp(arg, "auto"))
+			env.backend = AP_BACKEND_AUTO;
+		else if (!strcmp(arg, "uprobe"))
+			env.backend = AP_BACKEND_UPROBE;
+		else if (!strcmp(arg, "syscall"))
+			env.backend = AP_BACKEND_SYSCALL;
+		else
+			argp_error(state, "unknown backend: %s (auto, uprobe or syscall)", arg);
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument: %s", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!env.pid)
+			argp_error(state, "--pid is required");
+		break;
+	default:
+		return parse_opt_value(key, arg, state);
+	}
+	return 0;
+}
+
+/* Split "[FMT:]FILE" and pick the format: a prefix, --format, or a .json name. */
+static int resolve_output(struct env_output *o)
+{
+	const char *p = o->path;
+	size_t n;
+
+	if (!strncmp(p, "json:", 5) || !strncmp(p, "text:", 5)) {
+		o->format = p[0] == 'j' ? AP_FMT_JSON : AP_FMT_TEXT;
+		o->path = p + 5;
+	} else if (env.format_set) {
+		o->format = env.format;
+	} else {
+		n = strlen(p);
+		o->format = n > 5 && !strcmp(p + n - 5, ".json") ? AP_FMT_JSON : AP_FMT_TEXT;
+	}
+	if (!*o->path) {
+		fprintf(stderr, "asyncprof-bpf: empty output file name\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int env__parse(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = opts,
+		.parser = parse_arg,
+		.doc = doc,
+	};
+	int err;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return err;
+	for (int i = 0; i < env.noutputs; i++) {
+		err = resolve_output(&env.outputs[i]);
+		if (err)
+			return err;
+		if (!strcmp(env.outputs[i].path, "-"))
+			env.quiet = true;
+	}
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command line and configuration of one run. */
+#ifndef AP_ENV_H
+#define AP_ENV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AP_VERSION "0.3.0"
+
+enum ap_format { AP_FMT_TEXT, AP_FMT_JSON };
+enum ap_backend { AP_BACKEND_AUTO, AP_BACKEND_UPROBE, AP_BACKEND_SYSCALL };
+
+#define AP_MAX_OUTPUTS 8
+
+struct env_output {
+	enum ap_format format;
+	const char *path; /* "-" for stdout */
+};
+
+struct env {
+	int pid;
+	double duration_s; /* 0: until Ctrl-C or the target exits */
+	enum ap_format format;
+	bool format_set;
+	struct env_output outputs[AP_MAX_OUTPUTS]; /* -o [FORMAT:]FILE, repeatable */
+	int noutputs;
+	bool quiet; /* no text summary on stdout besides the outputs */
+	uint32_t max_tasks;
+	uint64_t blocking_ns;
+	uint64_t slow_cb_ns;
+	uint64_t lag_interval_ns;
+	enum ap_backend backend;
+	int verbose;
+	int top; /* entries per table in the text summary */
+};
+
+extern struct env env;
+
+/* Parse argv into env; returns 0, or non-zero after printing a one-line error. */
+int env__parse(int argc, char **argv);
+
+#endif /* AP_ENV_H */

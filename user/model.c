@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The in-memory report: growable vectors and freeing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+const uint64_t ap_lag_bucket_le[AP_LAG_BUCKETS] = {
+	100000ull,     250000ull,     500000ull,     1000000ull,     2500000ull,   5000000ull,
+	10000000ull,   25000000ull,   50000000ull,   100000000ull,   250000000ull, 500000000ull,
+	1000000000ull, 2500000000ull, 5000000000ull, 10000000000ull,
+};
+
+/* Same layout as every AP_VEC(T). */
+struct ap_vec_any {
+	void *v;
+	size_t n, cap;
+};
+
+void *ap_vec__push(void *vec_base, size_t elem_size)
+{
+	struct ap_vec_any *vec = vec_base;
+	size_t cap;
+	char *v;
+
+	if (vec->n == vec->cap) {
+		cap = vec->cap ? vec->cap * 2 : 8;
+		if (cap > SIZE_MAX / elem_size) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		v = realloc(vec->v, cap * elem_size);
+		if (!v)
+			return NULL;
+		vec->v = v;
+		vec->cap = cap;
+	}
+	v = (char *)vec->v + vec->n * elem_size;
+	memset(v, 0, elem_size);
+	vec->n++;
+	return v;
+}
+
+void ap_stack__free(struct ap_stack *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++)
+		free(st->frames[i]);
+	free(st->frames);
+	st->frames = NULL;
+	st->n = 0;
+}
+
+static void process__free(struct ap_process *p)
+{
+	size_t i;
+
+	free(p->comm);
+	free(p->exe);
+	free(p->runtime_version);
+	free(p->loops.v);
+	for (i = 0; i < p->tasks.n; i++) {
+		free(p->tasks.v[i].name);
+		free(p->tasks.v[i].coro);
+		free(p->tasks.v[i].error);
+	}
+	free(p->tasks.v);
+	for (i = 0; i < p->callbacks.n; i++)
+		free(p->callbacks.v[i].name);
+	free(p->callbacks.v);
+	for (i = 0; i < p->slow_callbacks.n; i++) {
+		free(p->slow_callbacks.v[i].callback);
+		ap_stack__free(&p->slow_callbacks.v[i].stack);
+	}
+	free(p->slow_callbacks.v);
+	for (i = 0; i < p->blocking_calls.n; i++) {
+		free(p->blocking_calls.v[i].detail);
+		free(p->blocking_calls.v[i].callback);
+		ap_stack__free(&p->blocking_calls.v[i].stack);
+	}
+	free(p->blocking_calls.v);
+}
+
+/* Frees everything r owns and r itself (allocated by the session). */
+void ap_report__free(struct ap_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->processes.n; i++)
+		process__free(&r->processes.v[i]);
+	free(r->processes.v);
+	free(r);
+}

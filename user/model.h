@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The report as the loader holds it in memory once tracing stops: what the
+ * JSON writer and the text summary print. Field meanings follow
+ * ../shared/spec/report-v1.md. Strings are owned (malloc'd) and may be NULL
+ * where the spec says null. Counts that the spec allows to be null use
+ * AP_NULL_U64.
+ */
+#ifndef AP_MODEL_H
+#define AP_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AP_NULL_U64    UINT64_MAX
+#define AP_LAG_BUCKETS 16 /* finite buckets; +Inf is implicit */
+
+/* Finite bucket bounds of the lag histogram, in ns (cumulative "le"). */
+extern const uint64_t ap_lag_bucket_le[AP_LAG_BUCKETS];
+
+struct ap_lag {
+	uint64_t samples;
+	uint64_t max_ns;
+	uint64_t mean_ns;
+	uint64_t p50_ns;
+	uint64_t p90_ns;
+	uint64_t p99_ns;
+	uint64_t le_count[AP_LAG_BUCKETS]; /* cumulative: samples with lag <= le */
+};
+
+struct ap_loop {
+	uint32_t tid;
+	const char *kind; /* static string: "asyncio", "uvloop", "libuv", "epoll" */
+	uint64_t iterations;
+	uint64_t busy_ns;
+	uint64_t idle_ns;
+	uint64_t callbacks; /* AP_NULL_U64 for the syscall backend */
+	uint64_t blocked_ns;
+	uint64_t preempted_ns;
+	uint64_t first_ns;
+	struct ap_lag lag;
+};
+
+struct ap_task {
+	uint64_t id;
+	char *name;
+	char *coro;
+	uint32_t loop_tid;
+	uint64_t parent;     /* 0: null */
+	uint64_t created_ns; /* AP_NULL_U64: null */
+	uint64_t first_run_ns;
+	uint64_t last_run_ns;
+	uint64_t finished_ns; /* AP_NULL_U64: null */
+	const char *state;    /* static string or NULL */
+	char *error;
+	uint64_t steps;
+	uint64_t busy_ns;
+	uint64_t max_step_ns;
+	uint64_t blocked_ns;
+};
+
+struct ap_callback {
+	char *name;
+	uint64_t count;
+	uint64_t total_ns;
+	uint64_t max_ns;
+};
+
+struct ap_stack {
+	char **frames; /* innermost first */
+	size_t n;
+};
+
+struct ap_slow_cb {
+	uint32_t tid;
+	uint64_t start_ns;
+	uint64_t duration_ns;
+	uint64_t task; /* 0: null */
+	char *callback;
+	struct ap_stack stack;
+	uint64_t blocked_ns;
+};
+
+struct ap_blocking {
+	uint32_t tid;
+	uint64_t start_ns;
+	uint64_t duration_ns;
+	const char *syscall; /* static string */
+	const char *kind;    /* static string */
+	char *detail;
+	uint64_t task; /* 0: null */
+	char *callback;
+	struct ap_stack stack;
+};
+
+/* A growable array of T: items, count, capacity. */
+#define AP_VEC(T)              \
+	struct {               \
+		T *v;          \
+		size_t n, cap; \
+	}
+
+struct ap_process {
+	uint32_t pid;
+	char *comm;
+	char *exe;
+	const char *runtime; /* "cpython", "node", "unknown" */
+	char *runtime_version;
+	const char *backend; /* "uprobe" or "syscall" */
+	AP_VEC(struct ap_loop) loops;
+	AP_VEC(struct ap_task) tasks;
+	AP_VEC(struct ap_callback) callbacks;
+	AP_VEC(struct ap_slow_cb) slow_callbacks;
+	AP_VEC(struct ap_blocking) blocking_calls;
+};
+
+struct ap_report {
+	const char *tool_version;
+	uint64_t start_ns;
+	uint64_t end_ns;
+	uint64_t slow_callback_ns;
+	uint64_t blocking_ns;
+	uint64_t lag_interval_ns;
+	uint64_t drops_events;
+	uint64_t drops_stacks;
+	AP_VEC(struct ap_process) processes;
+};
+
+/* Grow a vector by one zeroed element; returns it or NULL on ENOMEM. */
+void *ap_vec__push(void *vec_base, size_t elem_size);
+#define AP_VEC_PUSH(vec) ((__typeof__((vec).v))ap_vec__push(&(vec), sizeof(*(vec).v)))
+
+/* Free the frames and the array; leaves st empty. NULL is fine. */
+void ap_stack__free(struct ap_stack *st);
+/* Free every owned string and vector of r, then r itself (heap-allocated). NULL is fine. */
+void ap_report__free(struct ap_report *r);
+
+#endif /* AP_MODEL_H */

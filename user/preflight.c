@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Privilege and BTF checks, so failures read as causes, not as libbpf noise. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "log.h"
+#include "preflight.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* Root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE to read the target). */
+static bool privileged(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {};
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	if (has_cap(d, CAP_SYS_ADMIN))
+		return true;
+	return has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON) && has_cap(d, CAP_SYS_PTRACE);
+}
+
+int preflight__check(void)
+{
+	if (!privileged()) {
+		elog("permission denied: run as root, or with CAP_BPF, CAP_PERFMON and "
+		     "CAP_SYS_PTRACE\n");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		elog("kernel BTF not found at /sys/kernel/btf/vmlinux: this kernel lacks "
+		     "CONFIG_DEBUG_INFO_BTF, which CO-RE programs need\n");
+		return -ENOENT;
+	}
+	return 0;
+}

@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Runtime detection and CPython probe points of a live process, read-only. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/uio.h>
+#include "elfsym.h"
+#include "procmaps.h"
+#include "pyrt.h"
+
+#define PYMETHODDEF_SIZE 32 /* ml_name @0, ml_meth @8, ml_flags @16, ml_doc @24 */
+#define MAX_METHODS	 64
+#define TP_CALL		 128 /* offsetof(PyTypeObject, tp_call), 3.8-3.13 */
+#define DEBUG_COOKIE	 "xdebugpy"
+
+/* Everything one probe needs; the reader state is the ctx of pyrt_read_fn. */
+struct pyrt_ctx {
+	int pid;
+	struct procmaps *pm;
+	struct elf_file *ef; /* py_path */
+	uint64_t bias;
+	bool is_dyn;
+	struct pyrt_info *out;
+};
+
+static int pyrt__fail(struct pyrt_info *out, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out->error, sizeof(out->error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
+}
+
+/* Live memory: process_vm_readv, then /proc/PID/mem. */
+static int read_live(int pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, len, addr);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EFAULT;
+}
+
+/*
+ * The image as the file initialises it: 8-byte reads at a RELATIVE
+ * relocation get its target plus the load bias, so pointer walks work on
+ * PIE files too. Right only for data the process has not changed since.
+ */
+static int read_file(struct pyrt_ctx *c, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t v;
+	int err;
+
+	if (len != sizeof(v) || !c->is_dyn)
+		return elf_file__read(c->ef, addr - c->bias, buf, len);
+	err = elf_file__read_ptr(c->ef, addr - c->bias, &v);
+	if (!err && v)
+		v += c->bias;
+	memcpy(buf, &v, sizeof(v));
+	return err;
+}
+
+static int pyrt__read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct pyrt_ctx *c = ctx;
+
+	if (c->pid > 0 && !read_live(c->pid, addr, buf, len))
+		return 0;
+	return read_file(c, addr, buf, len);
+}
+
+static bool read_name_is(pyrt_read_fn read, void *ctx, uint64_t addr, const char *name)
+{
+	char buf[64];
+	size_t len = strlen(name) + 1;
+
+	if (len > sizeof(buf) || read(ctx, addr, buf, len))
+		return false;
+	return memcmp(buf, name, len) == 0;
+}
+
+int pyrt__find_method(pyrt_read_fn read, void *ctx, uint64_t type_addr, __u32 off_tp_methods,
+		      const char *name, uint64_t *meth)
+{
+	uint64_t defs, ml_name;
+	int i, err;
+
+	err = read(ctx, type_addr + off_tp_methods, &defs, sizeof(defs));
+	if (err)
+		return err;
+	for (i = 0; defs && i < MAX_METHODS; i++) {
+		uint64_t def = defs + (uint64_t)i * PYMETHODDEF_SIZE;
+
+		err = read(ctx, def, &ml_name, sizeof(ml_name));
+		if (err)
+			return err;
+		if (!ml_name)
+			break;
+		if (read_name_is(read, ctx, ml_name, name))
+			return read(ctx, def + 8, meth, sizeof(*meth));
+	}
+	return -ENOENT;
+}
+
+/* Bytes after the opcode taken by a ModRM operand (ModRM, SIB, displacement). */
+static size_t modrm_len(const uint8_t *p, size_t left)
+{
+	uint8_t mod = p[0] >> 6, rm = p[0] & 7;
+	size_t n = 1;
+
+	if (!left)
+		return 0;
+	if (mod != 3 && rm == 4) {
+		if (left < 2)
+			return 0;
+		n++;
+		if (mod == 0 && (p[1] & 7) == 5)
+			n += 4;
+	}
+	if (mod == 0 && rm == 5)
+		n += 4;
+	else if (mod == 1)
+		n += 1;
+	else if (mod == 2)
+		n += 4;
+	return n <= left ? n : 0;
+}
+
+enum insn_kind { INSN_BAD, INSN_CHEAP, INSN_OTHER };
+
+/*
+ * Decode the one instruction at code, updating the set of registers
+ * (bit = x86 register number) that still hold the context.
+ */
+static enum insn_kind insn__decode(const uint8_t *p, size_t left, size_t *len, unsigned *regs)
+{
+	uint8_t rex = 0, op;
+	size_t m;
+
+	if (left >= 4 && !memcmp(p, "\xf3\x0f\x1e\xfa", 4)) { /* endbr64 */
+		*len = 4;
+		return INSN_OTHER;
+	}
+	if (left >= 2 && (p[0] & 0xf0) == 0x40) {
+		rex = p[0];
+		p++;
+		left--;
+	}
+	*len = rex ? 1 : 0;
+	op = p[0];
+	if ((op & 0xf8) == 0x50 || op == 0x90) { /* push reg, nop */
+		*len += 1;
+		return INSN_CHEAP;
+	}
+	if (op == 0xe9 || op == 0xe8 || op == 0xeb) { /* jmp/call rel32, jmp rel8 */
+		*len += op == 0xeb ? 2 : 5;
+		return *len <= left + (rex ? 1 : 0) ? INSN_CHEAP : INSN_BAD;
+	}
+	if (left < 2)
+		return INSN_BAD;
+	if (op == 0x0f && p[1] == 0x1f && (m = modrm_len(p + 2, left - 2))) { /* long nop */
+		*len += 2 + m;
+		return INSN_CHEAP;
+	}
+	m = modrm_len(p + 1, left - 1);
+	if (!m || !(rex & 8))
+		return INSN_BAD;
+	if (op == 0x89 || op == 0x8b) { /* mov r/m, r or r, r/m (64-bit) */
+		unsigned reg = ((p[1] >> 3) & 7) | (rex & 4 ? 8 : 0);
+		unsigned rm = (p[1] & 7) | (rex & 1 ? 8 : 0);
+		bool both_regs = (p[1] >> 6) == 3;
+		unsigned dst = op == 0x89 ? rm : reg, src = op == 0x89 ? reg : rm;
+
+		if (op == 0x89 && !both_regs)
+			return INSN_BAD; /* a store: leave such functions alone */
+		if (both_regs && (*regs & (1u << src)))
+			*regs |= 1u << dst;
+		else
+			*regs &= ~(1u << dst);
+		*len += 1 + m;
+		return INSN_OTHER;
+	}
+	if ((op == 0x83 || op == 0x81) && p[1] == 0xec) { /* sub $imm,%rsp */
+		*len += 1 + m + (op == 0x83 ? 1 : 4);
+		return INSN_OTHER;
+	}
+	return INSN_BAD;
+}
+
+void pyrt__pick_probe(const uint8_t *code, size_t len, uint64_t *off, enum pyrt_reg *reg)
+{
+	unsigned regs = 1u << 7; /* rdi */
+	size_t pos = 0, n;
+
+	*off = 0;
+	*reg = PYRT_REG_RDI;
+	while (pos < len) {
+		enum insn_kind k = insn__decode(code + pos, len - pos, &n, &regs);
+
+		if (k == INSN_BAD || pos + n > len)
+			return;
+		if (k == INSN_CHEAP)
+			break;
+		pos += n;
+	}
+	if (pos >= len)
+		return;
+	if (regs & (1u << 7)) {
+		*off = pos;
+	} else if (regs & (1u << 6)) {
+		*off = pos;
+		*reg = PYRT_REG_RSI;
+	}
+}
+
+static bool parse_version(const char *s, struct pyrt_info *out)
+{
+	return sscanf(s, "%d.%d.%d", &out->major, &out->minor, &out->micro) == 3;
+}
+
+/* The PY_VERSION string Py_GetVersion passes as 4th argument: lea X(%rip),%rcx. */
+static int version_from_getversion(struct elf_file *ef, struct pyrt_info *out)
+{
+	struct elf_sym sym;
+	uint8_t code[96];
+	char buf[32];
+	int32_t disp;
+	size_t i;
+
+	if (elf_file__find_sym(ef, "Py_GetVersion", &sym) ||
+	    elf_file__read(ef, sym.value, code, sizeof(code)))
+		return -ENOENT;
+	for (i = 0; i + 7 <= sizeof(code); i++) {
+		if (code[i] != 0x48 || code[i + 1] != 0x8d || code[i + 2] != 0x0d)
+			continue;
+		memcpy(&disp, code + i + 3, sizeof(disp));
+		if (!elf_file__read_str(ef, sym.value + i + 7 + disp, buf, sizeof(buf)) &&
+		    parse_version(buf, out))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* major.minor.micro from Py_Version (3.11+) or the PY_VERSION string. */
+static int pyrt__version(struct elf_file *ef, struct pyrt_info *out)
+{
+	struct elf_sym sym;
+	uint32_t hex;
+
+	if (!elf_file__find_sym(ef, "Py_Version", &sym) &&
+	    !elf_file__read(ef, sym.value, &hex, sizeof(hex))) {
+		out->major = hex >> 24;
+		out->minor = (hex >> 16) & 0xff;
+		out->micro = (hex >> 8) & 0xff;
+	} else if (version_from_getversion(ef, out)) {
+		return -ENOENT;
+	}
+	snprintf(out->version, sizeof(out->version), "%d.%d.%d", out->major, out->minor,
+		 out->micro);
+	return 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* Node.js: the exe is node/nodejs, or libnode is mapped. */
+static bool pyrt__is_node(struct pyrt_ctx *c)
+{
+	const char *b = base_name(c->out->exe);
+	const struct procmap *m;
+
+	if (!strcmp(b, "node") || !strcmp(b, "nodejs")) {
+		copy_str(c->out->node_path, sizeof(c->out->node_path), c->out->exe);
+		return true;
+	}
+	m = procmaps__find_file(c->pm, "libnode.so*", NULL);
+	if (m)
+		copy_str(c->out->node_path, sizeof(c->out->node_path), m->path);
+	return m != NULL;
+}
+
+/* The ELF holding the interpreter: a mapped libpython, else the exe if it has one. */
+static int pyrt__find_py(struct pyrt_ctx *c)
+{
+	struct pyrt_info *out = c->out;
+	const struct procmap *m;
+	struct elf_sym sym;
+	int err;
+
+	m = procmaps__find_file(c->pm, "libpython3.*.so*", NULL);
+	copy_str(out->py_path, sizeof(out->py_path), m ? m->path : out->exe);
+	out->py_is_exe = !m;
+	err = elf_file__open(out->py_path, &c->ef);
+	if (err)
+		return m ? err : -ENOENT; /* an exe we cannot read is no Python we know */
+	if (elf_file__find_sym(c->ef, "_PyRuntime", &sym) &&
+	    elf_file__find_sym(c->ef, "Py_GetVersion", &sym))
+		return -ENOENT;
+	c->is_dyn = elf_file__type(c->ef) == ET_DYN;
+	err = procmaps__load_bias(c->pm, out->py_path, c->is_dyn, elf_file__first_load_vaddr(c->ef),
+				  &c->bias);
+	out->py_bias = c->bias;
+	return err;
+}
+
+/* context_run from .symtab, else through PyContext_Type.tp_methods ("run"). */
+static int pyrt__context_run(struct pyrt_ctx *c)
+{
+	struct pyrt_info *out = c->out;
+	struct elf_sym sym;
+	uint64_t meth;
+	int err;
+
+	if (!elf_file__find_sym(c->ef, "context_run", &sym) && sym.type == STT_FUNC) {
+		out->context_run_from_symtab = true;
+		return elf_file__vaddr_to_off(c->ef, sym.value, &out->context_run_off);
+	}
+	err = elf_file__find_sym(c->ef, "PyContext_Type", &sym);
+	if (err)
+		return pyrt__fail(out, err, "no context_run nor PyContext_Type in %s",
+				  out->py_path);
+	err = pyrt__find_method(pyrt__read, c, sym.value + c->bias, out->off->tp_methods, "run",
+				&meth);
+	if (!err)
+		err = procmaps__addr_to_off(c->pm, meth, &out->context_run_off, NULL);
+	if (err)
+		return pyrt__fail(out, err, "cannot find Context.run through PyContext_Type in %s",
+				  out->py_path);
+	return 0;
+}
+
+/* A cheap probe point in an exported function, as a file offset. */
+static int pyrt__probe_point(struct pyrt_ctx *c, const char *name, uint64_t *off,
+			     enum pyrt_reg *reg)
+{
+	struct elf_sym sym;
+	uint8_t code[32];
+	uint64_t at;
+	int err;
+
+	*off = 0;
+	err = elf_file__find_sym(c->ef, name, &sym);
+	if (err)
+		return err;
+	if (elf_file__read(c->ef, sym.value, code, sizeof(code)))
+		memset(code, 0, sizeof(code)); /* decodes as bad: offset 0 */
+	pyrt__pick_probe(code, sizeof(code), &at, reg);
+	return elf_file__vaddr_to_off(c->ef, sym.value + at, off);
+}
+
+/*
+ * A static function of stripped _asyncio found through relocations: tp_call
+ * of the type named tname, or ml_meth of the method mname (3.8-3.11 only,
+ * where these live in statically initialised data).
+ */
+static uint64_t asyncio__find_stripped(struct elf_file *ef, const char *tname, const char *mname)
+{
+	uint64_t refs[8], fn, off;
+	int i, n;
+
+	if (!tname && !mname)
+		return 0;
+	n = elf_file__string_refs(ef, tname ? tname : mname, refs, 8);
+	for (i = 0; i < n && i < 8; i++) {
+		uint64_t slot = tname ? refs[i] - 24 + TP_CALL : refs[i] + 8;
+
+		if (!elf_file__read_ptr(ef, slot, &fn) && elf_file__is_text(ef, fn) &&
+		    !elf_file__vaddr_to_off(ef, fn, &off))
+			return off;
+	}
+	return 0;
+}
+
+static uint64_t asyncio__find(struct elf_file *ef, const char *sym_name, const char *tname,
+			      const char *mname)
+{
+	struct elf_sym sym;
+	uint64_t off;
+
+	if (!elf_file__find_sym(ef, sym_name, &sym) && sym.type == STT_FUNC &&
+	    !elf_file__vaddr_to_off(ef, sym.value, &off))
+		return off;
+	return asyncio__find_stripped(ef, tname, mname);
+}
+
+/* TaskStepMethWrapper_call and the wakeup hook of a mapped _asyncio. */
+static void pyrt__asyncio(struct pyrt_ctx *c)
+{
+	struct pyrt_info *out = c->out;
+	const struct procmap *m;
+	struct elf_file *ef;
+	bool old = out->minor <= 9;
+
+	m = procmaps__find_file(c->pm, "_asyncio.cpython-*.so", NULL);
+	if (!m)
+		m = procmaps__find_file(c->pm, "_asyncio*.so", NULL);
+	if (!m)
+		return;
+	copy_str(out->asyncio_path, sizeof(out->asyncio_path), m->path);
+	if (elf_file__open(m->path, &ef)) {
+		copy_str(out->asyncio_note, sizeof(out->asyncio_note), "cannot read _asyncio");
+		return;
+	}
+	out->task_step_off = asyncio__find(ef, "TaskStepMethWrapper_call",
+					   out->minor <= 11 ? "TaskStepMethWrapper" : NULL, NULL);
+	out->task_wakeup_off =
+		asyncio__find(ef, old ? "TaskWakeupMethWrapper_call" : "task_wakeup",
+			      old ? "TaskWakeupMethWrapper" : NULL, old ? NULL : "task_wakeup");
+	if (!out->task_step_off || !out->task_wakeup_off)
+		copy_str(out->asyncio_note, sizeof(out->asyncio_note),
+			 out->minor >= 12
+				 ? "stripped _asyncio with heap types (3.12+): no task hooks"
+				 : "task hooks not found in _asyncio");
+	elf_file__close(ef);
+}
+
+/* Byte positions in 3.13's _Py_DebugOffsets and the table field each must equal. */
+static const struct {
+	__u16 pos;
+	__u16 field; /* offsetof(struct ap_py_offsets, ...) */
+	const char *name;
+} debug_checks[] = {
+#define DBG(pos, f)                                        \
+	{                                                  \
+		pos, offsetof(struct ap_py_offsets, f), #f \
+	}
+	DBG(184, tstate_frame),	    DBG(232, frame_back),    DBG(240, frame_code),
+	DBG(248, frame_lasti),	    DBG(264, frame_owner),   DBG(280, code_filename),
+	DBG(288, code_name),	    DBG(296, code_qualname), DBG(304, code_linetable),
+	DBG(312, code_firstlineno), DBG(344, code_adaptive), DBG(360, ob_type),
+	DBG(376, tp_name),	    DBG(496, long_size),     DBG(504, long_digits),
+	DBG(544, str_state),	    DBG(552, str_length),    DBG(560, str_ascii_data),
+#undef DBG
+};
+
+/* 3.13: the table must agree with _Py_DebugOffsets at _PyRuntime+0. */
+static int pyrt__check_debug_offsets(struct pyrt_ctx *c)
+{
+	struct pyrt_info *out = c->out;
+	uint64_t dbg[584 / 8];
+	size_t i;
+
+	if (out->minor != 13 || !out->runtime_addr || c->pid <= 0)
+		return 0;
+	if (read_live(c->pid, out->runtime_addr, dbg, sizeof(dbg)))
+		return 0; /* nothing to compare with; the table stands */
+	if (memcmp(dbg, DEBUG_COOKIE, 8) || (dbg[1] >> 16) != 0x030d)
+		return pyrt__fail(out, -ENOTSUP, "no _Py_DebugOffsets of 3.13 at _PyRuntime %#llx",
+				  (unsigned long long)out->runtime_addr);
+	for (i = 0; i < sizeof(debug_checks) / sizeof(debug_checks[0]); i++) {
+		__u32 want;
+
+		memcpy(&want, (const char *)out->off + debug_checks[i].field, sizeof(want));
+		if (dbg[debug_checks[i].pos / 8] != want)
+			return pyrt__fail(
+				out, -ENOTSUP,
+				"offset table disagrees with _Py_DebugOffsets: %s is %llu, "
+				"table has %u",
+				debug_checks[i].name,
+				(unsigned long long)dbg[debug_checks[i].pos / 8], want);
+	}
+	return 0;
+}
+
+/* Everything CPython-specific, once py_path is known and open. */
+static int pyrt__cpython(struct pyrt_ctx *c)
+{
+	struct pyrt_info *out = c->out;
+	struct elf_sym sym;
+	int err;
+
+	if (pyrt__version(c->ef, out))
+		return pyrt__fail(out, -ENOENT, "cannot read the CPython version of %s",
+				  out->py_path);
+	out->off = pyrt_offsets__find(out->major, out->minor);
+	if (!out->off)
+		return pyrt__fail(out, -ENOTSUP,
+				  "unsupported CPython version %s (supported: 3.8 to 3.13)",
+				  out->version);
+	if (!elf_file__find_sym(c->ef, "_PyRuntime", &sym))
+		out->runtime_addr = sym.value + c->bias;
+	err = pyrt__context_run(c);
+	if (err)
+		return err;
+	pyrt__probe_point(c, "PyContext_Enter", &out->ctx_enter_off, &out->enter_ctx_reg);
+	pyrt__probe_point(c, "PyContext_Exit", &out->ctx_exit_off, &out->exit_ctx_reg);
+	pyrt__asyncio(c);
+	return pyrt__check_debug_offsets(c);
+}
+
+static int read_exe(const char *procdir, struct pyrt_info *out)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	char *del;
+
+	snprintf(path, sizeof(path), "%s/exe", procdir);
+	n = readlink(path, out->exe, sizeof(out->exe) - 1);
+	if (n < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	out->exe[n] = 0;
+	del = strstr(out->exe, " (deleted)");
+	if (del && !del[10])
+		*del = 0;
+	return 0;
+}
+
+int pyrt__probe_dir(const char *procdir, int pid, struct pyrt_info *out)
+{
+	struct pyrt_ctx c = {.pid = pid, .out = out};
+	const struct procmap *m;
+	char path[PATH_MAX];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = read_exe(procdir, out);
+	if (err)
+		return pyrt__fail(out, err, "cannot read %s/exe: %s", procdir, strerror(-err));
+	snprintf(path, sizeof(path), "%s/maps", procdir);
+	err = procmaps__load(path, &c.pm);
+	if (err)
+		return pyrt__fail(out, err == -ENOENT ? -ESRCH : err, "cannot read %s: %s", path,
+				  strerror(-err));
+	if (pyrt__is_node(&c)) {
+		out->runtime = PYRT_NODE;
+		goto out_free;
+	}
+	if (pyrt__find_py(&c))
+		goto out_free; /* neither Python nor Node: runtime unknown, not an error */
+	out->runtime = PYRT_CPYTHON;
+	m = procmaps__find_file(c.pm, "uvloop/loop.cpython-*.so", NULL);
+	err = pyrt__cpython(&c);
+	if (m)
+		copy_str(out->uvloop_path, sizeof(out->uvloop_path), m->path);
+out_free:
+	elf_file__close(c.ef);
+	procmaps__free(c.pm);
+	return err;
+}
+
+int pyrt__probe(int pid, struct pyrt_info *out)
+{
+	char dir[32];
+
+	if (pid <= 0) {
+		memset(out, 0, sizeof(*out));
+		return pyrt__fail(out, -ESRCH, "invalid pid %d", pid);
+	}
+	snprintf(dir, sizeof(dir), "/proc/%d", pid);
+	return pyrt__probe_dir(dir, pid, out);
+}

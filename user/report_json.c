@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* JSON report writer (schema asyncprof-bpf/report/v1) and atomic saving. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "json_writer.h"
+#include "report_json.h"
+
+#define AP_SCHEMA    "asyncprof-bpf/report/v1"
+#define AP_TOOL_NAME "asyncprof-bpf"
+
+/* A u64 that may be AP_NULL_U64. */
+static void json_u64_or_null(json_writer_t *w, const char *name, uint64_t v)
+{
+	if (v == AP_NULL_U64)
+		jsonw_null_field(w, name);
+	else
+		jsonw_uint_field(w, name, v);
+}
+
+/* An address; 0 means none. */
+static void json_addr_or_null(json_writer_t *w, const char *name, uint64_t v)
+{
+	if (!v)
+		jsonw_null_field(w, name);
+	else
+		jsonw_addr_field(w, name, v);
+}
+
+static void json_stack(json_writer_t *w, const struct ap_stack *st)
+{
+	jsonw_name(w, "stack");
+	jsonw_start_array(w);
+	for (size_t i = 0; i < st->n; i++)
+		jsonw_string(w, st->frames[i]);
+	jsonw_end_array(w);
+}
+
+static void json_lag(json_writer_t *w, const struct ap_lag *lag)
+{
+	jsonw_name(w, "lag");
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "samples", lag->samples);
+	jsonw_uint_field(w, "max_ns", lag->max_ns);
+	jsonw_uint_field(w, "mean_ns", lag->mean_ns);
+	jsonw_uint_field(w, "p50_ns", lag->p50_ns);
+	jsonw_uint_field(w, "p90_ns", lag->p90_ns);
+	jsonw_uint_field(w, "p99_ns", lag->p99_ns);
+	jsonw_name(w, "histogram");
+	jsonw_start_array(w);
+	for (int i = 0; i < AP_LAG_BUCKETS; i++) {
+		jsonw_start_object(w);
+		jsonw_uint_field(w, "le_ns", ap_lag_bucket_le[i]);
+		jsonw_uint_field(w, "count", lag->le_count[i]);
+		jsonw_end_object(w);
+	}
+	jsonw_start_object(w);
+	jsonw_null_field(w, "le_ns");
+	jsonw_uint_field(w, "count", lag->samples);
+	jsonw_end_object(w);
+	jsonw_end_array(w);
+	jsonw_end_object(w);
+}
+
+static void json_loop(json_writer_t *w, const struct ap_loop *l)
+{
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "tid", l->tid);
+	jsonw_string_field(w, "kind", l->kind);
+	jsonw_uint_field(w, "iterations", l->iterations);
+	jsonw_uint_field(w, "busy_ns", l->busy_ns);
+	jsonw_uint_field(w, "idle_ns", l->idle_ns);
+	json_u64_or_null(w, "callbacks", l->callbacks);
+	json_lag(w, &l->lag);
+	jsonw_uint_field(w, "blocked_ns", l->blocked_ns);
+	jsonw_uint_field(w, "preempted_ns", l->preempted_ns);
+	jsonw_uint_field(w, "first_ns", l->first_ns);
+	jsonw_end_object(w);
+}
+
+static void json_task(json_writer_t *w, const struct ap_task *t)
+{
+	jsonw_start_object(w);
+	jsonw_addr_field(w, "id", t->id);
+	jsonw_string_field(w, "name", t->name);
+	jsonw_string_field(w, "coro", t->coro);
+	jsonw_uint_field(w, "loop_tid", t->loop_tid);
+	json_addr_or_null(w, "parent", t->parent);
+	json_u64_or_null(w, "created_ns", t->created_ns);
+	jsonw_uint_field(w, "first_run_ns", t->first_run_ns);
+	jsonw_uint_field(w, "last_run_ns", t->last_run_ns);
+	json_u64_or_null(w, "finished_ns", t->finished_ns);
+	jsonw_string_field(w, "state", t->state);
+	jsonw_string_field(w, "error", t->error);
+	jsonw_uint_field(w, "steps", t->steps);
+	jsonw_uint_field(w, "busy_ns", t->busy_ns);
+	jsonw_uint_field(w, "max_step_ns", t->max_step_ns);
+	jsonw_uint_field(w, "blocked_ns", t->blocked_ns);
+	jsonw_end_object(w);
+}
+
+static void json_callback(json_writer_t *w, const struct ap_callback *c)
+{
+	jsonw_start_object(w);
+	jsonw_string_field(w, "name", c->name);
+	jsonw_uint_field(w, "count", c->count);
+	jsonw_uint_field(w, "total_ns", c->total_ns);
+	jsonw_uint_field(w, "max_ns", c->max_ns);
+	jsonw_end_object(w);
+}
+
+static void json_slow_cb(json_writer_t *w, const struct ap_slow_cb *c)
+{
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "tid", c->tid);
+	jsonw_uint_field(w, "start_ns", c->start_ns);
+	jsonw_uint_field(w, "duration_ns", c->duration_ns);
+	json_addr_or_null(w, "task", c->task);
+	jsonw_string_field(w, "callback", c->callback);
+	json_stack(w, &c->stack);
+	jsonw_uint_field(w, "blocked_ns", c->blocked_ns);
+	jsonw_end_object(w);
+}
+
+static void json_blocking(json_writer_t *w, const struct ap_blocking *b)
+{
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "tid", b->tid);
+	jsonw_uint_field(w, "start_ns", b->start_ns);
+	jsonw_uint_field(w, "duration_ns", b->duration_ns);
+	jsonw_string_field(w, "syscall", b->syscall);
+	jsonw_string_field(w, "kind", b->kind);
+	jsonw_string_field(w, "detail", b->detail);
+	json_addr_or_null(w, "task", b->task);
+	jsonw_string_field(w, "callback", b->callback);
+	json_stack(w, &b->stack);
+	jsonw_end_object(w);
+}
+
+/* "name": [ each(elem) ... ] over an AP_VEC. */
+#define JSON_VEC(w, name, vec, each)                    \
+	do {                                            \
+		jsonw_name(w, name);                    \
+		jsonw_start_array(w);                   \
+		for (size_t _i = 0; _i < (vec).n; _i++) \
+			each(w, &(vec).v[_i]);          \
+		jsonw_end_array(w);                     \
+	} while (0)
+
+static void json_process(json_writer_t *w, const struct ap_process *p)
+{
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "pid", p->pid);
+	jsonw_string_field(w, "comm", p->comm);
+	jsonw_string_field(w, "exe", p->exe);
+	jsonw_string_field(w, "runtime", p->runtime);
+	jsonw_string_field(w, "runtime_version", p->runtime_version);
+	jsonw_string_field(w, "backend", p->backend);
+	JSON_VEC(w, "loops", p->loops, json_loop);
+	JSON_VEC(w, "tasks", p->tasks, json_task);
+	JSON_VEC(w, "callbacks", p->callbacks, json_callback);
+	JSON_VEC(w, "slow_callbacks", p->slow_callbacks, json_slow_cb);
+	JSON_VEC(w, "blocking_calls", p->blocking_calls, json_blocking);
+	jsonw_end_object(w);
+}
+
+static void json_header(json_writer_t *w, const struct ap_report *r)
+{
+	jsonw_string_field(w, "schema", AP_SCHEMA);
+	jsonw_name(w, "tool");
+	jsonw_start_object(w);
+	jsonw_string_field(w, "name", AP_TOOL_NAME);
+	jsonw_string_field(w, "version", r->tool_version);
+	jsonw_end_object(w);
+	jsonw_name(w, "window");
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "start_ns", r->start_ns);
+	jsonw_uint_field(w, "end_ns", r->end_ns);
+	jsonw_end_object(w);
+	jsonw_name(w, "config");
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "slow_callback_ns", r->slow_callback_ns);
+	jsonw_uint_field(w, "blocking_ns", r->blocking_ns);
+	jsonw_uint_field(w, "lag_interval_ns", r->lag_interval_ns);
+	jsonw_end_object(w);
+	jsonw_name(w, "drops");
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "events", r->drops_events);
+	jsonw_uint_field(w, "stacks", r->drops_stacks);
+	jsonw_end_object(w);
+}
+
+int report_json__write(FILE *f, const struct ap_report *r)
+{
+	json_writer_t *w = jsonw_new(f);
+
+	if (!w)
+		return -ENOMEM;
+	jsonw_pretty(w, true);
+	jsonw_start_object(w);
+	json_header(w, r);
+	JSON_VEC(w, "processes", r->processes, json_process);
+	jsonw_end_object(w);
+	jsonw_destroy(&w);
+	if (fflush(f) || ferror(f))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+static int report_json_write_cb(FILE *f, const void *ctx)
+{
+	return report_json__write(f, ctx);
+}
+
+int report_json__save(const char *path, const struct ap_report *r)
+{
+	return report_file__save(path, report_json_write_cb, r);
+}
+
+/* "<dir of path>/.<name of path>.XXXXXX" */
+static char *tmp_name_for(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash ? (size_t)(slash - path + 1) : 0;
+	char *tmp;
+
+	if (asprintf(&tmp, "%.*s.%s.XXXXXX", (int)dlen, path, path + dlen) < 0)
+		return NULL;
+	return tmp;
+}
+
+/* fflush, fsync and fclose f; f is closed whatever happens. */
+static int close_synced(FILE *f)
+{
+	int err = 0;
+
+	if (fflush(f) || ferror(f) || fsync(fileno(f)))
+		err = errno ? -errno : -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/* Make the rename durable: fsync the directory, best effort. */
+static void sync_dir_of(const char *tmp)
+{
+	char *dir = strdup(tmp), *slash;
+	int fd;
+
+	if (!dir)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[1] = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+int report_file__save(const char *path, report_write_fn write_fn, const void *ctx)
+{
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int fd, err;
+
+	if (!strcmp(path, "-")) {
+		err = write_fn(stdout, ctx);
+		return err ? err : (fflush(stdout) ? -errno : 0);
+	}
+	tmp = tmp_name_for(path);
+	if (!tmp)
+		return -ENOMEM;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+		free(tmp);
+		return err;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		goto out_unlink;
+	}
+	err = fchmod(fd, 0644) ? -errno : 0;
+	if (!err)
+		err = write_fn(f, ctx);
+	if (err) {
+		fclose(f);
+		goto out_unlink;
+	}
+	err = close_synced(f);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		goto out_unlink;
+	sync_dir_of(tmp);
+	free(tmp);
+	return 0;
+out_unlink:
+	unlink(tmp);
+	free(tmp);
+	return err;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * One tracing session: turns ring-buffer records and the BPF maps into
+ * the in-memory report (model.h). Knows nothing of the skeleton.
+ */
+#ifndef AP_SESSION_H
+#define AP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "model.h"
+
+struct session;
+
+/* What the loader learnt of a process before tracing it. */
+struct session_proc {
+	int pid;
+	const char *comm;
+	const char *exe;
+	const char *runtime;	     /* "cpython", "node", "unknown" */
+	const char *runtime_version; /* NULL when unknown */
+	const char *backend;	     /* "uprobe" or "syscall" */
+	const char *loop_kind;	     /* "asyncio", "uvloop", "libuv", "epoll" */
+};
+
+struct session_opts {
+	uint64_t start_ns;
+	uint64_t blocking_ns;
+	uint64_t slow_cb_ns;
+	uint64_t lag_interval_ns;
+	const char *tool_version;
+};
+
+int session__new(const struct session_opts *opts, struct session **out);
+void session__free(struct session *s);
+int session__add_process(struct session *s, const struct session_proc *p);
+
+/* ring_buffer__new() callback: one record. */
+int session__handle_event(void *ctx, void *data, size_t size);
+
+/* The BPF maps the finished report is read from; -1 for a map not used. */
+struct session_maps {
+	int threads_fd;
+	int tasks_fd;
+	int callbacks_fd;
+};
+
+/*
+ * Read the per-thread, per-task and per-callback figures from the maps,
+ * close the window at end_ns and hand over the finished report, which the
+ * caller frees with ap_report__free().
+ */
+int session__finish(struct session *s, const struct session_maps *maps, uint64_t end_ns,
+		    uint64_t drops_events, uint64_t drops_stacks, struct ap_report **out);
+
+#endif /* AP_SESSION_H */

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Which runtime a process runs, read from /proc; picks the backend. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "pyrt.h"
+#include "target.h"
+#include "tracer.h"
+
+static char *read_comm(int pid)
+{
+	char path[64], buf[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	while (n && (buf[n - 1] == '\n'))
+		n--;
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+static char *read_exe(int pid)
+{
+	char path[64], buf[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+/* Can the uprobe backend hook this interpreter's callback dispatch? */
+static bool uprobe_possible(const struct pyrt_info *pi, const char **why)
+{
+	if (pi->runtime != PYRT_CPYTHON) {
+		*why = "the runtime is not CPython";
+		return false;
+	}
+	if (!pi->off) {
+		*why = pi->error[0] ? pi->error : "unsupported CPython version";
+		return false;
+	}
+	if (pi->uvloop_path[0] && !(pi->ctx_enter_off && pi->ctx_exit_off && pi->task_step_off)) {
+		*why = pi->asyncio_note[0] ? pi->asyncio_note : "uvloop hooks not found";
+		return false;
+	}
+	if (!pi->uvloop_path[0] && !pi->context_run_off) {
+		*why = "context_run not found";
+		return false;
+	}
+	return true;
+}
+
+/* Runtime and backend from what pyrt found. */
+static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_backend backend)
+{
+	struct session_proc *p = &tg->proc;
+	const char *why = NULL;
+
+	p->runtime = pi->runtime == PYRT_CPYTHON ? "cpython" :
+		     pi->runtime == PYRT_NODE	 ? "node" :
+						   "unknown";
+	p->loop_kind = pi->runtime == PYRT_NODE	   ? "libuv" :
+		       pi->uvloop_path[0]	   ? "uvloop" :
+		       pi->runtime == PYRT_CPYTHON ? "asyncio" :
+						     "epoll";
+	if (pi->runtime == PYRT_UNKNOWN && backend != AP_BACKEND_SYSCALL) {
+		elog("pid %d (%s) is not a Python or Node.js process; use --backend syscall to "
+		     "trace any epoll loop\n",
+		     p->pid, p->comm);
+		return -ENOTSUP;
+	}
+	tg->uprobe = backend != AP_BACKEND_SYSCALL && uprobe_possible(pi, &why);
+	if (backend == AP_BACKEND_UPROBE && !tg->uprobe) {
+		elog("backend uprobe is not available for pid %d (%s): %s\n", p->pid, p->comm, why);
+		return -ENOTSUP;
+	}
+	if (backend == AP_BACKEND_AUTO && !tg->uprobe && pi->runtime == PYRT_CPYTHON)
+		wlog("%s; falling back to the syscall backend (loop lag and blocking calls only)\n",
+		     why);
+	p->backend = tg->uprobe ? "uprobe" : "syscall";
+	return 0;
+}
+
+int target__open(int pid, enum ap_backend backend, struct target *tg)
+{
+	char path[64];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (access(path, F_OK)) {
+		elog("no process with pid %d\n", pid);
+		return -ESRCH;
+	}
+	tg->proc.pid = pid;
+	tg->comm = read_comm(pid);
+	tg->exe = read_exe(pid);
+	if (!tg->comm || !tg->exe) {
+		elog("cannot read process %d: %s\n", pid,
+		     errno == ENOENT ? "it exited" : strerror(errno));
+		return -ESRCH;
+	}
+	tg->proc.comm = tg->comm;
+	tg->proc.exe = tg->exe;
+	tg->py = calloc(1, sizeof(*tg->py));
+	if (!tg->py)
+		return -ENOMEM;
+	err = pyrt__probe(pid, tg->py);
+	if (err == -ESRCH) {
+		elog("no process with pid %d (it exited)\n", pid);
+		return err;
+	}
+	if (err && err != -ENOTSUP) {
+		elog("cannot inspect process %d: %s\n", pid,
+		     tg->py->error[0] ? tg->py->error : strerror(-err));
+		return err;
+	}
+	if (tg->py->version[0])
+		tg->version = strdup(tg->py->version);
+	tg->proc.runtime_version = tg->version;
+	return pick_backend(tg, tg->py, backend);
+}
+
+/* One uprobe; a failure names the probe and the file. */
+static int attach_one(struct tracer *tr, enum tracer_uprobe which, int pid, const char *path,
+		      uint64_t off)
+{
+	int err = tracer__attach_uprobe(tr, which, pid, path, off);
+
+	if (err)
+		elog("failed to attach uprobe at %s+0x%llx: %s\n", path, (unsigned long long)off,
+		     strerror(-err));
+	return err;
+}
+
+int target__attach(struct target *tg, struct tracer *tr)
+{
+	const struct pyrt_info *pi = tg->py;
+	int pid = tg->proc.pid, err;
+
+	if (!tg->uprobe)
+		return 0;
+	err = tracer__set_py_proc(tr, pid, pi->off);
+	if (!err && pi->context_run_off)
+		err = attach_one(tr, TRACER_UP_CONTEXT_RUN, pid, pi->py_path, pi->context_run_off);
+	if (!err && pi->context_run_off)
+		err = attach_one(tr, TRACER_UP_CONTEXT_RUN_RET, pid, pi->py_path,
+				 pi->context_run_off);
+	if (err || !pi->uvloop_path[0])
+		return err;
+	err = attach_one(tr, TRACER_UP_CTX_ENTER, pid, pi->py_path, pi->ctx_enter_off);
+	if (!err)
+		err = attach_one(tr, TRACER_UP_CTX_EXIT, pid, pi->py_path, pi->ctx_exit_off);
+	if (!err)
+		err = attach_one(tr, TRACER_UP_TASK_STEP, pid, pi->asyncio_path, pi->task_step_off);
+	if (!err && pi->task_wakeup_off)
+		err = attach_one(tr,
+				 pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP :
+						   TRACER_UP_TASK_WAKEUP_WRAP,
+				 pid, pi->asyncio_path, pi->task_wakeup_off);
+	return err;
+}
+
+void target__close(struct target *tg)
+{
+	free(tg->comm);
+	free(tg->exe);
+	free(tg->version);
+	free(tg->py);
+	memset(tg, 0, sizeof(*tg));
+}

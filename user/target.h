@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The traced process: does it exist, what runs it, and which backend
+ * can trace it.
+ */
+#ifndef AP_TARGET_H
+#define AP_TARGET_H
+
+#include "env.h"
+#include "session.h"
+
+struct pyrt_info;
+struct tracer;
+
+struct target {
+	struct session_proc proc; /* strings below are owned by the target */
+	char *comm;
+	char *exe;
+	char *version;
+	struct pyrt_info *py; /* what pyrt found; NULL when not probed */
+	bool uprobe;          /* the CPython uprobe backend is used */
+};
+
+/* Inspect pid; prints one line and returns -errno when it cannot be traced. */
+int target__open(int pid, enum ap_backend backend, struct target *tg);
+/* Configure and attach the backend's per-process probes (none for syscall). */
+int target__attach(struct target *tg, struct tracer *tr);
+void target__close(struct target *tg);
+
+#endif /* AP_TARGET_H */

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Skeleton lifecycle: open → configure → load → attach → detach → destroy. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "asyncprof.h"
+#include "asyncprof.skel.h"
+#include "log.h"
+#include "tracer.h"
+
+#define TRACER_MAX_LINKS 32
+
+struct tracer {
+	struct asyncprof_bpf *skel;
+	bool tp_btf;
+	struct bpf_link *links[TRACER_MAX_LINKS]; /* uprobes, attached by hand */
+	int nlinks;
+};
+
+/*
+ * Can a BTF-enabled tracepoint program attach to raw tracepoint `name`?
+ * Loads a two-instruction program the way libbpf-tools' probe_tp_btf does.
+ */
+static bool probe_tp_btf(const char *name)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	int fd, id;
+
+	id = libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP);
+	if (id <= 0)
+		return false;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Load one flavour of each hook, tp_btf when the kernel has it. */
+static void choose_flavour(struct tracer *t)
+{
+	struct asyncprof_bpf *s = t->skel;
+	bool btf = probe_tp_btf("sys_enter") && probe_tp_btf("sched_switch");
+
+	t->tp_btf = btf;
+	bpf_program__set_autoload(s->progs.ap_sys_enter_btf, btf);
+	bpf_program__set_autoload(s->progs.ap_sys_exit_btf, btf);
+	bpf_program__set_autoload(s->progs.ap_sched_switch_btf, btf);
+	bpf_program__set_autoload(s->progs.ap_exit_btf, btf);
+	bpf_program__set_autoload(s->progs.ap_sys_enter_raw, !btf);
+	bpf_program__set_autoload(s->progs.ap_sys_exit_raw, !btf);
+	bpf_program__set_autoload(s->progs.ap_sched_switch_raw, !btf);
+	bpf_program__set_autoload(s->progs.ap_exit_raw, !btf);
+	vlog("using %s tracepoints\n", btf ? "tp_btf" : "raw_tp");
+}
+
+int tracer__new(const struct tracer_opts *opts, struct tracer **out)
+{
+	struct tracer *t;
+	int err;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->skel = asyncprof_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		goto err_free;
+	}
+	t->skel->rodata->targ_tgid = opts->pid;
+	t->skel->rodata->blocking_ns = opts->blocking_ns;
+	t->skel->rodata->slow_cb_ns = opts->slow_cb_ns;
+	t->skel->rodata->lag_interval_ns = opts->lag_interval_ns;
+	t->skel->rodata->verbose = opts->verbose;
+	if (opts->max_tasks) {
+		t->skel->rodata->max_tasks = opts->max_tasks;
+		bpf_map__set_max_entries(t->skel->maps.tasks, opts->max_tasks);
+	}
+	choose_flavour(t);
+	err = asyncprof_bpf__load(t->skel);
+	if (err)
+		goto err_free;
+	*out = t;
+	return 0;
+err_free:
+	tracer__free(t);
+	return err < 0 ? err : -EINVAL;
+}
+
+int tracer__attach(struct tracer *t, uint64_t window_start_ns)
+{
+	t->skel->bss->window_start_ns = window_start_ns;
+	return asyncprof_bpf__attach(t->skel);
+}
+
+static struct bpf_program *uprobe_prog(struct tracer *t, enum tracer_uprobe which, bool *ret)
+{
+	struct asyncprof_bpf *s = t->skel;
+
+	*ret = which == TRACER_UP_CONTEXT_RUN_RET;
+	switch (which) {
+	case TRACER_UP_CONTEXT_RUN:
+		return s->progs.ap_context_run;
+	case TRACER_UP_CONTEXT_RUN_RET:
+		return s->progs.ap_context_run_ret;
+	case TRACER_UP_CTX_ENTER:
+		return s->progs.ap_ctx_enter;
+	case TRACER_UP_CTX_EXIT:
+		return s->progs.ap_ctx_exit;
+	case TRACER_UP_TASK_STEP:
+		return s->progs.ap_task_step;
+	case TRACER_UP_TASK_WAKEUP:
+		return s->progs.ap_task_wakeup;
+	case TRACER_UP_TASK_WAKEUP_WRAP:
+		return s->progs.ap_task_wakeup_wrap;
+	default:
+		return NULL;
+	}
+}
+
+int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, const char *path,
+			  uint64_t off)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_program *prog;
+	struct bpf_link *link;
+
+	prog = uprobe_prog(t, which, &opts.retprobe);
+	if (!prog || t->nlinks >= TRACER_MAX_LINKS)
+		return -EINVAL;
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
+	if (!link)
+		return -errno;
+	t->links[t->nlinks++] = link;
+	vlog("uprobe %s at %s+0x%llx\n", bpf_program__name(prog), path, (unsigned long long)off);
+	return 0;
+}
+
+int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off)
+{
+	struct ap_py_proc pp = {.enabled = 1, .off = *off};
+	__u32 key = pid;
+
+	if (bpf_map__update_elem(t->skel->maps.py_procs, &key, sizeof(key), &pp, sizeof(pp),
+				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+void tracer__detach(struct tracer *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < t->nlinks; i++)
+		bpf_link__destroy(t->links[i]);
+	t->nlinks = 0;
+	if (t->skel)
+		asyncprof_bpf__detach(t->skel);
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	tracer__detach(t);
+	asyncprof_bpf__destroy(t->skel);
+	free(t);
+}
+
+int tracer__events_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.events);
+}
+
+int tracer__threads_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.threads);
+}
+
+int tracer__tasks_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.tasks);
+}
+
+int tracer__callbacks_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.callbacks);
+}
+
+uint64_t tracer__stat(const struct tracer *t, unsigned int which)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0, *vals;
+
+	if (ncpu <= 0)
+		return 0;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stats), &which, vals))
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+bool tracer__uses_tp_btf(const struct tracer *t)
+{
+	return t->tp_btf;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The BPF side's lifecycle: open, configure, load, attach, detach. Wraps
+ * the generated skeleton so the rest of the loader never touches it.
+ */
+#ifndef AP_TRACER_H
+#define AP_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tracer;
+struct ring_buffer;
+struct ap_py_offsets;
+
+struct tracer_opts {
+	int pid;
+	uint64_t blocking_ns;
+	uint64_t slow_cb_ns;
+	uint64_t lag_interval_ns;
+	uint32_t max_tasks;
+	bool verbose;
+};
+
+/* The uprobe programs the CPython backend attaches. */
+enum tracer_uprobe {
+	TRACER_UP_CONTEXT_RUN,	    /* asyncio: context_run entry */
+	TRACER_UP_CONTEXT_RUN_RET,  /* asyncio: context_run return */
+	TRACER_UP_CTX_ENTER,	    /* uvloop: PyContext_Enter */
+	TRACER_UP_CTX_EXIT,	    /* uvloop: PyContext_Exit */
+	TRACER_UP_TASK_STEP,	    /* _asyncio: TaskStepMethWrapper_call */
+	TRACER_UP_TASK_WAKEUP,	    /* _asyncio: task_wakeup (3.10+) */
+	TRACER_UP_TASK_WAKEUP_WRAP, /* _asyncio: TaskWakeupMethWrapper_call (3.8, 3.9) */
+	TRACER_UP_MAX,
+};
+
+/* Open, configure and load the BPF object. Returns 0 or -errno. */
+int tracer__new(const struct tracer_opts *opts, struct tracer **out);
+/* Set the lag grid's origin and attach the tracepoints. */
+int tracer__attach(struct tracer *t, uint64_t window_start_ns);
+/* Give BPF the CPython layout of process pid. */
+int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off);
+/* Attach one uprobe program at file offset off of path, for process pid only. */
+int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, const char *path,
+			  uint64_t off);
+/* Detach every probe; maps stay readable. */
+void tracer__detach(struct tracer *t);
+void tracer__free(struct tracer *t);
+
+int tracer__events_fd(const struct tracer *t);
+int tracer__threads_fd(const struct tracer *t);
+int tracer__tasks_fd(const struct tracer *t);
+int tracer__callbacks_fd(const struct tracer *t);
+/* Sum of a per-CPU counter of enum ap_stat. */
+uint64_t tracer__stat(const struct tracer *t, unsigned int which);
+/* Was the BTF-enabled tracepoint flavour used (else raw_tp)? */
+bool tracer__uses_tp_btf(const struct tracer *t);
+
+#endif /* AP_TRACER_H */

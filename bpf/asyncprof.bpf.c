@@ -75,7 +75,7 @@ int BPF_KRETPROBE(ap_context_run_ret)
 SEC("uprobe")
 int BPF_KPROBE(ap_ctx_enter)
 {
-	return on_ctx_enter();
+	return on_ctx_enter(ctx);
 }
 
 SEC("uprobe")

@@ -201,6 +201,9 @@ struct ap_thread {
 	__u32 uv_depth; /* uvloop: PyContext_Enter nesting */
 	__u64 uv_start_ns[4];
 	__u64 uv_task[4];
+	__u64 uv_id[4]; /* callback identity of a plain callback handle */
+	__u32 uv_reg;	/* register that held the last Handle (cache), +1 */
+	__u32 pad2;
 	__u8 comm[AP_TASK_COMM_LEN];
 };
 
@@ -270,7 +273,7 @@ struct ap_py_offsets {
 /* Per-process CPython configuration, in the py_procs map (key: tgid). */
 struct ap_py_proc {
 	__u32 enabled;
-	__u32 pad;
+	__u32 enter_ctx_rsi; /* at the PyContext_Enter probe the context is in rsi, not rdi */
 	struct ap_py_offsets off;
 };
 

@@ -71,7 +71,21 @@ enum py_kind {
 	PK_PARTIAL,
 	PK_ML_WAKEUP, /* PyMethodDef of task_wakeup */
 	PK_ML_OTHER,
+	PK_UV_HANDLE, /* uvloop.loop.Handle */
+	PK_UV_TIMER,  /* uvloop.loop.TimerHandle */
 };
+
+/*
+ * uvloop 0.17's cdef classes (uvloop/cbhandles.pxd): object header, vtable
+ * pointer, then the fields in order. A candidate Handle is only used when
+ * its context field equals the context being entered, so another layout
+ * is never misread, only not recognised.
+ */
+#define UV_HANDLE_CONTEXT 32
+#define UV_HANDLE_CB_TYPE 56
+#define UV_HANDLE_ARG1	  72
+#define UV_TIMER_CALLBACK 24
+#define UV_TIMER_CONTEXT  64
 
 #define PY_TPFLAGS_LONG_SUBCLASS    (1UL << 24)
 #define PY_TPFLAGS_UNICODE_SUBCLASS (1UL << 28)
@@ -118,6 +132,10 @@ static __always_inline __u32 classify_name(const char *n)
 		return PK_METHOD;
 	if (STR_IS(n, "functools.partial"))
 		return PK_PARTIAL;
+	if (STR_IS(n, "uvloop.loop.Handle"))
+		return PK_UV_HANDLE;
+	if (STR_IS(n, "uvloop.loop.TimerHandle"))
+		return PK_UV_TIMER;
 	return PK_OTHER;
 }
 
@@ -332,6 +350,18 @@ static __always_inline struct ap_task_stats *task_get(__u32 tgid, __u32 tid, __u
 	return bpf_map_lookup_elem(&tasks, &task);
 }
 
+/* Send the name of a plain callback the first time it is seen. */
+static __always_inline void cb_name_once(struct ap_thread *t, __u32 tid, const struct cb_ident *ci,
+					 const struct ap_py_offsets *o)
+{
+	if (!ci->id || !name_is_new(t->tgid, AP_NAME_CALLBACK, ci->id))
+		return;
+	if (ci->name_obj)
+		emit_pyname(t->tgid, tid, AP_NAME_CALLBACK, ci->id, ci->name_obj, o);
+	else
+		emit_cname(t->tgid, tid, AP_NAME_CALLBACK, ci->id, ci->name_c);
+}
+
 /* A callback starts on thread t. */
 static __always_inline void cb_begin(struct ap_thread *t, __u32 tid, __u64 cb,
 				     const struct ap_py_offsets *o, __u64 now)
@@ -349,12 +379,7 @@ static __always_inline void cb_begin(struct ap_thread *t, __u32 tid, __u64 cb,
 		return;
 	}
 	t->cb_id = ci.id;
-	if (ci.id && name_is_new(t->tgid, AP_NAME_CALLBACK, ci.id)) {
-		if (ci.name_obj)
-			emit_pyname(t->tgid, tid, AP_NAME_CALLBACK, ci.id, ci.name_obj, o);
-		else
-			emit_cname(t->tgid, tid, AP_NAME_CALLBACK, ci.id, ci.name_c);
-	}
+	cb_name_once(t, tid, &ci, o);
 }
 
 static __always_inline void cb_account(struct ap_thread *t, __u64 dur)
@@ -516,25 +541,88 @@ static __always_inline int on_context_run_ret(void)
 	return 0;
 }
 
-/* uvloop: a handle starts running (PyContext_Enter). */
-static __always_inline int on_ctx_enter(void)
+/* The user callable of a uvloop handle, if obj is one for context ctx. */
+static __always_inline __u64 uv_callable(__u64 obj, __u64 ctx, const struct ap_py_offsets *o)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 type;
+	__u32 kind;
+
+	if (!obj || obj & 7)
+		return 0;
+	kind = obj_kind(obj, o, &type);
+	if (kind == PK_UV_HANDLE && rd_ptr(obj + UV_HANDLE_CONTEXT) == ctx)
+		/* cb_type 1 is a Python callable; others are uvloop's own methods */
+		return rd_u32(obj + UV_HANDLE_CB_TYPE) == 1 ? rd_ptr(obj + UV_HANDLE_ARG1) : 0;
+	if (kind == PK_UV_TIMER && rd_ptr(obj + UV_TIMER_CONTEXT) == ctx)
+		return rd_ptr(obj + UV_TIMER_CALLBACK);
+	return 0;
+}
+
+/*
+ * Find the Handle being run: uvloop's Handle._run keeps it in a callee-saved
+ * register across the PyContext_Enter call. The register that held it last
+ * time is tried first. Registers are copied out first: the verifier allows
+ * only constant offsets into the context.
+ */
+static __always_inline __u64 uv_find_callable(struct pt_regs *regs, struct ap_thread *t, __u64 ctx,
+					      const struct ap_py_offsets *o)
+{
+	__u64 r[8] = {regs->bx, regs->bp, regs->r12, regs->r13, regs->r14, regs->r15};
+	__u64 cb;
+
+	if (t->uv_reg) {
+		cb = uv_callable(r[(t->uv_reg - 1) & 7], ctx, o);
+		if (cb)
+			return cb;
+	}
+	for (__u32 i = 0; i < 6; i++) {
+		cb = uv_callable(r[i], ctx, o);
+		if (cb) {
+			t->uv_reg = i + 1;
+			return cb;
+		}
+	}
+	return 0;
+}
+
+/* uvloop: a handle starts running (PyContext_Enter). */
+static __always_inline int on_ctx_enter(struct pt_regs *regs)
+{
+	__u64 now = bpf_ktime_get_ns(), ctx, si, cb;
 	struct ap_py_proc *pp;
 	struct ap_thread *t;
+	struct cb_ident ci = {};
 	__u32 tid, d;
 
 	t = py_thread(&tid, &pp, now);
 	if (!t)
 		return 0;
 	d = t->uv_depth;
-	if (d < 4) {
-		t->uv_start_ns[d & 3] = now;
-		t->uv_task[d & 3] = 0;
-	}
+	t->uv_depth = d + 1;
 	if (d == 0)
 		t->cb_blocked_ns = 0;
-	t->uv_depth = d + 1;
+	if (d >= 4)
+		return 0;
+	t->uv_start_ns[d & 3] = now;
+	t->uv_task[d & 3] = 0;
+	t->uv_id[d & 3] = 0;
+	ctx = regs->di;
+	si = regs->si;
+	/* keep both loads at constant context offsets (no select of the offset) */
+	asm volatile("" : "+r"(ctx), "+r"(si));
+	if (pp->enter_ctx_rsi)
+		ctx = si;
+	cb = uv_find_callable(regs, t, ctx, &pp->off);
+	if (!cb)
+		return 0;
+	identify(cb, &pp->off, &ci);
+	if (ci.task) {
+		t->uv_task[d & 3] = ci.task;
+		task_get(t->tgid, tid, ci.task, &pp->off, now);
+		return 0;
+	}
+	t->uv_id[d & 3] = ci.id;
+	cb_name_once(t, tid, &ci, &pp->off);
 	return 0;
 }
 
@@ -559,7 +647,7 @@ static __always_inline int on_task_run(__u64 task_or_wrapper, bool wrapper, bool
 	return 0;
 }
 
-/* uvloop: the handle ends (PyContext_Exit); only task steps count as callbacks. */
+/* uvloop: the handle ends (PyContext_Exit); uvloop's own handles do not count. */
 static __always_inline int on_ctx_exit(void)
 {
 	__u64 now = bpf_ktime_get_ns(), task;
@@ -575,12 +663,12 @@ static __always_inline int on_ctx_exit(void)
 	if (d >= 4)
 		return 0;
 	task = t->uv_task[d & 3];
-	if (!task)
-		return 0;
-	st = bpf_map_lookup_elem(&tasks, &task);
+	if (!task && !t->uv_id[d & 3])
+		return 0; /* one of uvloop's own handles */
+	st = task ? bpf_map_lookup_elem(&tasks, &task) : NULL;
 	t->cb_start_ns = t->uv_start_ns[d & 3];
 	t->cb_task = task;
-	t->cb_id = st ? st->coro_id : 0;
+	t->cb_id = task ? (st ? st->coro_id : 0) : t->uv_id[d & 3];
 	cb_end(t, tid, now, &pp->off);
 	return 0;
 }

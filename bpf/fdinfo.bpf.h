@@ -114,16 +114,16 @@ static __always_inline __u32 sock_addr(struct file *f, __u8 *buf, __u32 *kind)
 		return 0;
 	a.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (fam == AP_AF_INET)
-		BPF_CORE_READ_INTO(a.addr, sk, __sk_common.skc_daddr);
+		bpf_core_read(a.addr, 4, &sk->__sk_common.skc_daddr);
 	else
-		BPF_CORE_READ_INTO(a.addr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(a.addr, 16, &sk->__sk_common.skc_v6_daddr);
 	if (!a.port) {
 		/* not connected (a listener in accept): show the local side */
 		a.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		if (fam == AP_AF_INET)
-			BPF_CORE_READ_INTO(a.addr, sk, __sk_common.skc_rcv_saddr);
+			bpf_core_read(a.addr, 4, &sk->__sk_common.skc_rcv_saddr);
 		else
-			BPF_CORE_READ_INTO(a.addr, sk, __sk_common.skc_v6_rcv_saddr);
+			bpf_core_read(a.addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 	}
 	__builtin_memcpy(buf, &a, sizeof(a));
 	*kind = AP_DETAIL_INET;

@@ -197,9 +197,9 @@ int main(int argc, char **argv)
 		env.duration_s > 0 ? "" : "Ctrl-C to stop");
 
 	err = run_loop(rb, pidfd, start);
-	end = now_ns();
 	/* detach first, then drain what is in flight: nothing is lost or added */
 	tracer__detach(tr);
+	end = now_ns();
 	ring_buffer__consume(rb);
 	if (err)
 		goto cleanup;

@@ -312,9 +312,15 @@ static int loop_finish(struct session *s, uint32_t tid, const struct ap_thread *
 
 	if (!l)
 		return -ENOMEM;
-	if (!t->exited && t->in_poll && end_ns > t->poll_start_ns) {
-		idle += end_ns - t->poll_start_ns;
-	} else if (!t->exited) {
+	dlog("loop %u: in_poll %u in_sys %u exited %u busy_start %llu poll_start %llu first %llu\n",
+	     tid, t->in_poll, t->in_sys, t->exited, (unsigned long long)t->busy_start_ns,
+	     (unsigned long long)t->poll_start_ns, (unsigned long long)t->first_ns);
+	if (t->exited) {
+		/* its last interval was closed when it exited */
+	} else if (t->in_poll) {
+		if (end_ns > t->poll_start_ns)
+			idle += end_ns - t->poll_start_ns;
+	} else {
 		/* busy at the end: the interval so far is a lower bound of its length */
 		b = t->busy_start_ns ? t->busy_start_ns : t->first_ns;
 		if (end_ns > b) {

@@ -70,13 +70,13 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 	struct session_proc *p = &tg->proc;
 	const char *why = NULL;
 
-	p->runtime = pi->runtime == PYRT_CPYTHON ? "cpython" :
-		     pi->runtime == PYRT_NODE	 ? "node" :
-						   "unknown";
-	p->loop_kind = pi->runtime == PYRT_NODE	   ? "libuv" :
-		       pi->uvloop_path[0]	   ? "uvloop" :
-		       pi->runtime == PYRT_CPYTHON ? "asyncio" :
-						     "epoll";
+	p->runtime = pi->runtime == PYRT_CPYTHON ? "cpython"
+		     : pi->runtime == PYRT_NODE	 ? "node"
+						 : "unknown";
+	p->loop_kind = pi->runtime == PYRT_NODE	     ? "libuv"
+		       : pi->uvloop_path[0]	     ? "uvloop"
+		       : pi->runtime == PYRT_CPYTHON ? "asyncio"
+						     : "epoll";
 	if (pi->runtime == PYRT_UNKNOWN && backend != AP_BACKEND_SYSCALL) {
 		elog("pid %d (%s) is not a Python or Node.js process; use --backend syscall to "
 		     "trace any epoll loop\n",
@@ -153,7 +153,7 @@ int target__attach(struct target *tg, struct tracer *tr)
 
 	if (!tg->uprobe)
 		return 0;
-	err = tracer__set_py_proc(tr, pid, pi->off);
+	err = tracer__set_py_proc(tr, pid, pi->off, pi->enter_ctx_reg == PYRT_REG_RSI);
 	if (!err && pi->context_run_off)
 		err = attach_one(tr, TRACER_UP_CONTEXT_RUN, pid, pi->py_path, pi->context_run_off);
 	if (!err && pi->context_run_off)
@@ -167,10 +167,9 @@ int target__attach(struct target *tg, struct tracer *tr)
 	if (!err)
 		err = attach_one(tr, TRACER_UP_TASK_STEP, pid, pi->asyncio_path, pi->task_step_off);
 	if (!err && pi->task_wakeup_off)
-		err = attach_one(tr,
-				 pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP :
-						   TRACER_UP_TASK_WAKEUP_WRAP,
-				 pid, pi->asyncio_path, pi->task_wakeup_off);
+		err = attach_one(
+			tr, pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP : TRACER_UP_TASK_WAKEUP_WRAP,
+			pid, pi->asyncio_path, pi->task_wakeup_off);
 	return err;
 }
 

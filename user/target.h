@@ -18,7 +18,7 @@ struct target {
 	char *exe;
 	char *version;
 	struct pyrt_info *py; /* what pyrt found; NULL when not probed */
-	bool uprobe;          /* the CPython uprobe backend is used */
+	bool uprobe;	      /* the CPython uprobe backend is used */
 };
 
 /* Inspect pid; prints one line and returns -errno when it cannot be traced. */

@@ -143,9 +143,10 @@ int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, c
 	return 0;
 }
 
-int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off)
+int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off,
+			bool enter_ctx_rsi)
 {
-	struct ap_py_proc pp = {.enabled = 1, .off = *off};
+	struct ap_py_proc pp = {.enabled = 1, .enter_ctx_rsi = enter_ctx_rsi, .off = *off};
 	__u32 key = pid;
 
 	if (bpf_map__update_elem(t->skel->maps.py_procs, &key, sizeof(key), &pp, sizeof(pp),

@@ -39,7 +39,8 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out);
 /* Set the lag grid's origin and attach the tracepoints. */
 int tracer__attach(struct tracer *t, uint64_t window_start_ns);
 /* Give BPF the CPython layout of process pid. */
-int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off);
+int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off,
+			bool enter_ctx_rsi);
 /* Attach one uprobe program at file offset off of path, for process pid only. */
 int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, const char *path,
 			  uint64_t off);

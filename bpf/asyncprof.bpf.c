@@ -7,6 +7,7 @@
 #include "common.bpf.h"
 #include "loop.bpf.h"
 #include "cpython.bpf.h"
+#include "pystack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -103,4 +104,11 @@ SEC("uprobe")
 int BPF_KPROBE(ap_task_wakeup, void *task)
 {
 	return on_task_run((__u64)task, false, false);
+}
+
+/* CPU-clock perf event, one per CPU: samples inside long callbacks. */
+SEC("perf_event")
+int ap_sample(struct bpf_perf_event_data *ctx)
+{
+	return on_sample();
 }

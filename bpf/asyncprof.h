@@ -8,10 +8,14 @@
 #define ASYNCPROF_H
 
 #define AP_TASK_COMM_LEN 16
-#define AP_DETAIL_MAX	 512 /* buffer for path components or a socket address */
-#define AP_DETAIL_USE	 256 /* bytes of it used: half, so the verifier can bound writes */
-#define AP_NAME_MAX	 128 /* a Python name copied from the target */
-#define AP_MAX_TARGETS	 64  /* pids traced at once */
+#define AP_DETAIL_MAX	 512	/* buffer for path components or a socket address */
+#define AP_DETAIL_USE	 256	/* bytes of it used: half, so the verifier can bound writes */
+#define AP_NAME_MAX	 128	/* a Python name copied from the target */
+#define AP_MAX_TARGETS	 64	/* pids traced at once */
+#define AP_STACK_DEPTH	 32	/* Python frames kept per stack, at most */
+#define AP_POS_START	 0xffff /* frame position: the frame has not started */
+#define AP_FRAME_CODE(f) ((f)&0xffffffffffffULL) /* code object address of a packed frame */
+#define AP_FRAME_POS(f)	 ((f) >> 48)		 /* its instruction position (pyline.h) */
 
 /* Kinds of ring-buffer records; every record starts with struct ap_rec_hdr. */
 enum ap_rec_type {
@@ -21,6 +25,8 @@ enum ap_rec_type {
 	AP_REC_NAME = 4,     /* a name read from the target, keyed by an object address */
 	AP_REC_LOOP = 5,     /* a thread was recognised as an event loop */
 	AP_REC_TASK_END = 6, /* an asyncio Task finished; its figures leave the tasks map */
+	AP_REC_CB = 7,	     /* one callback run, sent only when a trace is requested */
+	AP_REC_SAMPLE = 8,   /* a CPU sample of a loop thread inside a long callback */
 };
 
 struct ap_rec_hdr {
@@ -75,7 +81,30 @@ struct ap_rec_blocking {
 	__u32 fd_type;	  /* enum ap_fd_type of args[0] when it is a descriptor */
 	__u32 detail_kind;
 	__u32 detail_len;
+	__u64 stack_id; /* key in the stacks map, 0 when none */
+	__u32 gil;	/* a futex wait on the interpreter's GIL */
+	__u32 pad;
 	__u8 detail[AP_DETAIL_MAX];
+};
+
+/*
+ * A Python stack, innermost frame first. Each frame packs the code object's
+ * address (low 48 bits) and the instruction position (high 16 bits).
+ */
+struct ap_pystack {
+	__u32 depth;
+	__u32 truncated; /* deeper than AP_STACK_DEPTH or the configured depth */
+	__u64 frames[AP_STACK_DEPTH];
+};
+
+/* A CPU sample inside a callback that has run for a while. */
+struct ap_rec_sample {
+	struct ap_rec_hdr hdr;
+	__u64 ts_ns;
+	__u64 cb_start_ns; /* which callback run (with tid) */
+	__u64 task;
+	__u64 callback;
+	__u64 stack_id;
 };
 
 struct ap_rec_slow_cb {
@@ -187,7 +216,8 @@ struct ap_thread {
 	__u64 busy_ns;
 	__u64 idle_ns;
 	__u64 max_busy_ns;
-	__u64 blocked_ns; /* sum of blocking calls (>= threshold) */
+	__u64 blocked_ns;  /* sum of blocking calls (>= threshold) */
+	__u64 gil_wait_ns; /* part of blocked_ns spent waiting for the GIL */
 	__u64 blocking_calls;
 	__u64 preempted_ns; /* involuntary off-CPU time while busy */
 	__u64 offcpu_start_ns;
@@ -270,10 +300,24 @@ struct ap_py_offsets {
 	__u32 gil_locked;     /* for the GIL detector: address offsets, 0 when unknown */
 };
 
+/* One callback run, for the timeline; layout shared with AP_REC_SLOW_CB. */
+struct ap_rec_cb {
+	struct ap_rec_hdr hdr;
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u64 task;
+	__u64 callback;
+};
+
 /* Per-process CPython configuration, in the py_procs map (key: tgid). */
 struct ap_py_proc {
 	__u32 enabled;
 	__u32 enter_ctx_rsi; /* at the PyContext_Enter probe the context is in rsi, not rdi */
+	__u64 runtime_addr;  /* _PyRuntime in the process */
+	__u64 gil_lo;	     /* futexes in [gil_lo, gil_hi) are the GIL's (inside _PyRuntime) */
+	__u64 gil_hi;
+	__u32 tls_specific; /* glibc: offset of pthread specific_1stblock in struct pthread */
+	__u32 stack_depth;  /* frames to walk, <= AP_STACK_DEPTH */
 	struct ap_py_offsets off;
 };
 

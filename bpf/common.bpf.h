@@ -17,6 +17,8 @@ const volatile __u64 blocking_ns = 1000000;
 const volatile __u64 slow_cb_ns = 100000000;
 const volatile __u64 lag_interval_ns = 10000000;
 const volatile bool verbose = false;
+const volatile bool trace_callbacks = false;   /* send every callback run (AP_REC_CB) */
+const volatile __u64 min_sample_ns = 25000000; /* keep CPU samples in callbacks this old */
 
 /* Set after load, before attach: the start of the lag sampling grid. */
 __u64 window_start_ns = 0;

@@ -402,10 +402,25 @@ static __always_inline void cb_account(struct ap_thread *t, __u64 dur)
 		cs->max_ns = dur;
 }
 
+static __always_inline void trace_cb_emit(struct ap_thread *t, __u32 tid, __u64 dur)
+{
+	struct ap_rec_cb *r = rec_reserve(struct ap_rec_cb, AP_REC_CB, t->tgid, tid);
+
+	if (!r)
+		return;
+	r->start_ns = t->cb_start_ns;
+	r->duration_ns = dur;
+	r->task = t->cb_task;
+	r->callback = t->cb_id;
+	bpf_ringbuf_submit(r, 0);
+}
+
 static __always_inline void slow_cb_emit(struct ap_thread *t, __u32 tid, __u64 dur)
 {
 	struct ap_rec_slow_cb *r;
 
+	if (trace_callbacks)
+		trace_cb_emit(t, tid, dur);
 	if (dur < slow_cb_ns)
 		return;
 	r = rec_reserve(struct ap_rec_slow_cb, AP_REC_SLOW_CB, t->tgid, tid);

@@ -196,6 +196,9 @@ static __always_inline void blocking_detail(struct ap_rec_blocking *r)
 	}
 }
 
+/* Hook for the CPython backend: the Python stack and the GIL verdict. */
+static __always_inline void blocking_py(struct ap_thread *t, struct ap_rec_blocking *r);
+
 /* Hook for the CPython backend: syscall time lands in the running callback. */
 static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
 
@@ -224,6 +227,7 @@ static __always_inline void blocking_emit(struct ap_thread *t, __u32 tid, __u64 
 	r->detail_kind = AP_DETAIL_NONE;
 	r->detail_len = 0;
 	blocking_detail(r);
+	blocking_py(t, r);
 	bpf_ringbuf_submit(r, 0);
 }
 

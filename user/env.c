@@ -16,6 +16,8 @@ struct env env = {
 	.backend = AP_BACKEND_AUTO,
 	.top = 10,
 	.max_tasks = 16384,
+	.stack_depth = 32,
+	.frequency = 199,
 };
 
 const char *argp_program_version = "asyncprof-bpf " AP_VERSION;
@@ -39,6 +41,8 @@ enum {
 	OPT_BACKEND,
 	OPT_TOP,
 	OPT_MAX_TASKS,
+	OPT_STACK_DEPTH,
+	OPT_FREQUENCY,
 };
 
 static const struct argp_option opts[] = {
@@ -62,6 +66,26 @@ static const struct argp_option opts[] = {
 	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
 	{},
 };
+
+static const struct {
+	const char *name;
+	const char *ext;
+	enum ap_format fmt;
+} formats[] = {
+	{"text", ".txt", AP_FMT_TEXT},
+	{"json", ".json", AP_FMT_JSON},
+	{"chrome", ".trace.json", AP_FMT_CHROME},
+	{"html", ".html", AP_FMT_HTML},
+	{"folded", ".folded", AP_FMT_FOLDED},
+};
+
+static int format_by_name(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strlen(formats[i].name) == len && !strncmp(formats[i].name, name, len))
+			return formats[i].fmt;
+	return -1;
+}
 
 /* Parse a positive number of milliseconds (fractions allowed) into ns. */
 static int parse_ms(const char *arg, uint64_t *out)
@@ -101,6 +125,18 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --top: %s", arg);
 		env.top = (int)v;
 		return 0;
+	case OPT_STACK_DEPTH:
+		v = strtol(arg, &end, 10);
+		if (*end || v < 1 || v > 32)
+			argp_error(state, "invalid --stack-depth: %s (1 to 32)", arg);
+		env.stack_depth = (uint32_t)v;
+		return 0;
+	case OPT_FREQUENCY:
+		v = strtol(arg, &end, 10);
+		if (*end || v < 0 || v > 10000)
+			argp_error(state, "invalid --frequency: %s (0 to 10000)", arg);
+		env.frequency = (uint32_t)v;
+		return 0;
 	case OPT_MAX_TASKS:
 		v = strtol(arg, &end, 10);
 		if (*end || v < 16 || v > 1 << 22)
@@ -122,12 +158,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		env.format_set = true;
-		if (!strcmp(arg, "text"))
-			env.format = AP_FMT_TEXT;
-		else if (!strcmp(arg, "json"))
-			env.format = AP_FMT_JSON;
-		else
-			argp_error(state, "unknown format: %s (text or json)", arg);
+		if (format_by_name(arg, strlen(arg)) < 0)
+			argp_error(state, "unknown format: %s (text, json, chrome, html or folded)",
+				   arg);
+		env.format = format_by_name(arg, strlen(arg));
 		break;
 	case 'o':
 		if (env.noutputs >= AP_MAX_OUTPUTS)
@@ -172,26 +206,50 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* Split "[FMT:]FILE" and pick the format: a prefix, --format, or a .json name. */
+/* The format a file name's extension implies; the longest match wins. */
+static enum ap_format format_by_ext(const char *path)
+{
+	size_t n = strlen(path), best = 0;
+	enum ap_format fmt = AP_FMT_TEXT;
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		size_t e = strlen(formats[i].ext);
+
+		if (n > e && e > best && !strcmp(path + n - e, formats[i].ext)) {
+			best = e;
+			fmt = formats[i].fmt;
+		}
+	}
+	return fmt;
+}
+
+/* Split "[FMT:]FILE" and pick the format: a prefix, --format, or the name. */
 static int resolve_output(struct env_output *o)
 {
-	const char *p = o->path;
-	size_t n;
+	const char *colon = strchr(o->path, ':');
+	int fmt = colon ? format_by_name(o->path, colon - o->path) : -1;
 
-	if (!strncmp(p, "json:", 5) || !strncmp(p, "text:", 5)) {
-		o->format = p[0] == 'j' ? AP_FMT_JSON : AP_FMT_TEXT;
-		o->path = p + 5;
+	if (fmt >= 0) {
+		o->format = fmt;
+		o->path = colon + 1;
 	} else if (env.format_set) {
 		o->format = env.format;
 	} else {
-		n = strlen(p);
-		o->format = n > 5 && !strcmp(p + n - 5, ".json") ? AP_FMT_JSON : AP_FMT_TEXT;
+		o->format = format_by_ext(o->path);
 	}
 	if (!*o->path) {
 		fprintf(stderr, "asyncprof-bpf: empty output file name\n");
 		return -EINVAL;
 	}
 	return 0;
+}
+
+bool env__wants_trace(void)
+{
+	for (int i = 0; i < env.noutputs; i++)
+		if (env.outputs[i].format == AP_FMT_CHROME || env.outputs[i].format == AP_FMT_HTML)
+			return true;
+	return !env.noutputs && (env.format == AP_FMT_CHROME || env.format == AP_FMT_HTML);
 }
 
 int env__parse(int argc, char **argv)

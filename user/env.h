@@ -8,7 +8,7 @@
 
 #define AP_VERSION "0.3.0"
 
-enum ap_format { AP_FMT_TEXT, AP_FMT_JSON };
+enum ap_format { AP_FMT_TEXT, AP_FMT_JSON, AP_FMT_CHROME, AP_FMT_HTML, AP_FMT_FOLDED };
 enum ap_backend { AP_BACKEND_AUTO, AP_BACKEND_UPROBE, AP_BACKEND_SYSCALL };
 
 #define AP_MAX_OUTPUTS 8
@@ -27,6 +27,8 @@ struct env {
 	int noutputs;
 	bool quiet; /* no text summary on stdout besides the outputs */
 	uint32_t max_tasks;
+	uint32_t stack_depth; /* Python frames per stack */
+	uint32_t frequency;   /* CPU samples per second in long callbacks, 0: off */
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;
@@ -36,6 +38,9 @@ struct env {
 };
 
 extern struct env env;
+
+/* Does any output need every callback run (a timeline)? */
+bool env__wants_trace(void);
 
 /* Parse argv into env; returns 0, or non-zero after printing a one-line error. */
 int env__parse(int argc, char **argv);

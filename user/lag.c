@@ -200,3 +200,36 @@ int lag__finish(struct lag *acc, uint64_t first_ns, uint64_t end_ns, struct ap_l
 	free(nz);
 	return 0;
 }
+
+int lag__series(struct lag *acc, uint64_t first_ns, uint64_t end_ns, struct ap_lag_point **out,
+		size_t *n)
+{
+	uint64_t lo = first_ns > acc->grid_start ? first_ns : acc->grid_start, k_lo, k_hi;
+	struct ap_lag_point *pts;
+	size_t i, m = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!acc->s.n || end_ns < lo)
+		return 0;
+	if (!acc->sorted) {
+		qsort(acc->s.v, acc->s.n, sizeof(*acc->s.v), cmp_sample);
+		acc->sorted = true;
+	}
+	k_lo = lag_k_ceil(acc, lo);
+	k_hi = (end_ns - acc->grid_start) / acc->interval;
+	pts = malloc(acc->s.n * sizeof(*pts));
+	if (!pts)
+		return -ENOMEM;
+	for (i = 0; i < acc->s.n; i++) {
+		const struct lag_sample *smp = &acc->s.v[i];
+
+		if (smp->k < k_lo || smp->k > k_hi || (m && smp->k == acc->s.v[i - 1].k))
+			continue;
+		pts[m].t_ns = acc->grid_start + smp->k * acc->interval;
+		pts[m++].lag_ns = smp->lag;
+	}
+	*out = pts;
+	*n = m;
+	return 0;
+}

@@ -47,4 +47,12 @@ void lag__note_busy_len(struct lag *acc, uint64_t len_ns);
  */
 int lag__finish(struct lag *acc, uint64_t first_ns, uint64_t end_ns, struct ap_lag *out);
 
+/*
+ * The non-zero samples of [first_ns, end_ns] in time order (the samples
+ * lag__finish counts), for a lag-over-time chart; every other grid instant
+ * has lag 0. *out is malloc'd (NULL when there are none). 0 or -ENOMEM.
+ */
+int lag__series(struct lag *acc, uint64_t first_ns, uint64_t end_ns, struct ap_lag_point **out,
+		size_t *n);
+
 #endif /* AP_LAG_H */

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include "asyncprof.h"
 #include "env.h"
+#include "export.h"
 #include "log.h"
 #include "model.h"
 #include "preflight.h"
@@ -60,9 +61,18 @@ static bool target_exited(int pidfd)
 
 static int write_one(const struct env_output *o, const struct ap_report *rep)
 {
-	if (o->format == AP_FMT_JSON)
+	switch (o->format) {
+	case AP_FMT_JSON:
 		return report_json__save(o->path, rep);
-	return report_text__save(o->path, rep, env.top);
+	case AP_FMT_CHROME:
+		return export_chrome__save(o->path, rep);
+	case AP_FMT_HTML:
+		return export_html__save(o->path, rep);
+	case AP_FMT_FOLDED:
+		return export_folded__save(o->path, rep);
+	default:
+		return report_text__save(o->path, rep, env.top);
+	}
 }
 
 /* Every --output, then the text summary on stdout unless one went there. */
@@ -71,8 +81,10 @@ static int write_report(const struct ap_report *rep)
 	int err = 0, e;
 
 	if (!env.noutputs) {
-		if (env.format == AP_FMT_JSON)
-			return report_json__save("-", rep);
+		struct env_output out = {.format = env.format, .path = "-"};
+
+		if (env.format != AP_FMT_TEXT)
+			return write_one(&out, rep);
 		report_text__print(stdout, rep, env.top);
 		return 0;
 	}
@@ -131,6 +143,7 @@ static int make_session(const struct target *tg, uint64_t start_ns, struct sessi
 		.slow_cb_ns = env.slow_cb_ns,
 		.lag_interval_ns = env.lag_interval_ns,
 		.tool_version = AP_VERSION,
+		.traced = env__wants_trace(),
 	};
 	int err;
 
@@ -168,6 +181,7 @@ int main(int argc, char **argv)
 	topts.slow_cb_ns = env.slow_cb_ns;
 	topts.lag_interval_ns = env.lag_interval_ns;
 	topts.max_tasks = env.max_tasks;
+	topts.trace_callbacks = env__wants_trace();
 	topts.verbose = env.verbose >= 2;
 	err = tracer__new(&topts, &tr);
 	if (err) {
@@ -179,6 +193,7 @@ int main(int argc, char **argv)
 	start = now_ns();
 	err = make_session(&tg, start, &sess);
 	if (!err) {
+		session__set_stacks_fd(sess, tracer__stacks_fd(tr));
 		rb = ring_buffer__new(tracer__events_fd(tr), session__handle_event, sess, NULL);
 		err = rb ? 0 : -errno;
 	}

@@ -59,6 +59,8 @@ static void process__free(struct ap_process *p)
 	free(p->comm);
 	free(p->exe);
 	free(p->runtime_version);
+	for (i = 0; i < p->loops.n; i++)
+		free(p->loops.v[i].lag_series.v);
 	free(p->loops.v);
 	for (i = 0; i < p->tasks.n; i++) {
 		free(p->tasks.v[i].name);
@@ -80,6 +82,14 @@ static void process__free(struct ap_process *p)
 		ap_stack__free(&p->blocking_calls.v[i].stack);
 	}
 	free(p->blocking_calls.v);
+	for (i = 0; i < p->slices.n; i++)
+		free(p->slices.v[i].callback);
+	free(p->slices.v);
+	for (i = 0; i < p->samples.n; i++) {
+		free(p->samples.v[i].callback);
+		ap_stack__free(&p->samples.v[i].stack);
+	}
+	free(p->samples.v);
 }
 
 /* Frees everything r owns and r itself (allocated by the session). */

@@ -29,6 +29,41 @@ struct ap_lag {
 	uint64_t le_count[AP_LAG_BUCKETS]; /* cumulative: samples with lag <= le */
 };
 
+/* A growable array of T: items, count, capacity. */
+#define AP_VEC(T)              \
+	struct {               \
+		T *v;          \
+		size_t n, cap; \
+	}
+
+/* A non-zero lag sample: at grid instant t_ns the loop was busy for lag_ns more. */
+struct ap_lag_point {
+	uint64_t t_ns;
+	uint64_t lag_ns;
+};
+
+struct ap_stack {
+	char **frames; /* innermost first */
+	size_t n;
+};
+
+/* A CPU sample of a loop thread inside a long callback, with its Python stack. */
+struct ap_sample {
+	uint32_t tid;
+	uint64_t ts_ns;
+	uint64_t task;	/* 0: not a task step */
+	char *callback; /* qualname, NULL when unknown */
+	struct ap_stack stack;
+};
+
+/* One callback run (a task step or a plain callback), when a trace is requested. */
+struct ap_slice {
+	uint32_t tid;
+	uint64_t start_ns;
+	uint64_t duration_ns;
+	uint64_t task;	/* 0: not a task step */
+	char *callback; /* qualname, NULL when unknown */
+};
 struct ap_loop {
 	uint32_t tid;
 	const char *kind; /* static string: "asyncio", "uvloop", "libuv", "epoll" */
@@ -37,9 +72,11 @@ struct ap_loop {
 	uint64_t idle_ns;
 	uint64_t callbacks; /* AP_NULL_U64 for the syscall backend */
 	uint64_t blocked_ns;
+	uint64_t gil_wait_ns; /* part of blocked_ns waiting for the GIL; AP_NULL_U64 if unknown */
 	uint64_t preempted_ns;
 	uint64_t first_ns;
 	struct ap_lag lag;
+	AP_VEC(struct ap_lag_point) lag_series; /* non-zero samples, by time; others are 0 */
 };
 
 struct ap_task {
@@ -67,11 +104,6 @@ struct ap_callback {
 	uint64_t max_ns;
 };
 
-struct ap_stack {
-	char **frames; /* innermost first */
-	size_t n;
-};
-
 struct ap_slow_cb {
 	uint32_t tid;
 	uint64_t start_ns;
@@ -94,13 +126,6 @@ struct ap_blocking {
 	struct ap_stack stack;
 };
 
-/* A growable array of T: items, count, capacity. */
-#define AP_VEC(T)              \
-	struct {               \
-		T *v;          \
-		size_t n, cap; \
-	}
-
 struct ap_process {
 	uint32_t pid;
 	char *comm;
@@ -113,6 +138,8 @@ struct ap_process {
 	AP_VEC(struct ap_callback) callbacks;
 	AP_VEC(struct ap_slow_cb) slow_callbacks;
 	AP_VEC(struct ap_blocking) blocking_calls;
+	AP_VEC(struct ap_slice) slices;	  /* every callback run, only when traced */
+	AP_VEC(struct ap_sample) samples; /* CPU samples inside long callbacks */
 };
 
 struct ap_report {
@@ -124,6 +151,8 @@ struct ap_report {
 	uint64_t lag_interval_ns;
 	uint64_t drops_events;
 	uint64_t drops_stacks;
+	bool traced;	  /* per-callback slices were recorded (a trace was requested) */
+	const char *host; /* static or owned by the caller; NULL when unknown */
 	AP_VEC(struct ap_process) processes;
 };
 

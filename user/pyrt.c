@@ -503,8 +503,10 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 		return pyrt__fail(out, -ENOTSUP,
 				  "unsupported CPython version %s (supported: 3.8 to 3.13)",
 				  out->version);
-	if (!elf_file__find_sym(c->ef, "_PyRuntime", &sym))
+	if (!elf_file__find_sym(c->ef, "_PyRuntime", &sym)) {
 		out->runtime_addr = sym.value + c->bias;
+		out->runtime_size = sym.size;
+	}
 	err = pyrt__context_run(c);
 	if (err)
 		return err;

@@ -41,6 +41,7 @@ struct pyrt_info {
 	uint64_t py_bias;		 /* load bias of py_path in the process */
 	const struct ap_py_offsets *off; /* struct offsets; NULL when unsupported */
 	uint64_t runtime_addr;		 /* address of _PyRuntime in the process, 0 if unknown */
+	uint64_t runtime_size;		 /* its size (st_size), 0 if unknown */
 
 	/* CPython: probe points, file offsets in py_path; 0 when not found */
 	uint64_t context_run_off;     /* context_run, the C Context.run (one hit per callback) */

@@ -76,6 +76,7 @@ static void json_loop(json_writer_t *w, const struct ap_loop *l)
 	json_u64_or_null(w, "callbacks", l->callbacks);
 	json_lag(w, &l->lag);
 	jsonw_uint_field(w, "blocked_ns", l->blocked_ns);
+	json_u64_or_null(w, "gil_wait_ns", l->gil_wait_ns);
 	jsonw_uint_field(w, "preempted_ns", l->preempted_ns);
 	jsonw_uint_field(w, "first_ns", l->first_ns);
 	jsonw_end_object(w);

@@ -58,6 +58,10 @@ static void text_loop(FILE *f, const struct ap_loop *l)
 		pct(l->blocked_ns, obs));
 	if (l->callbacks != AP_NULL_U64)
 		fprintf(f, ", %" PRIu64 " callbacks", l->callbacks);
+	if (l->gil_wait_ns != AP_NULL_U64 && l->gil_wait_ns)
+		fprintf(f, ", GIL wait %.1f%%", pct(l->gil_wait_ns, obs));
+	if (l->preempted_ns)
+		fprintf(f, ", CPU taken %.1f%%", pct(l->preempted_ns, obs));
 	fputc('\n', f);
 	fprintf(f,
 		"    lag ms: max %.2f  mean %.2f  p50 %.2f  p90 %.2f  p99 %.2f  (%" PRIu64

@@ -8,6 +8,7 @@
 #include "lag.h"
 #include "log.h"
 #include "names.h"
+#include "pystack.h"
 #include "session.h"
 #include "strutil.h"
 #include "syscalls.h"
@@ -18,15 +19,28 @@ struct sess_loop {
 	struct lag *lag;
 };
 
+/* A sample as it came, to find the most frequent stack of a slow callback. */
+struct raw_sample {
+	uint32_t pid;
+	uint32_t tid;
+	uint64_t cb_start_ns;
+	uint64_t stack_id;
+};
+
 struct session {
 	struct session_opts opts;
 	struct ap_report *rep;
 	AP_VEC(struct sess_loop) loops;
 	AP_VEC(const char *) loop_kinds; /* per process, same index as rep->processes */
 	struct names *names;
+	AP_VEC(struct pystack *) stackers; /* per process, NULL when not CPython */
+	AP_VEC(struct raw_sample) samples;
 	int threads_fd;
+	int stacks_fd;
 	uint64_t bad_records;
 };
+
+#define SESSION_MAX_CODES 4096
 
 #define SESSION_MAX_NAMES 65536
 
@@ -48,11 +62,13 @@ int session__new(const struct session_opts *opts, struct session **out)
 		return -ENOMEM;
 	}
 	s->opts = *opts;
+	s->stacks_fd = -1;
 	s->rep->tool_version = opts->tool_version;
 	s->rep->start_ns = opts->start_ns;
 	s->rep->blocking_ns = opts->blocking_ns;
 	s->rep->slow_callback_ns = opts->slow_cb_ns;
 	s->rep->lag_interval_ns = opts->lag_interval_ns;
+	s->rep->traced = opts->traced;
 	*out = s;
 	return 0;
 }
@@ -65,6 +81,10 @@ void session__free(struct session *s)
 		lag__free(s->loops.v[i].lag);
 	free(s->loops.v);
 	free(s->loop_kinds.v);
+	for (size_t i = 0; i < s->stackers.n; i++)
+		pystack__free(s->stackers.v[i]);
+	free(s->stackers.v);
+	free(s->samples.v);
 	names__free(s->names);
 	ap_report__free(s->rep);
 	free(s);
@@ -79,9 +99,15 @@ int session__add_process(struct session *s, const struct session_proc *p)
 {
 	struct ap_process *proc = AP_VEC_PUSH(s->rep->processes);
 	const char **kind = AP_VEC_PUSH(s->loop_kinds);
+	struct pystack **ps = AP_VEC_PUSH(s->stackers);
 
-	if (!proc || !kind)
+	if (!proc || !kind || !ps)
 		return -ENOMEM;
+	if (p->py_off) {
+		*ps = pystack__new(p->pid, p->py_major, p->py_minor, p->py_off, SESSION_MAX_CODES);
+		if (!*ps)
+			return -ENOMEM;
+	}
 	proc->pid = p->pid;
 	proc->comm = dup_or_null(p->comm);
 	proc->exe = dup_or_null(p->exe);
@@ -166,9 +192,26 @@ static char *blocking_detail(const struct ap_rec_blocking *r)
 	return strdup(buf);
 }
 
+void session__set_stacks_fd(struct session *s, int fd)
+{
+	s->stacks_fd = fd;
+}
+
+/* Resolve the stack with this id in the stacks map into out (empty if none). */
+static int stack_get(struct session *s, size_t proc_idx, uint64_t id, struct ap_stack *out)
+{
+	struct pystack *ps = s->stackers.v[proc_idx];
+	struct ap_pystack st;
+
+	if (!id || !ps || s->stacks_fd < 0 || bpf_map_lookup_elem(s->stacks_fd, &id, &st))
+		return 0;
+	return pystack__resolve(ps, &st, out);
+}
+
 static int on_blocking(struct session *s, const struct ap_rec_blocking *r)
 {
-	struct ap_process *p = find_process(s, r->hdr.pid, NULL);
+	size_t idx;
+	struct ap_process *p = find_process(s, r->hdr.pid, &idx);
 	unsigned long long args[3] = {r->args[0], r->args[1], r->args[2]};
 	struct ap_blocking *b;
 
@@ -183,11 +226,60 @@ static int on_blocking(struct session *s, const struct ap_rec_blocking *r)
 	b->syscall = syscalls__name(r->syscall_nr);
 	if (!b->syscall)
 		b->syscall = "unknown";
-	b->kind = syscalls__kind(r->syscall_nr, r->fd_type, args);
+	b->kind = r->gil ? "gil" : syscalls__kind(r->syscall_nr, r->fd_type, args);
 	b->detail = blocking_detail(r);
 	b->task = r->task;
 	b->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
-	return 0;
+	return stack_get(s, idx, r->stack_id, &b->stack);
+}
+
+static int on_sample(struct session *s, const struct ap_rec_sample *r)
+{
+	struct raw_sample *raw = AP_VEC_PUSH(s->samples);
+	struct ap_process *p;
+	struct ap_sample *smp;
+	size_t idx;
+
+	if (!raw)
+		return -ENOMEM;
+	*raw = (struct raw_sample){r->hdr.pid, r->hdr.tid, r->cb_start_ns, r->stack_id};
+	p = find_process(s, r->hdr.pid, &idx);
+	if (!p || !r->stack_id)
+		return 0;
+	smp = AP_VEC_PUSH(p->samples);
+	if (!smp)
+		return -ENOMEM;
+	smp->tid = r->hdr.tid;
+	smp->ts_ns = r->ts_ns;
+	smp->task = r->task;
+	smp->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
+	return stack_get(s, idx, r->stack_id, &smp->stack);
+}
+
+/* The most frequent sampled stack of one callback run, 0 when none. */
+static uint64_t slow_cb_stack(const struct session *s, uint32_t pid, uint32_t tid, uint64_t start)
+{
+	uint64_t best = 0;
+	size_t best_n = 0;
+
+	for (size_t i = 0; i < s->samples.n; i++) {
+		const struct raw_sample *a = &s->samples.v[i];
+		size_t n = 0;
+
+		if (a->pid != pid || a->tid != tid || a->cb_start_ns != start || !a->stack_id)
+			continue;
+		for (size_t j = i; j < s->samples.n; j++) {
+			const struct raw_sample *b = &s->samples.v[j];
+
+			n += b->pid == pid && b->tid == tid && b->cb_start_ns == start &&
+			     b->stack_id == a->stack_id;
+		}
+		if (n > best_n) {
+			best_n = n;
+			best = a->stack_id;
+		}
+	}
+	return best;
 }
 
 static int on_name(struct session *s, const struct ap_rec_name *r)
@@ -241,9 +333,60 @@ static int on_task_end(struct session *s, const struct ap_rec_task_end *r)
 	return task_fill(s, r->hdr.pid, r->task, &r->st, true, t);
 }
 
-static int on_slow_cb(struct session *s, const struct ap_rec_slow_cb *r)
+static int on_cb(struct session *s, const struct ap_rec_cb *r)
 {
 	struct ap_process *p = find_process(s, r->hdr.pid, NULL);
+	struct ap_slice *c;
+
+	if (!p)
+		return 0;
+	c = AP_VEC_PUSH(p->slices);
+	if (!c)
+		return -ENOMEM;
+	c->tid = r->hdr.tid;
+	c->start_ns = r->start_ns;
+	c->duration_ns = r->duration_ns;
+	c->task = r->task;
+	c->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
+	return 0;
+}
+
+/*
+ * A callback that slept off-CPU has no CPU samples: its stack is the one of
+ * the longest blocking call it made, if any.
+ */
+static int stack_of_longest_block(const struct ap_process *p, struct ap_slow_cb *c)
+{
+	const struct ap_blocking *best = NULL;
+	struct ap_stack *out = &c->stack;
+
+	for (size_t i = 0; i < p->blocking_calls.n; i++) {
+		const struct ap_blocking *b = &p->blocking_calls.v[i];
+
+		if (b->tid != c->tid || b->start_ns < c->start_ns ||
+		    b->start_ns >= c->start_ns + c->duration_ns || !b->stack.n)
+			continue;
+		if (!best || b->duration_ns > best->duration_ns)
+			best = b;
+	}
+	if (!best)
+		return 0;
+	out->frames = calloc(best->stack.n, sizeof(*out->frames));
+	if (!out->frames)
+		return -ENOMEM;
+	for (out->n = 0; out->n < best->stack.n; out->n++) {
+		out->frames[out->n] = strdup(best->stack.frames[out->n]);
+		if (!out->frames[out->n])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int on_slow_cb(struct session *s, const struct ap_rec_slow_cb *r)
+{
+	size_t idx;
+	int err;
+	struct ap_process *p = find_process(s, r->hdr.pid, &idx);
 	struct ap_slow_cb *c;
 
 	if (!p)
@@ -257,7 +400,10 @@ static int on_slow_cb(struct session *s, const struct ap_rec_slow_cb *r)
 	c->task = r->task;
 	c->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
 	c->blocked_ns = r->blocked_ns;
-	return 0;
+	err = stack_get(s, idx, slow_cb_stack(s, r->hdr.pid, r->hdr.tid, r->start_ns), &c->stack);
+	if (!err && !c->stack.n)
+		err = stack_of_longest_block(p, c);
+	return err;
 }
 
 int session__handle_event(void *ctx, void *data, size_t size)
@@ -297,6 +443,14 @@ int session__handle_event(void *ctx, void *data, size_t size)
 		if (size < sizeof(struct ap_rec_slow_cb))
 			break;
 		return on_slow_cb(s, data);
+	case AP_REC_CB:
+		if (size < sizeof(struct ap_rec_cb))
+			break;
+		return on_cb(s, data);
+	case AP_REC_SAMPLE:
+		if (size < sizeof(struct ap_rec_sample))
+			break;
+		return on_sample(s, data);
 	default:
 		s->bad_records++;
 	}
@@ -309,6 +463,7 @@ static int loop_finish(struct session *s, uint32_t tid, const struct ap_thread *
 {
 	struct sess_loop *l = loop_get(s, t->tgid, tid);
 	uint64_t b, busy = t->busy_ns, idle = t->idle_ns, maxb = t->max_busy_ns;
+	int err;
 
 	if (!l)
 		return -ENOMEM;
@@ -337,9 +492,15 @@ static int loop_finish(struct session *s, uint32_t tid, const struct ap_thread *
 	out->idle_ns = idle;
 	out->callbacks = t->callbacks;
 	out->blocked_ns = t->blocked_ns;
+	out->gil_wait_ns = t->gil_wait_ns;
 	out->preempted_ns = t->preempted_ns;
 	out->first_ns = t->first_ns;
-	return lag__finish(l->lag, t->first_ns, end_ns, &out->lag);
+	err = lag__finish(l->lag, t->first_ns, end_ns, &out->lag);
+	if (!err)
+		err = lag__series(l->lag, t->first_ns, end_ns, &out->lag_series.v,
+				  &out->lag_series.n);
+	out->lag_series.cap = out->lag_series.n;
+	return err;
 }
 
 static int cmp_loop_tid(const void *a, const void *b)
@@ -380,6 +541,8 @@ static int read_loops(struct session *s, int threads_fd, uint64_t end_ns)
 		err = loop_finish(s, key, &t, end_ns, lp);
 		if (err)
 			return err;
+		if (!s->stackers.v[idx])
+			lp->gil_wait_ns = AP_NULL_U64; /* not a CPython process */
 	}
 	return 0;
 }
@@ -462,8 +625,16 @@ static int cmp_slow_start(const void *a, const void *b)
 	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
+static int cmp_slice_start(const void *a, const void *b)
+{
+	const struct ap_slice *x = a, *y = b;
+
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
 static void sort_process(struct ap_process *p)
 {
+	qsort(p->slices.v, p->slices.n, sizeof(*p->slices.v), cmp_slice_start);
 	qsort(p->loops.v, p->loops.n, sizeof(*p->loops.v), cmp_loop_tid);
 	qsort(p->blocking_calls.v, p->blocking_calls.n, sizeof(*p->blocking_calls.v),
 	      cmp_blocking_start);

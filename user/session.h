@@ -6,8 +6,11 @@
 #ifndef AP_SESSION_H
 #define AP_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+#include "asyncprof.h"
 #include "model.h"
 
 struct session;
@@ -21,6 +24,9 @@ struct session_proc {
 	const char *runtime_version; /* NULL when unknown */
 	const char *backend;	     /* "uprobe" or "syscall" */
 	const char *loop_kind;	     /* "asyncio", "uvloop", "libuv", "epoll" */
+	/* CPython: what the stack resolver needs; py_off NULL for other runtimes */
+	const struct ap_py_offsets *py_off;
+	unsigned py_major, py_minor;
 };
 
 struct session_opts {
@@ -29,11 +35,15 @@ struct session_opts {
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;
 	const char *tool_version;
+	bool traced; /* AP_REC_CB records will come: a trace was requested */
 };
 
 int session__new(const struct session_opts *opts, struct session **out);
 void session__free(struct session *s);
 int session__add_process(struct session *s, const struct session_proc *p);
+
+/* The stacks map, to resolve stacks as their records arrive (-1: none). */
+void session__set_stacks_fd(struct session *s, int fd);
 
 /* ring_buffer__new() callback: one record. */
 int session__handle_event(void *ctx, void *data, size_t size);

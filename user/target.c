@@ -92,6 +92,11 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		wlog("%s; falling back to the syscall backend (loop lag and blocking calls only)\n",
 		     why);
 	p->backend = tg->uprobe ? "uprobe" : "syscall";
+	if (tg->uprobe) {
+		p->py_off = pi->off;
+		p->py_major = pi->major;
+		p->py_minor = pi->minor;
+	}
 	return 0;
 }
 
@@ -146,6 +151,27 @@ static int attach_one(struct tracer *tr, enum tracer_uprobe which, int pid, cons
 	return err;
 }
 
+/* glibc 2.36 x86-64: offsetof(struct pthread, specific_1stblock) */
+#define GLIBC_PTHREAD_SPECIFIC 0x310
+
+static int set_py_proc(struct target *tg, struct tracer *tr)
+{
+	const struct pyrt_info *pi = tg->py;
+	struct ap_py_proc pp = {
+		.enabled = 1,
+		.enter_ctx_rsi = pi->enter_ctx_reg == PYRT_REG_RSI,
+		.runtime_addr = pi->runtime_addr,
+		/* the GIL's mutex and condition variable live inside _PyRuntime */
+		.gil_lo = pi->runtime_addr,
+		.gil_hi = pi->runtime_addr + pi->runtime_size,
+		.tls_specific = GLIBC_PTHREAD_SPECIFIC,
+		.stack_depth = env.stack_depth,
+		.off = *pi->off,
+	};
+
+	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
+}
+
 int target__attach(struct target *tg, struct tracer *tr)
 {
 	const struct pyrt_info *pi = tg->py;
@@ -153,12 +179,14 @@ int target__attach(struct target *tg, struct tracer *tr)
 
 	if (!tg->uprobe)
 		return 0;
-	err = tracer__set_py_proc(tr, pid, pi->off, pi->enter_ctx_reg == PYRT_REG_RSI);
+	err = set_py_proc(tg, tr);
 	if (!err && pi->context_run_off)
 		err = attach_one(tr, TRACER_UP_CONTEXT_RUN, pid, pi->py_path, pi->context_run_off);
 	if (!err && pi->context_run_off)
 		err = attach_one(tr, TRACER_UP_CONTEXT_RUN_RET, pid, pi->py_path,
 				 pi->context_run_off);
+	if (!err && env.frequency)
+		err = tracer__attach_sampler(tr, env.frequency);
 	if (err || !pi->uvloop_path[0])
 		return err;
 	err = attach_one(tr, TRACER_UP_CTX_ENTER, pid, pi->py_path, pi->ctx_enter_off);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Skeleton lifecycle: open → configure → load → attach → detach → destroy. */
 #include <errno.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -10,7 +12,7 @@
 #include "log.h"
 #include "tracer.h"
 
-#define TRACER_MAX_LINKS 32
+#define TRACER_MAX_LINKS 64
 
 struct tracer {
 	struct asyncprof_bpf *skel;
@@ -79,6 +81,9 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 	t->skel->rodata->slow_cb_ns = opts->slow_cb_ns;
 	t->skel->rodata->lag_interval_ns = opts->lag_interval_ns;
 	t->skel->rodata->verbose = opts->verbose;
+	t->skel->rodata->trace_callbacks = opts->trace_callbacks;
+	/* samples count from a quarter of the slow-callback threshold */
+	t->skel->rodata->min_sample_ns = opts->slow_cb_ns / 4;
 	if (opts->max_tasks) {
 		t->skel->rodata->max_tasks = opts->max_tasks;
 		bpf_map__set_max_entries(t->skel->maps.tasks, opts->max_tasks);
@@ -143,15 +148,43 @@ int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, c
 	return 0;
 }
 
-int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off,
-			bool enter_ctx_rsi)
+int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_proc *pp)
 {
-	struct ap_py_proc pp = {.enabled = 1, .enter_ctx_rsi = enter_ctx_rsi, .off = *off};
 	__u32 key = pid;
 
-	if (bpf_map__update_elem(t->skel->maps.py_procs, &key, sizeof(key), &pp, sizeof(pp),
+	if (bpf_map__update_elem(t->skel->maps.py_procs, &key, sizeof(key), pp, sizeof(*pp),
 				 BPF_ANY))
 		return -errno;
+	return 0;
+}
+
+/* One CPU-clock perf event per CPU, each running the sampler. */
+int tracer__attach_sampler(struct tracer *t, unsigned int freq)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.freq = 1,
+		.sample_freq = freq,
+	};
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	struct bpf_link *link;
+
+	for (int cpu = 0; cpu < ncpu && t->nlinks < TRACER_MAX_LINKS; cpu++) {
+		fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENODEV) /* possible but not online */
+				continue;
+			return -errno;
+		}
+		link = bpf_program__attach_perf_event(t->skel->progs.ap_sample, fd);
+		if (!link) {
+			close(fd);
+			return -errno;
+		}
+		t->links[t->nlinks++] = link; /* the link owns fd from now on */
+	}
 	return 0;
 }
 
@@ -188,6 +221,11 @@ int tracer__threads_fd(const struct tracer *t)
 int tracer__tasks_fd(const struct tracer *t)
 {
 	return bpf_map__fd(t->skel->maps.tasks);
+}
+
+int tracer__stacks_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.stacks);
 }
 
 int tracer__callbacks_fd(const struct tracer *t)

@@ -11,7 +11,7 @@
 
 struct tracer;
 struct ring_buffer;
-struct ap_py_offsets;
+struct ap_py_proc;
 
 struct tracer_opts {
 	int pid;
@@ -19,6 +19,7 @@ struct tracer_opts {
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;
 	uint32_t max_tasks;
+	bool trace_callbacks; /* send every callback run through the ring buffer */
 	bool verbose;
 };
 
@@ -38,9 +39,10 @@ enum tracer_uprobe {
 int tracer__new(const struct tracer_opts *opts, struct tracer **out);
 /* Set the lag grid's origin and attach the tracepoints. */
 int tracer__attach(struct tracer *t, uint64_t window_start_ns);
-/* Give BPF the CPython layout of process pid. */
-int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_offsets *off,
-			bool enter_ctx_rsi);
+/* Give BPF the CPython layout and addresses of process pid. */
+int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_proc *pp);
+/* Sample every CPU at freq Hz; samples in long callbacks of traced loops are kept. */
+int tracer__attach_sampler(struct tracer *t, unsigned int freq);
 /* Attach one uprobe program at file offset off of path, for process pid only. */
 int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, const char *path,
 			  uint64_t off);
@@ -52,6 +54,7 @@ int tracer__events_fd(const struct tracer *t);
 int tracer__threads_fd(const struct tracer *t);
 int tracer__tasks_fd(const struct tracer *t);
 int tracer__callbacks_fd(const struct tracer *t);
+int tracer__stacks_fd(const struct tracer *t);
 /* Sum of a per-CPU counter of enum ap_stat. */
 uint64_t tracer__stat(const struct tracer *t, unsigned int which);
 /* Was the BTF-enabled tracepoint flavour used (else raw_tp)? */

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Python stacks from BPF: a bounded walk of the interpreter's frames,
+ * driven by the per-version offsets. The thread state comes from the
+ * pthread key CPython keeps it under (autoTSSkey), which stays set while
+ * the thread has released the GIL, so the walk works inside a blocking
+ * syscall on 3.8 to 3.13. Stacks are interned in the stacks map by hash;
+ * records carry the hash. Userspace turns (code object, position) into
+ * "qualname (file:line)" once per code object.
+ */
+#ifndef AP_PYSTACK_BPF_H
+#define AP_PYSTACK_BPF_H
+
+#include "common.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ap_pystack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ap_pystack);
+} stack_scratch SEC(".maps");
+
+#define PY_FRAME_OWNED_BY_CSTACK 3
+
+/* The current thread's PyThreadState*, through its pthread key slot. */
+static __always_inline __u64 py_tstate(const struct ap_py_proc *pp)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u32 key;
+
+	if (!pp->runtime_addr || !fsbase)
+		return 0;
+	key = rd_u32(pp->runtime_addr + pp->off.rt_autotss_key + 4);
+	if (key >= 32) /* beyond glibc's first block of keys */
+		return 0;
+	return rd_ptr(fsbase + pp->tls_specific + key * 16 + 8);
+}
+
+static __always_inline __u64 py_top_frame(const struct ap_py_proc *pp, __u64 tstate)
+{
+	const struct ap_py_offsets *o = &pp->off;
+	__u64 f = rd_ptr(tstate + o->tstate_frame);
+
+	/* 3.11 and 3.12 reach the frame through the _PyCFrame */
+	if (o->version_hex >= 0x030b0000 && o->version_hex < 0x030d0000)
+		f = f ? rd_ptr(f + o->cframe_current) : 0;
+	return f;
+}
+
+/* Position of frame f in code: see user/pyline.h for its meaning per version. */
+static __always_inline __u64 py_frame_pos(const struct ap_py_offsets *o, __u64 f, __u64 code)
+{
+	__u64 ip, base;
+	__s32 lasti;
+
+	if (o->version_hex < 0x030b0000) {
+		lasti = (__s32)rd_u32(f + o->frame_lasti);
+		return lasti < 0 ? AP_POS_START : (__u64)lasti;
+	}
+	ip = rd_ptr(f + o->frame_lasti);
+	base = code + o->code_adaptive;
+	if (ip < base)
+		return AP_POS_START;
+	return (ip - base) / 2;
+}
+
+struct walk_ctx {
+	__u64 f;   /* the next frame */
+	__u32 n;   /* frames kept */
+	__u32 max; /* frames to keep */
+	__u32 trunc;
+	__u32 version;
+	__u32 off_code, off_back, off_lasti, off_owner, off_adaptive;
+};
+
+/* Position of frame f in code: see user/pyline.h for its meaning per version. */
+static __always_inline __u64 walk_pos(const struct walk_ctx *w, __u64 f, __u64 code)
+{
+	__u64 ip, base;
+	__s32 lasti;
+
+	if (w->version < 0x030b0000) {
+		lasti = (__s32)rd_u32(f + w->off_lasti);
+		return lasti < 0 ? AP_POS_START : (__u64)lasti;
+	}
+	ip = rd_ptr(f + w->off_lasti);
+	base = code + w->off_adaptive;
+	if (ip < base)
+		return AP_POS_START;
+	return (ip - base) / 2;
+}
+
+/* One frame per call, from bpf_loop: the verifier sees the body once. */
+static long walk_one(__u32 i, void *arg)
+{
+	struct walk_ctx *w = arg;
+	__u32 zero = 0;
+	struct ap_pystack *st;
+	__u64 f = w->f, code, pos;
+	__u8 owner = 0;
+
+	if (!f)
+		return 1;
+	code = rd_ptr(f + w->off_code);
+	if (w->version >= 0x030c0000)
+		bpf_probe_read_user(&owner, 1, (const void *)(f + w->off_owner));
+	w->f = rd_ptr(f + w->off_back);
+	/* 3.12+ C-stack shim frames (and 3.13's None executable) are not Python code */
+	if (owner == PY_FRAME_OWNED_BY_CSTACK || !code)
+		return 0;
+	if (w->n >= w->max || w->n >= AP_STACK_DEPTH) {
+		w->trunc = 1;
+		return 1;
+	}
+	st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!st)
+		return 1;
+	pos = walk_pos(w, f, code);
+	if (pos > AP_POS_START)
+		pos = AP_POS_START - 1;
+	st->frames[w->n & (AP_STACK_DEPTH - 1)] = (code & 0xffffffffffffULL) | (pos << 48);
+	w->n++;
+	return 0;
+}
+
+/* Walk the current thread's Python frames into st. */
+static __always_inline void py_walk(const struct ap_py_proc *pp, struct ap_pystack *st)
+{
+	const struct ap_py_offsets *o = &pp->off;
+	__u64 tstate = py_tstate(pp);
+	struct walk_ctx w = {
+		.max = pp->stack_depth,
+		.version = o->version_hex,
+		.off_code = o->frame_code,
+		.off_back = o->frame_back,
+		.off_lasti = o->frame_lasti,
+		.off_owner = o->frame_owner,
+		.off_adaptive = o->code_adaptive,
+	};
+
+	st->depth = 0;
+	st->truncated = 0;
+	if (!tstate)
+		return;
+	w.f = py_top_frame(pp, tstate);
+	bpf_loop(AP_STACK_DEPTH + 8, walk_one, &w, 0);
+	st->depth = w.n;
+	st->truncated = w.trunc;
+}
+
+/* Walk, intern and return the stack's id (0 when there is none). */
+static __always_inline __u64 py_stack_id(const struct ap_py_proc *pp)
+{
+	__u32 zero = 0;
+	struct ap_pystack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	if (!st)
+		return 0;
+	py_walk(pp, st);
+	if (!st->depth)
+		return 0;
+	for (int i = 0; i < AP_STACK_DEPTH; i++) {
+		if (i >= st->depth)
+			break;
+		h = (h ^ st->frames[i]) * 0x100000001b3ULL;
+	}
+	h |= 1;
+	if (bpf_map_update_elem(&stacks, &h, st, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&stacks, &h)) {
+		stat_inc(AP_STAT_STACK_DROPS);
+		return 0;
+	}
+	return h;
+}
+
+/* A blocking call gets the Python stack at the syscall and its GIL verdict. */
+static __always_inline void blocking_py(struct ap_thread *t, struct ap_rec_blocking *r)
+{
+	struct ap_py_proc *pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
+
+	r->stack_id = 0;
+	r->gil = 0;
+	if (!pp)
+		return;
+	r->stack_id = py_stack_id(pp);
+	/* a futex inside _PyRuntime is on the GIL's mutex or condition variable */
+	if (r->syscall_nr == 202 && r->args[0] >= pp->gil_lo && r->args[0] < pp->gil_hi) {
+		r->gil = 1;
+		t->gil_wait_ns += r->duration_ns;
+	}
+}
+
+/*
+ * CPU-clock sample on any CPU: keep it when a traced loop thread runs a
+ * callback that has lasted at least min_sample_ns (a fraction of the
+ * slow-callback threshold), so slow callbacks get a stack even when they
+ * make no syscall.
+ */
+static __always_inline int on_sample(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct ap_rec_sample *r;
+	struct ap_py_proc *pp;
+	struct ap_thread *t;
+	__u64 start;
+
+	if (!is_target(tgid))
+		return 0;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t || !t->is_loop)
+		return 0;
+	start = t->cb_start_ns;
+	if (!start && t->uv_depth && t->uv_depth <= 4)
+		start = t->uv_start_ns[0];
+	now = bpf_ktime_get_ns();
+	if (!start || now - start < min_sample_ns)
+		return 0;
+	pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (!pp)
+		return 0;
+	r = rec_reserve(struct ap_rec_sample, AP_REC_SAMPLE, tgid, tid);
+	if (!r)
+		return 0;
+	r->ts_ns = now;
+	r->cb_start_ns = start;
+	r->task = t->cb_task ? t->cb_task : t->uv_task[0];
+	r->callback = t->cb_id ? t->cb_id : t->uv_id[0];
+	r->stack_id = py_stack_id(pp);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+#endif /* AP_PYSTACK_BPF_H */

@@ -216,8 +216,10 @@ struct ap_thread {
 	__u64 busy_ns;
 	__u64 idle_ns;
 	__u64 max_busy_ns;
-	__u64 blocked_ns;  /* sum of blocking calls (>= threshold) */
-	__u64 gil_wait_ns; /* part of blocked_ns spent waiting for the GIL */
+	__u64 blocked_ns;   /* sum of blocking calls (>= threshold) */
+	__u64 gil_wait_ns;  /* part of blocked_ns spent waiting for the GIL */
+	__u64 gil_start_ns; /* start of the current run of GIL waits */
+	__u64 gil_end_ns;   /* end of the last GIL wait */
 	__u64 blocking_calls;
 	__u64 preempted_ns; /* involuntary off-CPU time while busy */
 	__u64 offcpu_start_ns;

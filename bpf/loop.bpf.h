@@ -202,19 +202,28 @@ static __always_inline void blocking_py(struct ap_thread *t, struct ap_rec_block
 /* Hook for the CPython backend: syscall time lands in the running callback. */
 static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
 
+/* Hook for the CPython backend: is this a wait for the GIL? Sets *start and *dur. */
+static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *start, __u64 *dur);
+
 static __always_inline void blocking_emit(struct ap_thread *t, __u32 tid, __u64 now, long ret)
 {
-	__u64 dur = now - t->sys_start_ns;
+	__u64 start = t->sys_start_ns, dur = now - start;
+	bool gil = gil_wait(t, now, &start, &dur);
 	struct ap_rec_blocking *r;
 
 	if (dur < blocking_ns)
 		return;
-	t->blocked_ns += dur;
-	t->blocking_calls++;
+	if (gil && dur - (now - t->sys_start_ns) >= blocking_ns) {
+		/* a GIL wait already reported grows: count only this slice */
+		t->blocked_ns += now - t->sys_start_ns;
+	} else {
+		t->blocked_ns += dur;
+		t->blocking_calls++;
+	}
 	r = rec_reserve(struct ap_rec_blocking, AP_REC_BLOCKING, t->tgid, tid);
 	if (!r)
 		return;
-	r->start_ns = t->sys_start_ns;
+	r->start_ns = start;
 	r->duration_ns = dur;
 	r->ret = ret;
 	r->args[0] = t->sys_args[0];
@@ -228,6 +237,7 @@ static __always_inline void blocking_emit(struct ap_thread *t, __u32 tid, __u64 
 	r->detail_len = 0;
 	blocking_detail(r);
 	blocking_py(t, r);
+	r->gil = gil;
 	bpf_ringbuf_submit(r, 0);
 }
 

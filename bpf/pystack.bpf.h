@@ -182,21 +182,43 @@ static __always_inline __u64 py_stack_id(const struct ap_py_proc *pp)
 	return h;
 }
 
-/* A blocking call gets the Python stack at the syscall and its GIL verdict. */
+/* A blocking call gets the Python stack at the syscall. */
 static __always_inline void blocking_py(struct ap_thread *t, struct ap_rec_blocking *r)
 {
 	struct ap_py_proc *pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
 
 	r->stack_id = 0;
-	r->gil = 0;
 	if (!pp)
 		return;
 	r->stack_id = py_stack_id(pp);
-	/* a futex inside _PyRuntime is on the GIL's mutex or condition variable */
-	if (r->syscall_nr == 202 && r->args[0] >= pp->gil_lo && r->args[0] < pp->gil_hi) {
-		r->gil = 1;
-		t->gil_wait_ns += r->duration_ns;
-	}
+}
+
+#define NR_FUTEX   202
+#define GIL_GAP_NS 100000 /* GIL waits this close together are one wait */
+
+/*
+ * A futex inside _PyRuntime is on the GIL's mutex or condition variable.
+ * CPython waits for the GIL in slices of the switch interval (5 ms), so a
+ * run of waits with no gap is one wait: it is reported (and re-reported
+ * as it grows, userspace keeps the last) from the start of the run.
+ */
+static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *start, __u64 *dur)
+{
+	struct ap_py_proc *pp;
+	__u64 addr = t->sys_args[0];
+
+	if (t->sys_nr != NR_FUTEX)
+		return false;
+	pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
+	if (!pp || addr < pp->gil_lo || addr >= pp->gil_hi)
+		return false;
+	t->gil_wait_ns += now - t->sys_start_ns;
+	if (!t->gil_start_ns || t->sys_start_ns - t->gil_end_ns > GIL_GAP_NS)
+		t->gil_start_ns = t->sys_start_ns;
+	t->gil_end_ns = now;
+	*start = t->gil_start_ns;
+	*dur = now - t->gil_start_ns;
+	return true;
 }
 
 /*

@@ -208,6 +208,21 @@ static int stack_get(struct session *s, size_t proc_idx, uint64_t id, struct ap_
 	return pystack__resolve(ps, &st, out);
 }
 
+/* The GIL wait r continues, if already recorded (same thread, same start). */
+static struct ap_blocking *gil_wait_growing(struct ap_process *p, const struct ap_rec_blocking *r)
+{
+	for (size_t i = p->blocking_calls.n; i-- > 0;) {
+		struct ap_blocking *b = &p->blocking_calls.v[i];
+
+		if (b->tid != r->hdr.tid)
+			continue;
+		if (b->start_ns == r->start_ns && b->kind && !strcmp(b->kind, "gil"))
+			return b;
+		return NULL; /* another call on that thread came in between */
+	}
+	return NULL;
+}
+
 static int on_blocking(struct session *s, const struct ap_rec_blocking *r)
 {
 	size_t idx;
@@ -217,6 +232,12 @@ static int on_blocking(struct session *s, const struct ap_rec_blocking *r)
 
 	if (!p)
 		return 0;
+	b = r->gil ? gil_wait_growing(p, r) : NULL;
+	if (b) {
+		/* the same run of GIL waits, longer now */
+		b->duration_ns = r->duration_ns;
+		return 0;
+	}
 	b = AP_VEC_PUSH(p->blocking_calls);
 	if (!b)
 		return -ENOMEM;

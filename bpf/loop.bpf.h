@@ -96,6 +96,17 @@ static __always_inline struct ap_thread *thread_get(__u32 tid, __u32 tgid, __u64
 	return bpf_map_lookup_elem(&threads, &tid);
 }
 
+/*
+ * The thread's entry. System-wide, only a poll call makes one, so the map
+ * holds threads that may be loops, not every thread of the host.
+ */
+static __always_inline struct ap_thread *thread_of(__u32 tid, __u32 tgid, __u64 now, __u32 nr)
+{
+	if (targ_all && !nr_is_poll(nr))
+		return bpf_map_lookup_elem(&threads, &tid);
+	return thread_get(tid, tgid, now);
+}
+
 /* Does [b, e) hold an instant of the lag grid? */
 static __always_inline bool covers_grid(__u64 b, __u64 e)
 {
@@ -254,7 +265,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	if (!is_target(tgid))
 		return 0;
 	now = bpf_ktime_get_ns();
-	t = thread_get(tid, tgid, now);
+	t = thread_of(tid, tgid, now, nr);
 	if (!t)
 		return 0;
 	fd = (__s32)BPF_CORE_READ(regs, di);
@@ -286,7 +297,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		return 0;
 	now = bpf_ktime_get_ns();
 	/* a thread first seen here was in a call that started before the window */
-	t = thread_get(tid, tgid, now);
+	t = thread_of(tid, tgid, now, (__u32)BPF_CORE_READ(regs, orig_ax));
 	if (!t)
 		return 0;
 	if (t->in_poll) {

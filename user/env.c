@@ -18,6 +18,7 @@ struct env env = {
 	.max_tasks = 16384,
 	.stack_depth = 32,
 	.frequency = 199,
+	.interval_ms = 1000,
 };
 
 const char *argp_program_version = "asyncprof-bpf " AP_VERSION;
@@ -27,12 +28,15 @@ static const char doc[] =
 	"Trace the event loop of a running async process: loop lag, blocking calls\n"
 	"and, for CPython asyncio, per-task and per-callback timing.\n"
 	"\n"
-	"USAGE: asyncprof-bpf --pid PID [--duration S] [--format text|json] [--output FILE]\n"
+	"USAGE: asyncprof-bpf [--pid PID]... [--comm NAME] [--duration S] [-o [FMT:]FILE]...\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    asyncprof-bpf --pid 1234                 # trace until Ctrl-C, print a summary\n"
+	"    asyncprof-bpf --pid 1234                 # live view until q or Ctrl-C, then a summary\n"
+	"    asyncprof-bpf                            # every event loop on the host\n"
 	"    asyncprof-bpf -p 1234 -d 10 -f json -o report.json\n"
-	"    asyncprof-bpf -p 1234 --blocking-threshold 5 --slow-callback 50";
+	"    asyncprof-bpf -p 1234 --blocking-threshold 5 --slow-callback 50\n"
+	"    asyncprof-bpf -p 1234 --batch --interval 2000 # live figures as text\n"
+	"    asyncprof-bpf -p 1234 -d 30 -o html:report.html -o chrome:trace.json";
 
 enum {
 	OPT_BLOCKING = 0x100,
@@ -43,18 +47,33 @@ enum {
 	OPT_MAX_TASKS,
 	OPT_STACK_DEPTH,
 	OPT_FREQUENCY,
+	OPT_INTERVAL,
+	OPT_BATCH,
+	OPT_NO_LIVE,
 };
 
 static const struct argp_option opts[] = {
-	{"pid", 'p', "PID", 0, "Process to trace (required)", 0},
+	{"pid", 'p', "PID", 0, "Process to trace (repeatable; default: every event loop on the host)",
+	 0},
+	{"comm", 'c', "NAME", 0, "Only processes named NAME (as in /proc/PID/comm)", 0},
 	{"duration", 'd', "S", 0, "Stop after S seconds (default: until Ctrl-C)", 0},
-	{"format", 'f', "FMT", 0, "text or json (default: text, json with --output FILE.json)", 0},
+	{"format", 'f', "FMT", 0,
+	 "text, json, chrome (Perfetto), html or folded (default: text, or from the --output "
+	 "name: .json, .trace.json, .html, .folded)",
+	 0},
 	{"output", 'o', "[FMT:]FILE", 0,
-	 "Write the report to FILE (repeatable; FMT text or json, else from --format or a .json "
-	 "name); the text summary still goes to stdout",
+	 "Write the report to FILE (repeatable; FMT as for --format, else from --format or the "
+	 "file name); the text summary still goes to stdout",
 	 0},
 	{"quiet", 'q', NULL, 0, "No text summary on stdout when writing --output files", 0},
 	{"max-tasks", OPT_MAX_TASKS, "N", 0, "Live tasks tracked in BPF (default 16384)", 0},
+	{"stack-depth", OPT_STACK_DEPTH, "N", 0, "Python frames per stack (default 32, at most 32)",
+	 0},
+	{"frequency", OPT_FREQUENCY, "HZ", 0,
+	 "CPU samples per second inside long callbacks (default 199, 0: off)", 0},
+	{"interval", OPT_INTERVAL, "MS", 0, "Live view refresh period (default 1000)", 0},
+	{"batch", OPT_BATCH, NULL, 0, "Live figures as plain text every interval, like top -b", 0},
+	{"no-live", OPT_NO_LIVE, NULL, 0, "Only the final report, even on a terminal", 0},
 	{"blocking-threshold", OPT_BLOCKING, "MS", 0,
 	 "Report syscalls blocking the loop this long (default 1)", 0},
 	{"slow-callback", OPT_SLOW_CB, "MS", 0, "Report callbacks running this long (default 100)",
@@ -112,7 +131,11 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 		v = strtol(arg, &end, 10);
 		if (errno || *end || v <= 0 || v > 0x3fffffff)
 			argp_error(state, "invalid pid: %s", arg);
-		env.pid = (int)v;
+		if (env.npids >= (int)(sizeof(env.pids) / sizeof(env.pids[0])))
+			argp_error(state, "too many --pid options");
+		env.pids[env.npids++] = (int)v;
+		if (!env.pid)
+			env.pid = (int)v;
 		return 0;
 	case 'd':
 		env.duration_s = strtod(arg, &end);
@@ -124,6 +147,19 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 		if (*end || v <= 0 || v > 10000)
 			argp_error(state, "invalid --top: %s", arg);
 		env.top = (int)v;
+		return 0;
+	case OPT_INTERVAL:
+		v = strtol(arg, &end, 10);
+		if (*end || v < 100 || v > 3600000)
+			argp_error(state, "invalid --interval: %s (100 to 3600000 ms)", arg);
+		env.interval_ms = (uint32_t)v;
+		env.interval_set = true;
+		return 0;
+	case OPT_BATCH:
+		env.batch = true;
+		return 0;
+	case OPT_NO_LIVE:
+		env.no_live = true;
 		return 0;
 	case OPT_STACK_DEPTH:
 		v = strtol(arg, &end, 10);
@@ -196,9 +232,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument: %s", arg);
 		break;
-	case ARGP_KEY_END:
-		if (!env.pid)
-			argp_error(state, "--pid is required");
+	case 'c':
+		if (!*arg || strlen(arg) > 15)
+			argp_error(state, "invalid --comm: %s (1 to 15 characters)", arg);
+		env.comm = arg;
 		break;
 	default:
 		return parse_opt_value(key, arg, state);
@@ -242,6 +279,17 @@ static int resolve_output(struct env_output *o)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+bool env__live(void)
+{
+	if (env.no_live)
+		return false;
+	if (env.batch)
+		return true;
+	/* the screen view replaces the text summary on a terminal */
+	return !env.noutputs && env.format == AP_FMT_TEXT && isatty(STDOUT_FILENO) &&
+	       isatty(STDIN_FILENO);
 }
 
 bool env__wants_trace(void)

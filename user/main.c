@@ -23,8 +23,9 @@
 #include "report_json.h"
 #include "report_text.h"
 #include "session.h"
-#include "target.h"
+#include "targets.h"
 #include "tracer.h"
+#include "view.h"
 
 static volatile sig_atomic_t exiting;
 
@@ -51,13 +52,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Has the process behind pidfd exited? A pidfd polls readable then. */
-static bool target_exited(int pidfd)
-{
-	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-
-	return pidfd >= 0 && poll(&pfd, 1, 0) > 0;
-}
 
 static int write_one(const struct env_output *o, const struct ap_report *rep)
 {
@@ -100,28 +94,94 @@ static int write_report(const struct ap_report *rep)
 	return err;
 }
 
-/* Poll records until the duration ends, a signal arrives or the target exits. */
-static int run_loop(struct ring_buffer *rb, int pidfd, uint64_t start_ns)
+struct live {
+	struct view *view;
+	struct ap_report *prev;
+	uint64_t next_ns;
+};
+
+static void tracer_maps(const struct tracer *tr, struct session_maps *maps)
+{
+	maps->threads_fd = tracer__threads_fd(tr);
+	maps->tasks_fd = tracer__tasks_fd(tr);
+	maps->callbacks_fd = tracer__callbacks_fd(tr);
+}
+
+/* A snapshot of the maps, shown; it becomes the previous one. */
+static int live_refresh(struct live *lv, struct session *sess, const struct tracer *tr,
+			uint64_t now)
+{
+	struct view_stats st = {
+		.events = session__events(sess),
+		.drops = tracer__stat(tr, AP_STAT_RB_DROPS),
+	};
+	struct session_maps maps;
+	struct ap_report *cur;
+	int err;
+
+	tracer_maps(tr, &maps);
+	err = session__snapshot(sess, &maps, now, st.drops, &cur);
+	if (err)
+		return err;
+	err = view__update(lv->view, cur, lv->prev, &st);
+	ap_report__free(lv->prev);
+	lv->prev = cur;
+	return err;
+}
+
+/* Poll records until the duration ends, a signal arrives, the target exits or q. */
+static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t start_ns,
+		    struct live *lv, struct session *sess, const struct tracer *tr)
 {
 	uint64_t limit = env.duration_s > 0 ? start_ns + (uint64_t)(env.duration_s * 1e9) : 0;
+	uint64_t now;
 	int err;
 
 	while (!exiting) {
-		err = ring_buffer__poll(rb, 100);
+		err = ring_buffer__poll(rb, lv ? 20 : 100);
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
 			elog("error polling ring buffer: %s\n", strerror(-err));
 			return err;
 		}
-		if (limit && now_ns() >= limit)
+		now = now_ns();
+		if (lv && view__wait(lv->view, 30) == VIEW_QUIT)
 			break;
-		if (target_exited(pidfd)) {
-			vlog("target %d exited\n", env.pid);
+		if (lv && now >= lv->next_ns) {
+			err = live_refresh(lv, sess, tr, now);
+			if (err)
+				return err;
+			lv->next_ns = now + env.interval_ms * 1000000ull;
+		}
+		if (limit && now >= limit)
+			break;
+		if (targets__all_exited(ts)) {
+			vlog("the traced processes exited\n");
 			break;
 		}
 	}
 	return 0;
+}
+
+/* The live view when asked for (or on a terminal); NULL otherwise. */
+static int live_open(struct live *lv, uint64_t start)
+{
+	struct view_opts vo = {
+		.batch = env.batch || !isatty(STDOUT_FILENO),
+		.out = stdout,
+		.interval_ms = env.interval_ms,
+	};
+	static char host[256];
+
+	memset(lv, 0, sizeof(*lv));
+	if (!env__live())
+		return 0;
+	if (gethostname(host, sizeof(host) - 1))
+		strcpy(host, "?");
+	vo.host = host;
+	lv->next_ns = start + env.interval_ms * 1000000ull;
+	return view__new(&vo, &lv->view);
 }
 
 static void setup_signals(void)
@@ -135,7 +195,7 @@ static void setup_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int make_session(const struct target *tg, uint64_t start_ns, struct session **out)
+static int make_session(uint64_t start_ns, struct session **out)
 {
 	struct session_opts so = {
 		.start_ns = start_ns,
@@ -145,82 +205,121 @@ static int make_session(const struct target *tg, uint64_t start_ns, struct sessi
 		.tool_version = AP_VERSION,
 		.traced = env__wants_trace(),
 	};
-	int err;
 
-	err = session__new(&so, out);
+	return session__new(&so, out);
+}
+
+static void print_tracing(const struct targets *ts)
+{
+	const char *stop = env.duration_s > 0 ? "" : "Ctrl-C to stop";
+	const struct target *tg;
+
+	if (!env.npids) {
+		fprintf(stderr, "Tracing every event loop on this host%s%s... %s\n",
+			env.comm ? " named " : "", env.comm ? env.comm : "", stop);
+		return;
+	}
+	for (size_t i = 0; (tg = targets__get(ts, i)); i++)
+		fprintf(stderr, "Tracing pid %d (%s, %s%s%s, backend %s)...%s%s\n", tg->proc.pid,
+			tg->proc.comm, tg->proc.runtime, tg->proc.runtime_version ? " " : "",
+			tg->proc.runtime_version ? tg->proc.runtime_version : "",
+			tg->proc.backend, i + 1 == targets__count(ts) ? " " : "",
+			i + 1 == targets__count(ts) ? stop : "");
+}
+
+static int load_tracer(struct tracer **tr)
+{
+	struct tracer_opts topts = {
+		.pids = env.pids,
+		.npids = env.npids,
+		.blocking_ns = env.blocking_ns,
+		.slow_cb_ns = env.slow_cb_ns,
+		.lag_interval_ns = env.lag_interval_ns,
+		.max_tasks = env.max_tasks,
+		.trace_callbacks = env__wants_trace(),
+		.verbose = env.verbose >= 2,
+	};
+	int err = tracer__new(&topts, tr);
+
 	if (err)
+		elog("failed to load BPF programs: %s%s\n", strerror(-err),
+		     err == -EPERM ? " (need root, or CAP_BPF and CAP_PERFMON)" : "");
+	return err;
+}
+
+/* Attach: tracepoints, the sampler, then each target's uprobes. */
+static int start_tracing(struct tracer *tr, struct targets *ts, struct session *sess,
+			 uint64_t start)
+{
+	int err = tracer__attach(tr, start);
+
+	if (err) {
+		elog("failed to attach probes: %s\n", strerror(-err));
 		return err;
-	return session__add_process(*out, &tg->proc);
+	}
+	if (env.frequency) {
+		err = tracer__attach_sampler(tr, env.frequency);
+		if (err)
+			wlog("no CPU sampling (slow callbacks without syscalls get no stack): %s\n",
+			     strerror(-err));
+	}
+	session__set_discover(sess, targets__discover, ts);
+	return targets__start(ts, tr, sess);
 }
 
 int main(int argc, char **argv)
 {
-	struct tracer_opts topts = {};
 	struct session_maps maps;
+	struct live live = {};
 	struct ring_buffer *rb = NULL;
 	struct session *sess = NULL;
 	struct ap_report *rep = NULL;
+	struct targets *ts = NULL;
 	struct tracer *tr = NULL;
-	struct target tg = {};
 	uint64_t start, end;
-	int err, pidfd = -1;
+	int err;
 
 	if (env__parse(argc, argv))
 		return 2;
 	libbpf_set_print(libbpf_print);
 	err = preflight__check();
+	if (!err)
+		err = targets__new(&ts);
+	if (!err)
+		err = targets__open_pids(ts, env.pids, env.npids, env.backend);
+	if (!err)
+		err = load_tracer(&tr);
 	if (err)
-		return 1;
-	err = target__open(env.pid, env.backend, &tg);
-	if (err)
-		return 1;
-	pidfd = (int)syscall(SYS_pidfd_open, env.pid, 0);
-
-	topts.pid = env.pid;
-	topts.blocking_ns = env.blocking_ns;
-	topts.slow_cb_ns = env.slow_cb_ns;
-	topts.lag_interval_ns = env.lag_interval_ns;
-	topts.max_tasks = env.max_tasks;
-	topts.trace_callbacks = env__wants_trace();
-	topts.verbose = env.verbose >= 2;
-	err = tracer__new(&topts, &tr);
-	if (err) {
-		elog("failed to load BPF programs: %s%s\n", strerror(-err),
-		     err == -EPERM ? " (need root, or CAP_BPF and CAP_PERFMON)" : "");
 		goto cleanup;
-	}
 	setup_signals();
 	start = now_ns();
-	err = make_session(&tg, start, &sess);
+	err = make_session(start, &sess);
 	if (!err) {
 		session__set_stacks_fd(sess, tracer__stacks_fd(tr));
 		rb = ring_buffer__new(tracer__events_fd(tr), session__handle_event, sess, NULL);
 		err = rb ? 0 : -errno;
 	}
 	if (!err)
-		err = tracer__attach(tr, start);
-	if (err) {
-		elog("failed to attach probes: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	err = target__attach(&tg, tr);
+		err = start_tracing(tr, ts, sess, start);
 	if (err)
 		goto cleanup;
-	fprintf(stderr, "Tracing pid %d (%s, %s%s%s, backend %s)... %s\n", env.pid, tg.proc.comm,
-		tg.proc.runtime, tg.proc.runtime_version ? " " : "",
-		tg.proc.runtime_version ? tg.proc.runtime_version : "", tg.proc.backend,
-		env.duration_s > 0 ? "" : "Ctrl-C to stop");
+	print_tracing(ts);
 
-	err = run_loop(rb, pidfd, start);
+	err = live_open(&live, start);
+	if (err) {
+		elog("failed to start the live view: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = run_loop(rb, ts, start, live.view ? &live : NULL, sess, tr);
+	view__free(live.view);
+	live.view = NULL;
 	/* detach first, then drain what is in flight: nothing is lost or added */
 	tracer__detach(tr);
 	end = now_ns();
 	ring_buffer__consume(rb);
 	if (err)
 		goto cleanup;
-	maps.threads_fd = tracer__threads_fd(tr);
-	maps.tasks_fd = tracer__tasks_fd(tr);
-	maps.callbacks_fd = tracer__callbacks_fd(tr);
+	tracer_maps(tr, &maps);
 	err = session__finish(sess, &maps, end, tracer__stat(tr, AP_STAT_RB_DROPS),
 			      tracer__stat(tr, AP_STAT_STACK_DROPS), &rep);
 	if (err) {
@@ -232,12 +331,12 @@ int main(int argc, char **argv)
 		     (unsigned long long)rep->drops_events);
 	err = write_report(rep);
 cleanup:
+	view__free(live.view);
+	ap_report__free(live.prev);
 	ring_buffer__free(rb);
 	tracer__free(tr);
 	session__free(sess);
 	ap_report__free(rep);
-	target__close(&tg);
-	if (pidfd >= 0)
-		close(pidfd);
+	targets__free(ts);
 	return err ? 1 : 0;
 }

@@ -102,3 +102,70 @@ void ap_report__free(struct ap_report *r)
 	free(r->processes.v);
 	free(r);
 }
+
+/* strdup that keeps NULL; sets *err on failure. */
+static char *dup_keep_null(const char *s, int *err)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*err = -ENOMEM;
+	return d;
+}
+
+int ap_stack__copy(struct ap_stack *dst, const struct ap_stack *src)
+{
+	int err = 0;
+
+	dst->n = 0;
+	dst->frames = NULL;
+	if (!src->n)
+		return 0;
+	dst->frames = calloc(src->n, sizeof(*dst->frames));
+	if (!dst->frames)
+		return -ENOMEM;
+	for (; dst->n < src->n && !err; dst->n++)
+		dst->frames[dst->n] = dup_keep_null(src->frames[dst->n], &err);
+	return err;
+}
+
+int ap_task__copy(struct ap_task *dst, const struct ap_task *src)
+{
+	int err = 0;
+
+	*dst = *src;
+	dst->name = dup_keep_null(src->name, &err);
+	dst->coro = dup_keep_null(src->coro, &err);
+	dst->error = dup_keep_null(src->error, &err);
+	return err;
+}
+
+int ap_blocking__copy(struct ap_blocking *dst, const struct ap_blocking *src)
+{
+	int err = 0;
+
+	*dst = *src;
+	dst->detail = dup_keep_null(src->detail, &err);
+	dst->callback = dup_keep_null(src->callback, &err);
+	if (!err)
+		err = ap_stack__copy(&dst->stack, &src->stack);
+	else
+		dst->stack = (struct ap_stack){ 0 };
+	return err;
+}
+
+int ap_slow_cb__copy(struct ap_slow_cb *dst, const struct ap_slow_cb *src)
+{
+	int err = 0;
+
+	*dst = *src;
+	dst->callback = dup_keep_null(src->callback, &err);
+	if (!err)
+		err = ap_stack__copy(&dst->stack, &src->stack);
+	else
+		dst->stack = (struct ap_stack){ 0 };
+	return err;
+}

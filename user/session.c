@@ -37,10 +37,14 @@ struct session {
 	AP_VEC(struct raw_sample) samples;
 	int threads_fd;
 	int stacks_fd;
+	uint64_t events;
 	uint64_t bad_records;
+	session_discover_fn discover;
+	void *discover_ctx;
 };
 
 #define SESSION_MAX_CODES 4096
+#define SNAPSHOT_EVENTS 64 /* latest blocking calls and slow callbacks in a snapshot */
 
 #define SESSION_MAX_NAMES 65536
 
@@ -126,16 +130,21 @@ static char *name_dup(struct session *s, uint32_t pid, uint32_t kind, uint64_t k
 	return n ? strdup(n) : NULL;
 }
 
-static struct ap_process *find_process(struct session *s, uint32_t pid, size_t *idx)
+static struct ap_process *find_in(struct ap_report *rep, uint32_t pid, size_t *idx)
 {
-	for (size_t i = 0; i < s->rep->processes.n; i++) {
-		if (s->rep->processes.v[i].pid == pid) {
+	for (size_t i = 0; i < rep->processes.n; i++) {
+		if (rep->processes.v[i].pid == pid) {
 			if (idx)
 				*idx = i;
-			return &s->rep->processes.v[i];
+			return &rep->processes.v[i];
 		}
 	}
 	return NULL;
+}
+
+static struct ap_process *find_process(struct session *s, uint32_t pid, size_t *idx)
+{
+	return find_in(s->rep, pid, idx);
 }
 
 static struct sess_loop *loop_get(struct session *s, uint32_t pid, uint32_t tid)
@@ -190,6 +199,17 @@ static char *blocking_detail(const struct ap_rec_blocking *r)
 		return NULL;
 	}
 	return strdup(buf);
+}
+
+void session__set_discover(struct session *s, session_discover_fn fn, void *ctx)
+{
+	s->discover = fn;
+	s->discover_ctx = ctx;
+}
+
+uint64_t session__events(const struct session *s)
+{
+	return s->events;
 }
 
 void session__set_stacks_fd(struct session *s, int fd)
@@ -379,7 +399,6 @@ static int on_cb(struct session *s, const struct ap_rec_cb *r)
 static int stack_of_longest_block(const struct ap_process *p, struct ap_slow_cb *c)
 {
 	const struct ap_blocking *best = NULL;
-	struct ap_stack *out = &c->stack;
 
 	for (size_t i = 0; i < p->blocking_calls.n; i++) {
 		const struct ap_blocking *b = &p->blocking_calls.v[i];
@@ -390,17 +409,7 @@ static int stack_of_longest_block(const struct ap_process *p, struct ap_slow_cb 
 		if (!best || b->duration_ns > best->duration_ns)
 			best = b;
 	}
-	if (!best)
-		return 0;
-	out->frames = calloc(best->stack.n, sizeof(*out->frames));
-	if (!out->frames)
-		return -ENOMEM;
-	for (out->n = 0; out->n < best->stack.n; out->n++) {
-		out->frames[out->n] = strdup(best->stack.frames[out->n]);
-		if (!out->frames[out->n])
-			return -ENOMEM;
-	}
-	return 0;
+	return best ? ap_stack__copy(&c->stack, &best->stack) : 0;
 }
 
 static int on_slow_cb(struct session *s, const struct ap_rec_slow_cb *r)
@@ -433,12 +442,15 @@ int session__handle_event(void *ctx, void *data, size_t size)
 	const struct ap_rec_hdr *h = data;
 	struct sess_loop *l;
 
+	s->events++;
 	if (size < sizeof(*h) || h->size > size) {
 		s->bad_records++;
 		return 0;
 	}
 	switch (h->type) {
 	case AP_REC_LOOP:
+		if (!find_process(s, h->pid, NULL) && s->discover)
+			s->discover(s->discover_ctx, (int)h->pid);
 		return loop_get(s, h->pid, h->tid) ? 0 : -ENOMEM;
 	case AP_REC_BUSY: {
 		const struct ap_rec_busy *r = data;
@@ -538,7 +550,8 @@ static int cmp_blocking_start(const void *a, const void *b)
 	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
-static int read_loops(struct session *s, int threads_fd, uint64_t end_ns)
+/* Loops from the threads map into rep (the session's report or a snapshot). */
+static int read_loops(struct session *s, int threads_fd, uint64_t end_ns, struct ap_report *rep)
 {
 	uint32_t key, next, *prev = NULL;
 	struct ap_thread t;
@@ -552,7 +565,7 @@ static int read_loops(struct session *s, int threads_fd, uint64_t end_ns)
 		prev = &key;
 		if (bpf_map_lookup_elem(threads_fd, &key, &t) || !t.is_loop)
 			continue;
-		p = find_process(s, t.tgid, &idx);
+		p = find_in(rep, t.tgid, &idx);
 		if (!p)
 			continue;
 		lp = AP_VEC_PUSH(p->loops);
@@ -569,7 +582,7 @@ static int read_loops(struct session *s, int threads_fd, uint64_t end_ns)
 }
 
 /* Tasks still alive at the end: their figures are in the tasks map. */
-static int read_tasks(struct session *s, int tasks_fd)
+static int read_tasks(struct session *s, int tasks_fd, struct ap_report *rep)
 {
 	uint64_t key, next, *prev = NULL;
 	struct ap_task_stats st;
@@ -586,7 +599,7 @@ static int read_tasks(struct session *s, int tasks_fd)
 		/* the tasks map is keyed by address only: its loop thread gives the pid */
 		if (bpf_map_lookup_elem(s->threads_fd, &st.loop_tid, &th))
 			continue;
-		p = find_process(s, th.tgid, NULL);
+		p = find_in(rep, th.tgid, NULL);
 		if (!p)
 			continue;
 		t = AP_VEC_PUSH(p->tasks);
@@ -599,7 +612,7 @@ static int read_tasks(struct session *s, int tasks_fd)
 	return 0;
 }
 
-static int read_callbacks(struct session *s, int cbs_fd)
+static int read_callbacks(struct session *s, int cbs_fd, struct ap_report *rep)
 {
 	struct ap_cb_key key, next, *prev = NULL;
 	struct ap_cb_stats cs;
@@ -611,7 +624,7 @@ static int read_callbacks(struct session *s, int cbs_fd)
 		prev = &key;
 		if (bpf_map_lookup_elem(cbs_fd, &key, &cs))
 			continue;
-		p = find_process(s, key.tgid, NULL);
+		p = find_in(rep, key.tgid, NULL);
 		if (!p)
 			continue;
 		c = AP_VEC_PUSH(p->callbacks);
@@ -665,6 +678,25 @@ static void sort_process(struct ap_process *p)
 	      cmp_slow_start);
 }
 
+/* Everything the maps hold, into rep. */
+static int read_maps(struct session *s, const struct session_maps *maps, uint64_t end_ns,
+		     struct ap_report *rep)
+{
+	int err;
+
+	s->threads_fd = maps->threads_fd;
+	err = read_loops(s, maps->threads_fd, end_ns, rep);
+	if (!err && maps->tasks_fd >= 0)
+		err = read_tasks(s, maps->tasks_fd, rep);
+	if (!err && maps->callbacks_fd >= 0)
+		err = read_callbacks(s, maps->callbacks_fd, rep);
+	if (err)
+		return err;
+	for (size_t i = 0; i < rep->processes.n; i++)
+		sort_process(&rep->processes.v[i]);
+	return 0;
+}
+
 int session__finish(struct session *s, const struct session_maps *maps, uint64_t end_ns,
 		    uint64_t drops_events, uint64_t drops_stacks, struct ap_report **out)
 {
@@ -673,19 +705,82 @@ int session__finish(struct session *s, const struct session_maps *maps, uint64_t
 	s->rep->end_ns = end_ns;
 	s->rep->drops_events = drops_events;
 	s->rep->drops_stacks = drops_stacks;
-	s->threads_fd = maps->threads_fd;
-	err = read_loops(s, maps->threads_fd, end_ns);
-	if (!err && maps->tasks_fd >= 0)
-		err = read_tasks(s, maps->tasks_fd);
-	if (!err && maps->callbacks_fd >= 0)
-		err = read_callbacks(s, maps->callbacks_fd);
+	err = read_maps(s, maps, end_ns, s->rep);
 	if (err)
 		return err;
-	for (size_t i = 0; i < s->rep->processes.n; i++)
-		sort_process(&s->rep->processes.v[i]);
 	if (s->bad_records)
 		wlog("%llu malformed records ignored\n", (unsigned long long)s->bad_records);
 	*out = s->rep;
 	s->rep = NULL;
+	return 0;
+}
+
+/* Copy the last n entries of a vector with copy_fn; 0 or -ENOMEM. */
+#define COPY_TAIL(dst, src, max, copy_fn)                                                          \
+	({                                                                                         \
+		size_t __from = (src).n > (max) ? (src).n - (max) : 0;                             \
+		int __err = 0;                                                                     \
+		for (size_t __i = __from; __i < (src).n && !__err; __i++) {                        \
+			__typeof__((dst).v) __d = AP_VEC_PUSH(dst);                                \
+			__err = __d ? copy_fn(__d, &(src).v[__i]) : -ENOMEM;                       \
+		}                                                                                  \
+		__err;                                                                             \
+	})
+
+/* A process of the session, without its loops and live figures. */
+static int process_copy(struct ap_process *d, const struct ap_process *p)
+{
+	int err = 0;
+
+	d->pid = p->pid;
+	d->comm = dup_or_null(p->comm);
+	d->exe = dup_or_null(p->exe);
+	d->runtime = p->runtime;
+	d->runtime_version = dup_or_null(p->runtime_version);
+	d->backend = p->backend;
+	for (size_t i = 0; i < p->tasks.n && !err; i++) {
+		struct ap_task *t = AP_VEC_PUSH(d->tasks);
+
+		err = t ? ap_task__copy(t, &p->tasks.v[i]) : -ENOMEM;
+	}
+	if (!err)
+		err = COPY_TAIL(d->blocking_calls, p->blocking_calls, SNAPSHOT_EVENTS,
+				ap_blocking__copy);
+	if (!err)
+		err = COPY_TAIL(d->slow_callbacks, p->slow_callbacks, SNAPSHOT_EVENTS,
+				ap_slow_cb__copy);
+	return err;
+}
+
+int session__snapshot(struct session *s, const struct session_maps *maps, uint64_t now_ns,
+		      uint64_t drops_events, struct ap_report **out)
+{
+	struct ap_report *r = calloc(1, sizeof(*r));
+	int err = 0;
+
+	if (!r)
+		return -ENOMEM;
+	*r = (struct ap_report){
+		.tool_version = s->rep->tool_version,
+		.start_ns = s->rep->start_ns,
+		.end_ns = now_ns,
+		.slow_callback_ns = s->rep->slow_callback_ns,
+		.blocking_ns = s->rep->blocking_ns,
+		.lag_interval_ns = s->rep->lag_interval_ns,
+		.drops_events = drops_events,
+		.host = s->rep->host,
+	};
+	for (size_t i = 0; i < s->rep->processes.n && !err; i++) {
+		struct ap_process *d = AP_VEC_PUSH(r->processes);
+
+		err = d ? process_copy(d, &s->rep->processes.v[i]) : -ENOMEM;
+	}
+	if (!err)
+		err = read_maps(s, maps, now_ns, r);
+	if (err) {
+		ap_report__free(r);
+		return err;
+	}
+	*out = r;
 	return 0;
 }

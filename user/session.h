@@ -45,6 +45,13 @@ int session__add_process(struct session *s, const struct session_proc *p);
 /* The stacks map, to resolve stacks as their records arrive (-1: none). */
 void session__set_stacks_fd(struct session *s, int fd);
 
+/* Called with the pid of a loop found in a process the session does not know yet. */
+typedef int (*session_discover_fn)(void *ctx, int pid);
+void session__set_discover(struct session *s, session_discover_fn fn, void *ctx);
+
+/* Records received so far. */
+uint64_t session__events(const struct session *s);
+
 /* ring_buffer__new() callback: one record. */
 int session__handle_event(void *ctx, void *data, size_t size);
 
@@ -62,5 +69,13 @@ struct session_maps {
  */
 int session__finish(struct session *s, const struct session_maps *maps, uint64_t end_ns,
 		    uint64_t drops_events, uint64_t drops_stacks, struct ap_report **out);
+
+/*
+ * A report of the session as it is now, for the live view: the maps read
+ * at now_ns, every task, the latest blocking calls and slow callbacks. The
+ * session goes on; the caller frees the snapshot with ap_report__free().
+ */
+int session__snapshot(struct session *s, const struct session_maps *maps, uint64_t now_ns,
+		      uint64_t drops_events, struct ap_report **out);
 
 #endif /* AP_SESSION_H */

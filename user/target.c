@@ -11,6 +11,15 @@
 #include "target.h"
 #include "tracer.h"
 
+/* Discovered targets are quiet: their problems are not the user's input errors. */
+#define tlog(tg, ...)                                                                              \
+	do {                                                                                       \
+		if (!(tg)->discovered)                                                             \
+			elog(__VA_ARGS__);                                                         \
+		else                                                                               \
+			vlog(__VA_ARGS__);                                                         \
+	} while (0)
+
 static char *read_comm(int pid)
 {
 	char path[64], buf[64];
@@ -77,18 +86,19 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		       : pi->uvloop_path[0]	     ? "uvloop"
 		       : pi->runtime == PYRT_CPYTHON ? "asyncio"
 						     : "epoll";
-	if (pi->runtime == PYRT_UNKNOWN && backend != AP_BACKEND_SYSCALL) {
-		elog("pid %d (%s) is not a Python or Node.js process; use --backend syscall to "
+	if (pi->runtime == PYRT_UNKNOWN && backend != AP_BACKEND_SYSCALL && !tg->discovered) {
+		tlog(tg, "pid %d (%s) is not a Python or Node.js process; use --backend syscall to "
 		     "trace any epoll loop\n",
 		     p->pid, p->comm);
 		return -ENOTSUP;
 	}
 	tg->uprobe = backend != AP_BACKEND_SYSCALL && uprobe_possible(pi, &why);
 	if (backend == AP_BACKEND_UPROBE && !tg->uprobe) {
-		elog("backend uprobe is not available for pid %d (%s): %s\n", p->pid, p->comm, why);
+		tlog(tg, "backend uprobe is not available for pid %d (%s): %s\n", p->pid, p->comm, why);
 		return -ENOTSUP;
 	}
-	if (backend == AP_BACKEND_AUTO && !tg->uprobe && pi->runtime == PYRT_CPYTHON)
+	if (backend == AP_BACKEND_AUTO && !tg->uprobe && pi->runtime == PYRT_CPYTHON &&
+	    !tg->discovered)
 		wlog("%s; falling back to the syscall backend (loop lag and blocking calls only)\n",
 		     why);
 	p->backend = tg->uprobe ? "uprobe" : "syscall";
@@ -107,14 +117,14 @@ int target__open(int pid, enum ap_backend backend, struct target *tg)
 
 	snprintf(path, sizeof(path), "/proc/%d", pid);
 	if (access(path, F_OK)) {
-		elog("no process with pid %d\n", pid);
+		tlog(tg, "no process with pid %d\n", pid);
 		return -ESRCH;
 	}
 	tg->proc.pid = pid;
 	tg->comm = read_comm(pid);
 	tg->exe = read_exe(pid);
 	if (!tg->comm || !tg->exe) {
-		elog("cannot read process %d: %s\n", pid,
+		tlog(tg, "cannot read process %d: %s\n", pid,
 		     errno == ENOENT ? "it exited" : strerror(errno));
 		return -ESRCH;
 	}
@@ -125,11 +135,11 @@ int target__open(int pid, enum ap_backend backend, struct target *tg)
 		return -ENOMEM;
 	err = pyrt__probe(pid, tg->py);
 	if (err == -ESRCH) {
-		elog("no process with pid %d (it exited)\n", pid);
+		tlog(tg, "no process with pid %d (it exited)\n", pid);
 		return err;
 	}
 	if (err && err != -ENOTSUP) {
-		elog("cannot inspect process %d: %s\n", pid,
+		tlog(tg, "cannot inspect process %d: %s\n", pid,
 		     tg->py->error[0] ? tg->py->error : strerror(-err));
 		return err;
 	}
@@ -140,13 +150,13 @@ int target__open(int pid, enum ap_backend backend, struct target *tg)
 }
 
 /* One uprobe; a failure names the probe and the file. */
-static int attach_one(struct tracer *tr, enum tracer_uprobe which, int pid, const char *path,
-		      uint64_t off)
+static int attach_one(struct target *tg, struct tracer *tr, enum tracer_uprobe which,
+		      const char *path, uint64_t off)
 {
-	int err = tracer__attach_uprobe(tr, which, pid, path, off);
+	int err = tracer__attach_uprobe(tr, which, tg->proc.pid, path, off);
 
 	if (err)
-		elog("failed to attach uprobe at %s+0x%llx: %s\n", path, (unsigned long long)off,
+		tlog(tg, "failed to attach uprobe at %s+0x%llx: %s\n", path, (unsigned long long)off,
 		     strerror(-err));
 	return err;
 }
@@ -175,29 +185,27 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 int target__attach(struct target *tg, struct tracer *tr)
 {
 	const struct pyrt_info *pi = tg->py;
-	int pid = tg->proc.pid, err;
+	int err;
 
 	if (!tg->uprobe)
 		return 0;
 	err = set_py_proc(tg, tr);
 	if (!err && pi->context_run_off)
-		err = attach_one(tr, TRACER_UP_CONTEXT_RUN, pid, pi->py_path, pi->context_run_off);
+		err = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN, pi->py_path, pi->context_run_off);
 	if (!err && pi->context_run_off)
-		err = attach_one(tr, TRACER_UP_CONTEXT_RUN_RET, pid, pi->py_path,
+		err = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_RET, pi->py_path,
 				 pi->context_run_off);
-	if (!err && env.frequency)
-		err = tracer__attach_sampler(tr, env.frequency);
 	if (err || !pi->uvloop_path[0])
 		return err;
-	err = attach_one(tr, TRACER_UP_CTX_ENTER, pid, pi->py_path, pi->ctx_enter_off);
+	err = attach_one(tg, tr, TRACER_UP_CTX_ENTER, pi->py_path, pi->ctx_enter_off);
 	if (!err)
-		err = attach_one(tr, TRACER_UP_CTX_EXIT, pid, pi->py_path, pi->ctx_exit_off);
+		err = attach_one(tg, tr, TRACER_UP_CTX_EXIT, pi->py_path, pi->ctx_exit_off);
 	if (!err)
-		err = attach_one(tr, TRACER_UP_TASK_STEP, pid, pi->asyncio_path, pi->task_step_off);
+		err = attach_one(tg, tr, TRACER_UP_TASK_STEP, pi->asyncio_path, pi->task_step_off);
 	if (!err && pi->task_wakeup_off)
-		err = attach_one(
-			tr, pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP : TRACER_UP_TASK_WAKEUP_WRAP,
-			pid, pi->asyncio_path, pi->task_wakeup_off);
+		err = attach_one(tg, tr,
+				 pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP : TRACER_UP_TASK_WAKEUP_WRAP,
+				 pi->asyncio_path, pi->task_wakeup_off);
 	return err;
 }
 

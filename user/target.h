@@ -19,9 +19,13 @@ struct target {
 	char *version;
 	struct pyrt_info *py; /* what pyrt found; NULL when not probed */
 	bool uprobe;	      /* the CPython uprobe backend is used */
+	bool discovered; /* found system-wide: any runtime, errors only at -v */
 };
 
-/* Inspect pid; prints one line and returns -errno when it cannot be traced. */
+/*
+ * Inspect pid; prints one line and returns -errno when it cannot be traced.
+ * Set tg->discovered first for a process found system-wide.
+ */
 int target__open(int pid, enum ap_backend backend, struct target *tg);
 /* Configure and attach the backend's per-process probes (none for syscall). */
 int target__attach(struct target *tg, struct tracer *tr);

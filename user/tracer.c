@@ -76,7 +76,12 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 		err = -errno;
 		goto err_free;
 	}
-	t->skel->rodata->targ_tgid = opts->pid;
+	/* one pid: a compare; several: the targets map; none: every loop but ours */
+	if (opts->npids == 1)
+		t->skel->rodata->targ_tgid = opts->pids[0];
+	t->skel->rodata->targ_use_map = opts->npids > 1;
+	t->skel->rodata->targ_all = opts->npids == 0;
+	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->blocking_ns = opts->blocking_ns;
 	t->skel->rodata->slow_cb_ns = opts->slow_cb_ns;
 	t->skel->rodata->lag_interval_ns = opts->lag_interval_ns;
@@ -90,6 +95,10 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 	}
 	choose_flavour(t);
 	err = asyncprof_bpf__load(t->skel);
+	if (err)
+		goto err_free;
+	for (int i = 0; opts->npids > 1 && i < opts->npids && !err; i++)
+		err = tracer__add_target(t, opts->pids[i]);
 	if (err)
 		goto err_free;
 	*out = t;
@@ -145,6 +154,17 @@ int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, c
 		return -errno;
 	t->links[t->nlinks++] = link;
 	vlog("uprobe %s at %s+0x%llx\n", bpf_program__name(prog), path, (unsigned long long)off);
+	return 0;
+}
+
+int tracer__add_target(struct tracer *t, int pid)
+{
+	__u32 key = pid;
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(t->skel->maps.targets, &key, sizeof(key), &one, sizeof(one),
+				 BPF_ANY))
+		return -errno;
 	return 0;
 }
 

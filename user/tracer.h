@@ -14,7 +14,8 @@ struct ring_buffer;
 struct ap_py_proc;
 
 struct tracer_opts {
-	int pid;
+	const int *pids; /* processes to trace; none: system-wide */
+	int npids;
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;
@@ -39,6 +40,8 @@ enum tracer_uprobe {
 int tracer__new(const struct tracer_opts *opts, struct tracer **out);
 /* Set the lag grid's origin and attach the tracepoints. */
 int tracer__attach(struct tracer *t, uint64_t window_start_ns);
+/* Process pid is traced from now on (a --pid beyond the first). */
+int tracer__add_target(struct tracer *t, int pid);
 /* Give BPF the CPython layout and addresses of process pid. */
 int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_proc *pp);
 /* Sample every CPU at freq Hz; samples in long callbacks of traced loops are kept. */

@@ -49,7 +49,9 @@ def _marks():
         for i, line in enumerate(f, 1):
             k = line.find("# @mark:")
             if k >= 0 and "find(" not in line:
-                marks[line[k + 8:].split()[0]] = i
+                name = line[k + 8:].split()[0]
+                if name.isidentifier():
+                    marks[name] = i
     return marks
 
 

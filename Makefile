@@ -96,7 +96,7 @@ test-asan: $(ASAN_BINS)
 	done; exit $$fail
 
 test-integration: asyncprof-bpf
-	$(Q)$(PYTHON) tests/integration/run.py
+	$(Q)$(PYTHON) tests/integration/run_all.py
 
 # The README's test command: installs, builds, runs every test.
 test: deps

@@ -31,7 +31,8 @@ static const char doc[] =
 	"USAGE: asyncprof-bpf [--pid PID]... [--comm NAME] [--duration S] [-o [FMT:]FILE]...\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    asyncprof-bpf --pid 1234                 # live view until q or Ctrl-C, then a summary\n"
+	"    asyncprof-bpf --pid 1234                 # live view until q or Ctrl-C, then a "
+	"summary\n"
 	"    asyncprof-bpf                            # every event loop on the host\n"
 	"    asyncprof-bpf -p 1234 -d 10 -f json -o report.json\n"
 	"    asyncprof-bpf -p 1234 --blocking-threshold 5 --slow-callback 50\n"
@@ -53,8 +54,8 @@ enum {
 };
 
 static const struct argp_option opts[] = {
-	{"pid", 'p', "PID", 0, "Process to trace (repeatable; default: every event loop on the host)",
-	 0},
+	{"pid", 'p', "PID", 0,
+	 "Process to trace (repeatable; default: every event loop on the host)", 0},
 	{"comm", 'c', "NAME", 0, "Only processes named NAME (as in /proc/PID/comm)", 0},
 	{"duration", 'd', "S", 0, "Stop after S seconds (default: until Ctrl-C)", 0},
 	{"format", 'f', "FMT", 0,

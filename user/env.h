@@ -19,10 +19,10 @@ struct env_output {
 };
 
 struct env {
-	int pid;             /* the first --pid; 0 system-wide */
-	int pids[64];        /* every --pid */
+	int pid;      /* the first --pid; 0 system-wide */
+	int pids[64]; /* every --pid */
 	int npids;
-	const char *comm;    /* --comm: only processes with this name */
+	const char *comm;  /* --comm: only processes with this name */
 	double duration_s; /* 0: until Ctrl-C or the target exits */
 	enum ap_format format;
 	bool format_set;
@@ -34,8 +34,8 @@ struct env {
 	uint32_t frequency;   /* CPU samples per second in long callbacks, 0: off */
 	uint32_t interval_ms; /* live view refresh */
 	bool interval_set;
-	bool batch;           /* live figures as plain text every interval */
-	bool no_live;         /* --no-live: never open the live view */
+	bool batch;   /* live figures as plain text every interval */
+	bool no_live; /* --no-live: never open the live view */
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;

@@ -12,6 +12,7 @@
  * only frame. Lines are sorted; identical stacks are merged.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "export.h"
@@ -28,6 +29,7 @@ struct folded {
 	AP_VEC(struct folded_line) lines;
 	char *buf; /* the stack being built */
 	size_t len, cap;
+	uint64_t period_ns; /* weight of one CPU sample, 0: no samples */
 };
 
 /* Append bytes to f->buf. 0 or -ENOMEM. */
@@ -165,12 +167,33 @@ static uint64_t folded_blocked_in(const struct folded *f, const struct ap_slow_c
 	return sum;
 }
 
+/* Did CPU samples land in slow callback c? Then they stand for its CPU time. */
+static bool folded_sampled(const struct folded *f, const struct ap_slow_cb *c)
+{
+	for (size_t i = 0; i < f->p->samples.n; i++) {
+		const struct ap_sample *s = &f->p->samples.v[i];
+
+		if (s->tid == c->tid && s->ts_ns >= c->start_ns &&
+		    s->ts_ns <= c->start_ns + c->duration_ns)
+			return true;
+	}
+	return false;
+}
+
+/* A CPU sample weighs one sampling period. */
+static int folded_sample(struct folded *f, const struct ap_sample *s)
+{
+	int err = folded_begin(f, s->task, s->ts_ns, s->callback, &s->stack);
+
+	return err ? err : folded_emit(f, f->period_ns);
+}
+
 static int folded_slow_cb(struct folded *f, const struct ap_slow_cb *c)
 {
 	uint64_t blocked = folded_blocked_in(f, c);
 	int err;
 
-	if (blocked >= c->duration_ns)
+	if (blocked >= c->duration_ns || (f->period_ns && folded_sampled(f, c)))
 		return 0;
 	err = folded_begin(f, c->task, c->start_ns, c->callback, &c->stack);
 	return err ? err : folded_emit(f, c->duration_ns - blocked);
@@ -186,6 +209,8 @@ static int folded_process(struct folded *f)
 		err = folded_blocking(f, &p->blocking_calls.v[i]);
 	for (i = 0; i < p->slow_callbacks.n && !err; i++)
 		err = folded_slow_cb(f, &p->slow_callbacks.v[i]);
+	for (i = 0; f->period_ns && i < p->samples.n && !err; i++)
+		err = folded_sample(f, &p->samples.v[i]);
 	return err;
 }
 
@@ -224,7 +249,7 @@ static void folded_free(struct folded *f)
 static int folded_write(FILE *out, const void *ctx)
 {
 	const struct ap_report *r = ctx;
-	struct folded f = {0};
+	struct folded f = {.period_ns = r->sample_period_ns};
 	int err = 0;
 
 	for (size_t i = 0; i < r->processes.n && !err; i++) {

@@ -52,7 +52,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-
 static int write_one(const struct env_output *o, const struct ap_report *rep)
 {
 	switch (o->format) {
@@ -92,6 +91,15 @@ static int write_report(const struct ap_report *rep)
 	if (!env.quiet)
 		report_text__print(stdout, rep, env.top);
 	return err;
+}
+
+static const char *host_name(void)
+{
+	static char host[256];
+
+	if (!host[0] && gethostname(host, sizeof(host) - 1))
+		strcpy(host, "?");
+	return host;
 }
 
 struct live {
@@ -172,14 +180,10 @@ static int live_open(struct live *lv, uint64_t start)
 		.out = stdout,
 		.interval_ms = env.interval_ms,
 	};
-	static char host[256];
-
 	memset(lv, 0, sizeof(*lv));
 	if (!env__live())
 		return 0;
-	if (gethostname(host, sizeof(host) - 1))
-		strcpy(host, "?");
-	vo.host = host;
+	vo.host = host_name();
 	lv->next_ns = start + env.interval_ms * 1000000ull;
 	return view__new(&vo, &lv->view);
 }
@@ -204,6 +208,8 @@ static int make_session(uint64_t start_ns, struct session **out)
 		.lag_interval_ns = env.lag_interval_ns,
 		.tool_version = AP_VERSION,
 		.traced = env__wants_trace(),
+		.host = host_name(),
+		.sample_period_ns = env.frequency ? 1000000000ull / env.frequency : 0,
 	};
 
 	return session__new(&so, out);
@@ -222,8 +228,8 @@ static void print_tracing(const struct targets *ts)
 	for (size_t i = 0; (tg = targets__get(ts, i)); i++)
 		fprintf(stderr, "Tracing pid %d (%s, %s%s%s, backend %s)...%s%s\n", tg->proc.pid,
 			tg->proc.comm, tg->proc.runtime, tg->proc.runtime_version ? " " : "",
-			tg->proc.runtime_version ? tg->proc.runtime_version : "",
-			tg->proc.backend, i + 1 == targets__count(ts) ? " " : "",
+			tg->proc.runtime_version ? tg->proc.runtime_version : "", tg->proc.backend,
+			i + 1 == targets__count(ts) ? " " : "",
 			i + 1 == targets__count(ts) ? stop : "");
 }
 

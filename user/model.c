@@ -153,7 +153,7 @@ int ap_blocking__copy(struct ap_blocking *dst, const struct ap_blocking *src)
 	if (!err)
 		err = ap_stack__copy(&dst->stack, &src->stack);
 	else
-		dst->stack = (struct ap_stack){ 0 };
+		dst->stack = (struct ap_stack){0};
 	return err;
 }
 
@@ -166,6 +166,6 @@ int ap_slow_cb__copy(struct ap_slow_cb *dst, const struct ap_slow_cb *src)
 	if (!err)
 		err = ap_stack__copy(&dst->stack, &src->stack);
 	else
-		dst->stack = (struct ap_stack){ 0 };
+		dst->stack = (struct ap_stack){0};
 	return err;
 }

@@ -151,8 +151,9 @@ struct ap_report {
 	uint64_t lag_interval_ns;
 	uint64_t drops_events;
 	uint64_t drops_stacks;
-	bool traced;	  /* per-callback slices were recorded (a trace was requested) */
-	const char *host; /* static or owned by the caller; NULL when unknown */
+	bool traced;		   /* per-callback slices were recorded (a trace was requested) */
+	uint64_t sample_period_ns; /* CPU sampling period, 0 when sampling was off */
+	const char *host;	   /* static or owned by the caller; NULL when unknown */
 	AP_VEC(struct ap_process) processes;
 };
 

@@ -44,7 +44,7 @@ struct session {
 };
 
 #define SESSION_MAX_CODES 4096
-#define SNAPSHOT_EVENTS 64 /* latest blocking calls and slow callbacks in a snapshot */
+#define SNAPSHOT_EVENTS	  64 /* latest blocking calls and slow callbacks in a snapshot */
 
 #define SESSION_MAX_NAMES 65536
 
@@ -73,6 +73,8 @@ int session__new(const struct session_opts *opts, struct session **out)
 	s->rep->slow_callback_ns = opts->slow_cb_ns;
 	s->rep->lag_interval_ns = opts->lag_interval_ns;
 	s->rep->traced = opts->traced;
+	s->rep->host = opts->host;
+	s->rep->sample_period_ns = opts->sample_period_ns;
 	*out = s;
 	return 0;
 }
@@ -716,15 +718,15 @@ int session__finish(struct session *s, const struct session_maps *maps, uint64_t
 }
 
 /* Copy the last n entries of a vector with copy_fn; 0 or -ENOMEM. */
-#define COPY_TAIL(dst, src, max, copy_fn)                                                          \
-	({                                                                                         \
-		size_t __from = (src).n > (max) ? (src).n - (max) : 0;                             \
-		int __err = 0;                                                                     \
-		for (size_t __i = __from; __i < (src).n && !__err; __i++) {                        \
-			__typeof__((dst).v) __d = AP_VEC_PUSH(dst);                                \
-			__err = __d ? copy_fn(__d, &(src).v[__i]) : -ENOMEM;                       \
-		}                                                                                  \
-		__err;                                                                             \
+#define COPY_TAIL(dst, src, max, copy_fn)                                    \
+	({                                                                   \
+		size_t __from = (src).n > (max) ? (src).n - (max) : 0;       \
+		int __err = 0;                                               \
+		for (size_t __i = __from; __i < (src).n && !__err; __i++) {  \
+			__typeof__((dst).v) __d = AP_VEC_PUSH(dst);          \
+			__err = __d ? copy_fn(__d, &(src).v[__i]) : -ENOMEM; \
+		}                                                            \
+		__err;                                                       \
 	})
 
 /* A process of the session, without its loops and live figures. */
@@ -769,6 +771,7 @@ int session__snapshot(struct session *s, const struct session_maps *maps, uint64
 		.lag_interval_ns = s->rep->lag_interval_ns,
 		.drops_events = drops_events,
 		.host = s->rep->host,
+		.sample_period_ns = s->rep->sample_period_ns,
 	};
 	for (size_t i = 0; i < s->rep->processes.n && !err; i++) {
 		struct ap_process *d = AP_VEC_PUSH(r->processes);

@@ -35,7 +35,9 @@ struct session_opts {
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;
 	const char *tool_version;
-	bool traced; /* AP_REC_CB records will come: a trace was requested */
+	bool traced;		   /* AP_REC_CB records will come: a trace was requested */
+	const char *host;	   /* host name, kept by the caller; NULL when unknown */
+	uint64_t sample_period_ns; /* 1e9 / --frequency, 0: no sampling */
 };
 
 int session__new(const struct session_opts *opts, struct session **out);

@@ -12,12 +12,12 @@
 #include "tracer.h"
 
 /* Discovered targets are quiet: their problems are not the user's input errors. */
-#define tlog(tg, ...)                                                                              \
-	do {                                                                                       \
-		if (!(tg)->discovered)                                                             \
-			elog(__VA_ARGS__);                                                         \
-		else                                                                               \
-			vlog(__VA_ARGS__);                                                         \
+#define tlog(tg, ...)                      \
+	do {                               \
+		if (!(tg)->discovered)     \
+			elog(__VA_ARGS__); \
+		else                       \
+			vlog(__VA_ARGS__); \
 	} while (0)
 
 static char *read_comm(int pid)
@@ -87,14 +87,16 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		       : pi->runtime == PYRT_CPYTHON ? "asyncio"
 						     : "epoll";
 	if (pi->runtime == PYRT_UNKNOWN && backend != AP_BACKEND_SYSCALL && !tg->discovered) {
-		tlog(tg, "pid %d (%s) is not a Python or Node.js process; use --backend syscall to "
+		tlog(tg,
+		     "pid %d (%s) is not a Python or Node.js process; use --backend syscall to "
 		     "trace any epoll loop\n",
 		     p->pid, p->comm);
 		return -ENOTSUP;
 	}
 	tg->uprobe = backend != AP_BACKEND_SYSCALL && uprobe_possible(pi, &why);
 	if (backend == AP_BACKEND_UPROBE && !tg->uprobe) {
-		tlog(tg, "backend uprobe is not available for pid %d (%s): %s\n", p->pid, p->comm, why);
+		tlog(tg, "backend uprobe is not available for pid %d (%s): %s\n", p->pid, p->comm,
+		     why);
 		return -ENOTSUP;
 	}
 	if (backend == AP_BACKEND_AUTO && !tg->uprobe && pi->runtime == PYRT_CPYTHON &&
@@ -156,8 +158,8 @@ static int attach_one(struct target *tg, struct tracer *tr, enum tracer_uprobe w
 	int err = tracer__attach_uprobe(tr, which, tg->proc.pid, path, off);
 
 	if (err)
-		tlog(tg, "failed to attach uprobe at %s+0x%llx: %s\n", path, (unsigned long long)off,
-		     strerror(-err));
+		tlog(tg, "failed to attach uprobe at %s+0x%llx: %s\n", path,
+		     (unsigned long long)off, strerror(-err));
 	return err;
 }
 
@@ -204,7 +206,8 @@ int target__attach(struct target *tg, struct tracer *tr)
 		err = attach_one(tg, tr, TRACER_UP_TASK_STEP, pi->asyncio_path, pi->task_step_off);
 	if (!err && pi->task_wakeup_off)
 		err = attach_one(tg, tr,
-				 pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP : TRACER_UP_TASK_WAKEUP_WRAP,
+				 pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP
+						 : TRACER_UP_TASK_WAKEUP_WRAP,
 				 pi->asyncio_path, pi->task_wakeup_off);
 	return err;
 }

@@ -19,7 +19,7 @@ struct target {
 	char *version;
 	struct pyrt_info *py; /* what pyrt found; NULL when not probed */
 	bool uprobe;	      /* the CPython uprobe backend is used */
-	bool discovered; /* found system-wide: any runtime, errors only at -v */
+	bool discovered;      /* found system-wide: any runtime, errors only at -v */
 };
 
 /*

@@ -125,21 +125,21 @@ int targets__discover(void *ctx, int pid)
 	if (!e)
 		return -ENOMEM;
 	e->tg.discovered = true;
-	if (target__open(pid, env.backend, &e->tg) ||
-	    (env.comm && strcmp(env.comm, e->tg.comm)) || target_start(ts, e)) {
+	if (target__open(pid, env.backend, &e->tg) || (env.comm && strcmp(env.comm, e->tg.comm)) ||
+	    target_start(ts, e)) {
 		/* a process that exited, is filtered out, or cannot be probed */
 		target__close(&e->tg);
 		ts->v.n--;
 		return ignore(ts, pid);
 	}
-	vlog("found a loop in pid %d (%s, %s, backend %s)\n", pid, e->tg.comm,
-	     e->tg.proc.runtime, e->tg.proc.backend);
+	vlog("found a loop in pid %d (%s, %s, backend %s)\n", pid, e->tg.comm, e->tg.proc.runtime,
+	     e->tg.proc.backend);
 	return 0;
 }
 
 bool targets__all_exited(const struct targets *ts)
 {
-	struct pollfd pfd = { .events = POLLIN };
+	struct pollfd pfd = {.events = POLLIN};
 
 	for (size_t i = 0; i < ts->v.n; i++) {
 		pfd.fd = ts->v.v[i].pidfd;

@@ -16,11 +16,11 @@
 #include "strutil.h"
 #include "view.h"
 
-#define MIN_COLS   80
-#define MIN_ROWS   20
-#define CELL_MAX   (VIEW_NAME_MAX * 2)
-#define FILTER_MAX 64
-#define WIDE_COLS  120 /* from here the loops pane shows runtime and backend */
+#define MIN_COLS     80
+#define MIN_ROWS     20
+#define CELL_MAX     (VIEW_NAME_MAX * 2)
+#define FILTER_MAX   64
+#define WIDE_COLS    120 /* from here the loops pane shows runtime and backend */
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 enum pane { PANE_LOOPS, PANE_TASKS, PANE_EVENTS, PANE__N };
@@ -93,8 +93,9 @@ static bool row_shown(const struct view *v, enum pane p, size_t i)
 
 static size_t pane_rows(const struct view *v, enum pane p)
 {
-	return p == PANE_LOOPS ? v->fr.loops.n : p == PANE_TASKS ? v->fr.tasks.n :
-								   v->fr.events_rows.n;
+	return p == PANE_LOOPS	 ? v->fr.loops.n
+	       : p == PANE_TASKS ? v->fr.tasks.n
+				 : v->fr.events_rows.n;
 }
 
 static void clamp_sel(struct view *v, enum pane p)
@@ -206,7 +207,8 @@ static void draw_header(const struct view *v)
 		 fr->host, dur(fr->uptime_ns, a), fr->nprocs, fr->loops.n);
 	put(0, &x, line, strlen(line), false, A_BOLD);
 	x--;
-	put(0, &x, dur(fr->worst_lag_ns, b), strlen(b), false, sev_attr(v, fr->worst_lag_ns));
+	dur(fr->worst_lag_ns, b);
+	put(0, &x, b, strlen(b), false, sev_attr(v, fr->worst_lag_ns));
 	snprintf(line, sizeof(line), " events %llu  drops %llu", (unsigned long long)fr->events,
 		 (unsigned long long)fr->drops);
 	x--;
@@ -259,10 +261,18 @@ static attr_t row_attr(const struct view *v, enum pane p, size_t k)
 	return v->focus == p ? A_REVERSE : A_BOLD;
 }
 
+/* What the loops pane leaves to the comm column. */
+static int comm_width(bool wide)
+{
+	int w = COLS - (wide ? 105 : 71);
+
+	return w < 4 ? 4 : w;
+}
+
 static void loop_line(const struct view *v, int y, const struct view_loop_row *l, attr_t ra)
 {
 	bool wide = COLS >= WIDE_COLS;
-	int comm_w = COLS - (wide ? 95 : 69);
+	int comm_w = comm_width(wide);
 	char n[8][32];
 	int x = 0;
 
@@ -291,16 +301,17 @@ static void draw_loops(struct view *v, int y, int h)
 {
 	char hdr[CELL_MAX];
 	bool wide = COLS >= WIDE_COLS;
-	int comm_w = COLS - (wide ? 95 : 69);
+	int comm_w = comm_width(wide);
 
 	if (wide)
-		snprintf(hdr, sizeof(hdr), "%6s %6s %-*s %-16s %-7s %8s %8s %8s %8s %6s %8s %6s %5s",
-			 "PID", "TID", comm_w, "COMM", "RUNTIME", "BACKEND", "LAG P99", "LAG MAX",
-			 "P99 ALL", "MAX ALL", "BUSY%", "CB/S", "BLK/S", "GIL%");
+		snprintf(hdr, sizeof(hdr),
+			 "%6s %6s %-*s %-16s %-7s %8s %8s %8s %8s %6s %8s %6s %5s", "PID", "TID",
+			 comm_w, "COMM", "RUNTIME", "BACKEND", "LAG P99", "LAG MAX", "P99 ALL",
+			 "MAX ALL", "BUSY%", "CB/S", "BLK/S", "GIL%");
 	else
-		snprintf(hdr, sizeof(hdr), "%6s %6s %-*s %8s %8s %8s %6s %8s %6s %5s", "PID",
-			 "TID", comm_w, "COMM", "LAG P99", "LAG MAX", "MAX ALL", "BUSY%", "CB/S",
-			 "BLK/S", "GIL%");
+		snprintf(hdr, sizeof(hdr), "%6s %6s %-*s %8s %8s %8s %6s %8s %6s %5s", "PID", "TID",
+			 comm_w, "COMM", "LAG P99", "LAG MAX", "MAX ALL", "BUSY%", "CB/S", "BLK/S",
+			 "GIL%");
 	y = draw_title(v, PANE_LOOPS, y, hdr);
 	h -= 2;
 	scroll_to(v, PANE_LOOPS, h);
@@ -465,13 +476,14 @@ static void draw(struct view *v)
 		return;
 	}
 	draw_header(v);
-	loops_h = 2 + (v->nvis[PANE_LOOPS] < 3 ? 3 : v->nvis[PANE_LOOPS] > 6 ? 6 :
-								  v->nvis[PANE_LOOPS]);
+	loops_h = 2 + (v->nvis[PANE_LOOPS] < 3	 ? 3
+		       : v->nvis[PANE_LOOPS] > 6 ? 6
+						 : v->nvis[PANE_LOOPS]);
 	rest = LINES - 3 - loops_h - 1;
 	events_h = rest * 2 / 5;
 	draw_loops(v, 2, loops_h);
 	if (v->detail) {
-		draw_detail(v, 3 + loops_h, rest);
+		draw_detail(v, 2 + loops_h, rest);
 	} else {
 		draw_tasks(v, 2 + loops_h, rest - events_h);
 		draw_events(v, 2 + loops_h + rest - events_h, events_h);
@@ -695,8 +707,14 @@ int view__new(const struct view_opts *opts, struct view **out)
 int view__update(struct view *v, const struct ap_report *cur, const struct ap_report *prev,
 		 const struct view_stats *st)
 {
+	struct ap_report named;
 	int err;
 
+	if (!cur->host && v->opts.host) {
+		named = *cur; /* shallow: only read */
+		named.host = v->opts.host;
+		cur = &named;
+	}
 	if (v->opts.batch)
 		return view_batch__print(v->opts.out, cur, prev, st, v->opts.interval_ms);
 	if (v->paused)

@@ -16,16 +16,16 @@
 struct view;
 
 struct view_opts {
-	bool batch;          /* plain text on out, like top -b */
-	FILE *out;           /* batch output (stdout) */
+	bool batch;	      /* plain text on out, like top -b */
+	FILE *out;	      /* batch output (stdout) */
 	unsigned interval_ms; /* refresh period, for rates and the header */
-	const char *host;    /* host name for the header */
+	const char *host;     /* host name for the header */
 };
 
 /* What the header shows besides the report. */
 struct view_stats {
 	uint64_t events; /* ring-buffer records received */
-	uint64_t drops;  /* records lost */
+	uint64_t drops;	 /* records lost */
 };
 
 enum view_action {
@@ -65,17 +65,17 @@ enum view_sev {
 
 enum view_sev view__severity(uint64_t lag_ns);
 
-#define VIEW_NAME_MAX 128 /* escaped names, truncated with "..." */
+#define VIEW_NAME_MAX 128    /* escaped names, truncated with "..." */
 #define VIEW_NA	      (-1.0) /* a rate or share that is unknown: shown as "-" */
 
 /* One loop thread; names escaped. Rates and shares over the refresh window. */
 struct view_loop_row {
 	uint32_t pid, tid;
 	char comm[VIEW_NAME_MAX];
-	char runtime[VIEW_NAME_MAX]; /* "cpython 3.11.2" */
-	const char *backend, *kind;  /* static strings or NULL */
-	uint64_t lag_p99_ns, lag_max_ns;	 /* over the refresh window */
-	uint64_t lag_p99_all_ns, lag_max_all_ns; /* since start */
+	char runtime[VIEW_NAME_MAX];		       /* "cpython 3.11.2" */
+	const char *backend, *kind;		       /* static strings or NULL */
+	uint64_t lag_p99_ns, lag_max_ns;	       /* over the refresh window */
+	uint64_t lag_p99_all_ns, lag_max_all_ns;       /* since start */
 	double busy_pct, cb_per_s, blk_per_s, gil_pct; /* VIEW_NA when unknown */
 };
 
@@ -94,10 +94,10 @@ struct view_event_row {
 	uint32_t pid, tid;
 	uint64_t start_ns, t_ns, duration_ns; /* t_ns: since the trace start */
 	bool slow_cb;
-	const char *kind;		/* blocking kind, or "slow cb" */
-	char what[VIEW_NAME_MAX];	/* syscall and detail, or the callback */
-	char task[VIEW_NAME_MAX];	/* task name, "-" when none */
-	char **frames;			/* escaped, innermost first; owned */
+	const char *kind;	  /* blocking kind, or "slow cb" */
+	char what[VIEW_NAME_MAX]; /* syscall and detail, or the callback */
+	char task[VIEW_NAME_MAX]; /* task name, "-" when none */
+	char **frames;		  /* escaped, innermost first; owned */
 	size_t nframes;
 };
 

@@ -63,9 +63,9 @@ static void batch_header(FILE *f, const struct view_frame *fr, unsigned interval
 static void batch_loops(FILE *f, const struct view_frame *fr)
 {
 	fprintf(f, "LOOPS\n");
-	fprintf(f, "%7s %7s %-15s %-16s %-7s %-7s %9s %9s %9s %9s %6s %8s %6s %6s\n", "PID",
-		"TID", "COMM", "RUNTIME", "BACKEND", "KIND", "LAG P99", "LAG MAX", "P99 ALL",
-		"MAX ALL", "BUSY%", "CB/S", "BLK/S", "GIL%");
+	fprintf(f, "%7s %7s %-15s %-16s %-7s %-7s %9s %9s %9s %9s %6s %8s %6s %6s\n", "PID", "TID",
+		"COMM", "RUNTIME", "BACKEND", "KIND", "LAG P99", "LAG MAX", "P99 ALL", "MAX ALL",
+		"BUSY%", "CB/S", "BLK/S", "GIL%");
 	for (size_t i = 0; i < fr->loops.n; i++) {
 		const struct view_loop_row *l = &fr->loops.v[i];
 
@@ -83,8 +83,8 @@ static void batch_tasks(FILE *f, struct view_frame *fr)
 
 	view__sort_tasks(fr->tasks.v, fr->tasks.n, VIEW_ST_BUSY);
 	fprintf(f, "TASKS (top %zu of %zu by busy time)\n", n, fr->tasks.n);
-	fprintf(f, "%7s %7s %-20s %-20s %-9s %8s %6s %9s %9s %9s\n", "PID", "LOOP", "NAME",
-		"CORO", "STATE", "STEPS/S", "BUSY%", "MAX STEP", "BLOCKED", "AGE");
+	fprintf(f, "%7s %7s %-20s %-20s %-9s %8s %6s %9s %9s %9s\n", "PID", "LOOP", "NAME", "CORO",
+		"STATE", "STEPS/S", "BUSY%", "MAX STEP", "BLOCKED", "AGE");
 	for (size_t i = 0; i < n; i++) {
 		const struct view_task_row *t = &fr->tasks.v[i];
 

@@ -103,7 +103,8 @@ struct win {
 
 static struct win window_of(const struct ap_report *cur, const struct ap_report *prev)
 {
-	struct win w = {.t0 = prev ? prev->end_ns : cur->start_ns, .t1 = cur->end_ns, .prev = prev != NULL};
+	struct win w = {
+		.t0 = prev ? prev->end_ns : cur->start_ns, .t1 = cur->end_ns, .prev = prev != NULL};
 
 	w.ns = delta(w.t1, w.t0);
 	return w;
@@ -137,8 +138,8 @@ static size_t count_blocking(const struct ap_process *p, uint32_t tid, const str
 }
 
 /* Busy share, callback and GIL rates of l against its previous state pl (or NULL). */
-static void loop_rates(struct view_loop_row *row, const struct ap_loop *l,
-		       const struct ap_loop *pl, const struct win *w)
+static void loop_rates(struct view_loop_row *row, const struct ap_loop *l, const struct ap_loop *pl,
+		       const struct win *w)
 {
 	static const struct ap_loop zero = {0};
 	uint64_t busy, idle;
@@ -150,10 +151,9 @@ static void loop_rates(struct view_loop_row *row, const struct ap_loop *l,
 	row->busy_pct = busy + idle ? 100.0 * busy / (busy + idle) : 0.0;
 	row->cb_per_s = VIEW_NA;
 	if (l->callbacks != AP_NULL_U64)
-		row->cb_per_s = per_s(delta(l->callbacks, pl->callbacks == AP_NULL_U64 ?
-								  0 :
-								  pl->callbacks),
-				      w->ns);
+		row->cb_per_s =
+			per_s(delta(l->callbacks, pl->callbacks == AP_NULL_U64 ? 0 : pl->callbacks),
+			      w->ns);
 	row->gil_pct = VIEW_NA;
 	if (l->gil_wait_ns != AP_NULL_U64 && w->ns)
 		row->gil_pct = 100.0 *
@@ -171,8 +171,8 @@ static void runtime_str(const struct ap_process *p, char *buf, size_t size)
 	strutil__term(raw, buf, size);
 }
 
-static int add_loops(struct view_frame *fr, const struct ap_process *p,
-		     const struct ap_process *pp, const struct ap_report *cur, const struct win *w)
+static int add_loops(struct view_frame *fr, const struct ap_process *p, const struct ap_process *pp,
+		     const struct ap_report *cur, const struct win *w)
 {
 	for (size_t i = 0; i < p->loops.n; i++) {
 		const struct ap_loop *l = &p->loops.v[i];
@@ -197,14 +197,14 @@ static int add_loops(struct view_frame *fr, const struct ap_process *p,
 
 static uint64_t task_age(const struct ap_task *t, uint64_t now)
 {
-	uint64_t born = t->created_ns != AP_NULL_U64 && t->created_ns ? t->created_ns :
-									t->first_run_ns;
+	uint64_t born =
+		t->created_ns != AP_NULL_U64 && t->created_ns ? t->created_ns : t->first_run_ns;
 
 	return born ? delta(now, born) : 0;
 }
 
-static int add_tasks(struct view_frame *fr, const struct ap_process *p,
-		     const struct ap_process *pp, const struct ap_report *cur, const struct win *w)
+static int add_tasks(struct view_frame *fr, const struct ap_process *p, const struct ap_process *pp,
+		     const struct ap_report *cur, const struct win *w)
 {
 	for (size_t i = 0; i < p->tasks.n; i++) {
 		const struct ap_task *t = &p->tasks.v[i], *pt = find_task(pp, t->id);
@@ -249,8 +249,8 @@ static int copy_frames(struct view_event_row *row, const struct ap_stack *st)
 }
 
 static struct view_event_row *new_event(struct view_frame *fr, const struct ap_process *p,
-					const struct ap_report *cur, uint32_t tid,
-					uint64_t start, uint64_t task)
+					const struct ap_report *cur, uint32_t tid, uint64_t start,
+					uint64_t task)
 {
 	struct view_event_row *row = AP_VEC_PUSH(fr->events_rows);
 	const struct ap_task *t = find_task(p, task);

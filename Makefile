@@ -10,13 +10,14 @@ PYTHON    ?= /usr/bin/python3
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev \
 	pkg-config make gcc python3 python3-uvloop nodejs cppcheck clang-format clang-tidy \
-	libncurses-dev tmux chromium
+	libncurses-dev libmicrohttpd-dev tmux chromium
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT)
 CFLAGS    ?= $(CFLAGS_COMMON)
 BPF_CFLAGS := -g -O2 -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Wall -Wno-unused-function
-# libbpf, libelf and zlib statically, so the binary can be copied to another host.
-LIBS      := -Wl,-Bstatic -lbpf -lelf -lz -lncursesw -ltinfo -Wl,-Bdynamic -lm
+# libbpf, libelf, zlib and ncurses statically, so the binary can be copied to another
+# host; libmicrohttpd (--prometheus) dynamically: its archive needs GnuTLS's.
+LIBS      := -Wl,-Bstatic -lbpf -lelf -lz -lncursesw -ltinfo -Wl,-Bdynamic -lmicrohttpd -lpthread -lm
 
 ifeq ($(V),1)
 Q =
@@ -74,7 +75,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
 ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
 TEST_CFLAGS := -g -O1 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT) -Itests/unit
-TEST_LIBS := -lcmocka -lelf -lz -lm -lbpf -lncursesw -ltinfo
+TEST_LIBS := -lcmocka -lelf -lz -lm -lbpf -lncursesw -ltinfo -lmicrohttpd -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 $(OUTPUT)/unit/%: tests/unit/%.c $(USER_SRCS) $(wildcard user/*.h) $(SKEL)

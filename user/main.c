@@ -148,7 +148,7 @@ static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t s
 	while (!exiting) {
 		err = ring_buffer__poll(rb, lv ? 20 : 100);
 		if (err == -EINTR)
-			break;
+			continue; /* SIGWINCH too; a stop signal sets exiting */
 		if (err < 0) {
 			elog("error polling ring buffer: %s\n", strerror(-err));
 			return err;

@@ -90,6 +90,7 @@ static void process__free(struct ap_process *p)
 		ap_stack__free(&p->samples.v[i].stack);
 	}
 	free(p->samples.v);
+	free(p->blocking_sums.v);
 }
 
 /* Frees everything r owns and r itself (allocated by the session). */

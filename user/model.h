@@ -75,6 +75,7 @@ struct ap_loop {
 	uint64_t gil_wait_ns; /* part of blocked_ns waiting for the GIL; AP_NULL_U64 if unknown */
 	uint64_t preempted_ns;
 	uint64_t first_ns;
+	uint64_t slow_callbacks; /* slow callbacks of this thread so far */
 	struct ap_lag lag;
 	AP_VEC(struct ap_lag_point) lag_series; /* non-zero samples, by time; others are 0 */
 };
@@ -126,6 +127,15 @@ struct ap_blocking {
 	struct ap_stack stack;
 };
 
+/* Blocking calls of one thread, kind and syscall, summed (for counters). */
+struct ap_blocking_sum {
+	uint32_t tid;
+	const char *kind;    /* static */
+	const char *syscall; /* static */
+	uint64_t count;
+	uint64_t total_ns;
+};
+
 struct ap_process {
 	uint32_t pid;
 	char *comm;
@@ -140,6 +150,7 @@ struct ap_process {
 	AP_VEC(struct ap_blocking) blocking_calls;
 	AP_VEC(struct ap_slice) slices;	  /* every callback run, only when traced */
 	AP_VEC(struct ap_sample) samples; /* CPU samples inside long callbacks */
+	AP_VEC(struct ap_blocking_sum) blocking_sums; /* every blocking call, summed */
 };
 
 struct ap_report {

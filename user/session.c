@@ -754,6 +754,40 @@ static int process_copy(struct ap_process *d, const struct ap_process *p)
 	return err;
 }
 
+static int add_blocking_sum(struct ap_process *d, const struct ap_blocking *b)
+{
+	struct ap_blocking_sum *sum = NULL;
+
+	for (size_t i = 0; i < d->blocking_sums.n && !sum; i++) {
+		struct ap_blocking_sum *x = &d->blocking_sums.v[i];
+
+		if (x->tid == b->tid && x->kind == b->kind && x->syscall == b->syscall)
+			sum = x;
+	}
+	if (!sum) {
+		sum = AP_VEC_PUSH(d->blocking_sums);
+		if (!sum)
+			return -ENOMEM;
+		*sum = (struct ap_blocking_sum){ b->tid, b->kind, b->syscall, 0, 0 };
+	}
+	sum->count++;
+	sum->total_ns += b->duration_ns;
+	return 0;
+}
+
+/* Totals over everything the session saw of p, into its snapshot d. */
+static int sum_process(const struct ap_process *p, struct ap_process *d)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < p->blocking_calls.n && !err; i++)
+		err = add_blocking_sum(d, &p->blocking_calls.v[i]);
+	for (size_t i = 0; i < p->slow_callbacks.n; i++)
+		for (size_t j = 0; j < d->loops.n; j++)
+			d->loops.v[j].slow_callbacks += d->loops.v[j].tid == p->slow_callbacks.v[i].tid;
+	return err;
+}
+
 int session__snapshot(struct session *s, const struct session_maps *maps, uint64_t now_ns,
 		      uint64_t drops_events, struct ap_report **out)
 {
@@ -780,6 +814,8 @@ int session__snapshot(struct session *s, const struct session_maps *maps, uint64
 	}
 	if (!err)
 		err = read_maps(s, maps, now_ns, r);
+	for (size_t i = 0; i < r->processes.n && !err; i++)
+		err = sum_process(&s->rep->processes.v[i], &r->processes.v[i]);
 	if (err) {
 		ap_report__free(r);
 		return err;

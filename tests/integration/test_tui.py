@@ -173,7 +173,7 @@ def t_screen(ctx, tm):
     tm.keys("q")
     tm.wait_for(r"TOOL_EXIT=0", 30, "the tool exiting 0 after q")
     tm.dump("after_quit.txt")
-    tm.text("stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo STTY_DONE")
+    tm.text("stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo STTY_\"\"DONE")
     m = tm.wait_for(r"^(.*)STTY_DONE$", 5, "stty output")
     flags = m.group(1).split()
     R.check("icanon" in flags and "echo" in flags, "terminal not sane after quit: %s", flags)

@@ -314,7 +314,7 @@ static void test_rates_two_snapshots(void **state)
 	assert_true(t->busy_pct > 29.99 && t->busy_pct < 30.01);
 	assert_int_equal(t->age_ns, 1900 * MS); /* from first run */
 	t = task_row(&s->fr, 0x7f0000002000ull);
-	assert_int_equal(t->age_ns, 2 * S); /* from creation */
+	assert_int_equal(t->age_ns, 2 * S);	 /* from creation */
 	t = task_row(&s->fr, 0x7f0000003000ull); /* new: everything in the window */
 	assert_true(t->steps_per_s > 3.99 && t->steps_per_s < 4.01);
 }
@@ -389,8 +389,8 @@ static void test_escape_hostile_name(void **state)
 	out = batch_text(s->cur, s->prev, &len);
 	assert_null(memchr(out, 0x1b, len));
 	assert_null(memchr(out, '\a', len));
-	assert_non_null(strstr(out, "evil\\x1b[31m\\x0aname "));    /* exactly its column */
-	assert_null(strstr(out, "evil\\x1b[2J"));		       /* top frames only */
+	assert_non_null(strstr(out, "evil\\x1b[31m\\x0aname ")); /* exactly its column */
+	assert_null(strstr(out, "evil\\x1b[2J"));		 /* top frames only */
 	for (size_t i = 0; i < len; i++)
 		lines += out[i] == '\n';
 	/* header, 3 titles, 3 column headers, 2 loops, 3 tasks, 3 events, blank */
@@ -406,9 +406,9 @@ static void test_sort_tasks(void **state)
 	assert_int_equal(view_frame__build(&s->fr, s->cur, s->prev, NULL), 0);
 	r = s->fr.tasks.v;
 	view__sort_tasks(r, s->fr.tasks.n, VIEW_ST_BUSY); /* by busy in the window */
-	assert_string_equal(r[0].name, "worker-1");	    /* 300 ms */
-	assert_int_equal(r[1].id, 0x7f0000003000ull);	    /* 40 ms */
-	assert_string_equal(r[2].name, "poller");	    /* 2 ms */
+	assert_string_equal(r[0].name, "worker-1");	  /* 300 ms */
+	assert_int_equal(r[1].id, 0x7f0000003000ull);	  /* 40 ms */
+	assert_string_equal(r[2].name, "poller");	  /* 2 ms */
 	view__sort_tasks(r, s->fr.tasks.n, VIEW_ST_NAME);
 	assert_string_equal(r[0].name, "evil\\x1b[31m\\x0aname");
 	assert_string_equal(r[1].name, "poller");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "env.h"
+#include "prom.h"
 
 struct env env = {
 	.blocking_ns = 1000000,
@@ -37,7 +38,8 @@ static const char doc[] =
 	"    asyncprof-bpf -p 1234 -d 10 -f json -o report.json\n"
 	"    asyncprof-bpf -p 1234 --blocking-threshold 5 --slow-callback 50\n"
 	"    asyncprof-bpf -p 1234 --batch --interval 2000 # live figures as text\n"
-	"    asyncprof-bpf -p 1234 -d 30 -o html:report.html -o chrome:trace.json";
+	"    asyncprof-bpf -p 1234 -d 30 -o html:report.html -o chrome:trace.json\n"
+	"    asyncprof-bpf --prometheus 9464          # per-host agent for Prometheus";
 
 enum {
 	OPT_BLOCKING = 0x100,
@@ -51,6 +53,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_BATCH,
 	OPT_NO_LIVE,
+	OPT_PROMETHEUS,
 };
 
 static const struct argp_option opts[] = {
@@ -75,6 +78,8 @@ static const struct argp_option opts[] = {
 	{"interval", OPT_INTERVAL, "MS", 0, "Live view refresh period (default 1000)", 0},
 	{"batch", OPT_BATCH, NULL, 0, "Live figures as plain text every interval, like top -b", 0},
 	{"no-live", OPT_NO_LIVE, NULL, 0, "Only the final report, even on a terminal", 0},
+	{"prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
+	 "Serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR defaults to 127.0.0.1)", 0},
 	{"blocking-threshold", OPT_BLOCKING, "MS", 0,
 	 "Report syscalls blocking the loop this long (default 1)", 0},
 	{"slow-callback", OPT_SLOW_CB, "MS", 0, "Report callbacks running this long (default 100)",
@@ -161,6 +166,11 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_NO_LIVE:
 		env.no_live = true;
+		return 0;
+	case OPT_PROMETHEUS:
+		if (!prom__addr_valid(arg))
+			argp_error(state, "invalid --prometheus address: %s ([ADDR:]PORT)", arg);
+		env.prometheus = arg;
 		return 0;
 	case OPT_STACK_DEPTH:
 		v = strtol(arg, &end, 10);
@@ -288,6 +298,8 @@ bool env__live(void)
 		return false;
 	if (env.batch)
 		return true;
+	if (env.prometheus)
+		return false; /* an agent: no screen unless --batch */
 	/* the screen view replaces the text summary on a terminal */
 	return !env.noutputs && env.format == AP_FMT_TEXT && isatty(STDOUT_FILENO) &&
 	       isatty(STDIN_FILENO);

@@ -34,8 +34,9 @@ struct env {
 	uint32_t frequency;   /* CPU samples per second in long callbacks, 0: off */
 	uint32_t interval_ms; /* live view refresh */
 	bool interval_set;
-	bool batch;   /* live figures as plain text every interval */
-	bool no_live; /* --no-live: never open the live view */
+	bool batch;		/* live figures as plain text every interval */
+	bool no_live;		/* --no-live: never open the live view */
+	const char *prometheus; /* --prometheus [ADDR:]PORT: serve /metrics */
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;

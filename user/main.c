@@ -20,6 +20,7 @@
 #include "log.h"
 #include "model.h"
 #include "preflight.h"
+#include "prom.h"
 #include "report_json.h"
 #include "report_text.h"
 #include "session.h"
@@ -104,6 +105,7 @@ static const char *host_name(void)
 
 struct live {
 	struct view *view;
+	struct prom *prom;
 	struct ap_report *prev;
 	uint64_t next_ns;
 };
@@ -131,7 +133,10 @@ static int live_refresh(struct live *lv, struct session *sess, const struct trac
 	err = session__snapshot(sess, &maps, now, st.drops, &cur);
 	if (err)
 		return err;
-	err = view__update(lv->view, cur, lv->prev, &st);
+	if (lv->prom)
+		err = prom__publish(lv->prom, cur);
+	if (!err && lv->view)
+		err = view__update(lv->view, cur, lv->prev, &st);
 	ap_report__free(lv->prev);
 	lv->prev = cur;
 	return err;
@@ -154,7 +159,7 @@ static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t s
 			return err;
 		}
 		now = now_ns();
-		if (lv && view__wait(lv->view, 30) == VIEW_QUIT)
+		if (lv && lv->view && view__wait(lv->view, 30) == VIEW_QUIT)
 			break;
 		if (lv && now >= lv->next_ns) {
 			err = live_refresh(lv, sess, tr, now);
@@ -180,12 +185,27 @@ static int live_open(struct live *lv, uint64_t start)
 		.out = stdout,
 		.interval_ms = env.interval_ms,
 	};
+	int err;
+
 	memset(lv, 0, sizeof(*lv));
+	lv->next_ns = start + env.interval_ms * 1000000ull;
+	if (env.prometheus) {
+		err = prom__start(env.prometheus, &lv->prom);
+		if (err) {
+			elog("cannot serve metrics on %s: %s\n", env.prometheus, strerror(-err));
+			return err;
+		}
+		fprintf(stderr, "Serving Prometheus metrics on http://%s%s/metrics\n",
+			strchr(env.prometheus, ':') ? "" : "127.0.0.1:", env.prometheus);
+		lv->next_ns = start; /* the first scrape should find figures */
+	}
 	if (!env__live())
 		return 0;
 	vo.host = host_name();
-	lv->next_ns = start + env.interval_ms * 1000000ull;
-	return view__new(&vo, &lv->view);
+	err = view__new(&vo, &lv->view);
+	if (err)
+		elog("failed to start the live view: %s\n", strerror(-err));
+	return err;
 }
 
 static void setup_signals(void)
@@ -312,13 +332,13 @@ int main(int argc, char **argv)
 	print_tracing(ts);
 
 	err = live_open(&live, start);
-	if (err) {
-		elog("failed to start the live view: %s\n", strerror(-err));
+	if (err)
 		goto cleanup;
-	}
-	err = run_loop(rb, ts, start, live.view ? &live : NULL, sess, tr);
+	err = run_loop(rb, ts, start, live.view || live.prom ? &live : NULL, sess, tr);
 	view__free(live.view);
 	live.view = NULL;
+	prom__stop(live.prom);
+	live.prom = NULL;
 	/* detach first, then drain what is in flight: nothing is lost or added */
 	tracer__detach(tr);
 	end = now_ns();
@@ -338,6 +358,7 @@ int main(int argc, char **argv)
 	err = write_report(rep);
 cleanup:
 	view__free(live.view);
+	prom__stop(live.prom);
 	ap_report__free(live.prev);
 	ring_buffer__free(rb);
 	tracer__free(tr);

@@ -148,8 +148,8 @@ struct ap_process {
 	AP_VEC(struct ap_callback) callbacks;
 	AP_VEC(struct ap_slow_cb) slow_callbacks;
 	AP_VEC(struct ap_blocking) blocking_calls;
-	AP_VEC(struct ap_slice) slices;	  /* every callback run, only when traced */
-	AP_VEC(struct ap_sample) samples; /* CPU samples inside long callbacks */
+	AP_VEC(struct ap_slice) slices;		      /* every callback run, only when traced */
+	AP_VEC(struct ap_sample) samples;	      /* CPU samples inside long callbacks */
 	AP_VEC(struct ap_blocking_sum) blocking_sums; /* every blocking call, summed */
 };
 

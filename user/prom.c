@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "prom.h"
@@ -44,10 +45,10 @@ static void help(FILE *f, const char *name, const char *type, const char *text)
 }
 
 /* Visit every exported loop (bounded), calling fn. */
-#define FOR_LOOPS(r, p, l, n)                                                                      \
-	for (size_t __i = 0, n = 0; __i < (r)->processes.n; __i++)                                 \
-		for (const struct ap_process *p = &(r)->processes.v[__i]; p; p = NULL)             \
-			for (size_t __j = 0; __j < p->loops.n && n < PROM_MAX_LOOPS; __j++, n++)    \
+#define FOR_LOOPS(r, p, l, n)                                                                    \
+	for (size_t __i = 0, n = 0; __i < (r)->processes.n; __i++)                               \
+		for (const struct ap_process *p = &(r)->processes.v[__i]; p; p = NULL)           \
+			for (size_t __j = 0; __j < p->loops.n && n < PROM_MAX_LOOPS; __j++, n++) \
 				for (const struct ap_loop *l = &p->loops.v[__j]; l; l = NULL)
 
 static void lag_histogram(FILE *f, const struct ap_report *r)
@@ -75,17 +76,17 @@ static void lag_histogram(FILE *f, const struct ap_report *r)
 }
 
 /* One sample per loop of a value computed from the loop. */
-#define LOOP_METRIC(f, r, name, type, text, fmt, expr, cond)                                       \
-	do {                                                                                       \
-		help(f, name, type, text);                                                         \
-		FOR_LOOPS(r, p, l, n)                                                              \
-		{                                                                                  \
-			if (!(cond))                                                               \
-				continue;                                                          \
-			fprintf(f, "%s{", name);                                                   \
-			put_loop_labels(f, p, l);                                                  \
-			fprintf(f, "} " fmt "\n", expr);                                           \
-		}                                                                                  \
+#define LOOP_METRIC(f, r, name, type, text, fmt, expr, cond) \
+	do {                                                 \
+		help(f, name, type, text);                   \
+		FOR_LOOPS(r, p, l, n)                        \
+		{                                            \
+			if (!(cond))                         \
+				continue;                    \
+			fprintf(f, "%s{", name);             \
+			put_loop_labels(f, p, l);            \
+			fprintf(f, "} " fmt "\n", expr);     \
+		}                                            \
 	} while (0)
 
 static double ratio(uint64_t a, uint64_t b)
@@ -108,6 +109,31 @@ static const char *syscall_label(const struct ap_process *p, const struct ap_blo
 	return "other";
 }
 
+/* Seconds per (thread, kind): the first sum of each pair totals the others. */
+static void blocking_seconds(FILE *f, const struct ap_process *p)
+{
+	for (size_t j = 0; j < p->blocking_sums.n; j++) {
+		const struct ap_blocking_sum *s = &p->blocking_sums.v[j];
+		uint64_t total = 0;
+		bool first = true;
+
+		for (size_t k = 0; k < p->blocking_sums.n; k++) {
+			const struct ap_blocking_sum *x = &p->blocking_sums.v[k];
+
+			if (x->tid != s->tid || strcmp(x->kind, s->kind))
+				continue;
+			if (k < j)
+				first = false;
+			total += x->total_ns;
+		}
+		if (!first)
+			continue;
+		fprintf(f, "asyncprof_blocking_seconds_total{pid=\"%u\",", p->pid);
+		put_label(f, "comm", p->comm);
+		fprintf(f, ",tid=\"%u\",kind=\"%s\"} %.9f\n", s->tid, s->kind, total / 1e9);
+	}
+}
+
 static void blocking_metrics(FILE *f, const struct ap_report *r)
 {
 	help(f, "asyncprof_blocking_calls_total", "counter",
@@ -127,19 +153,8 @@ static void blocking_metrics(FILE *f, const struct ap_report *r)
 	}
 	help(f, "asyncprof_blocking_seconds_total", "counter",
 	     "Time loop threads spent in blocking calls, by kind");
-	for (size_t i = 0; i < r->processes.n; i++) {
-		const struct ap_process *p = &r->processes.v[i];
-
-		for (size_t j = 0; j < p->blocking_sums.n; j++) {
-			const struct ap_blocking_sum *s = &p->blocking_sums.v[j];
-
-			fprintf(f, "asyncprof_blocking_seconds_total{pid=\"%u\",", p->pid);
-			put_label(f, "comm", p->comm);
-			fprintf(f, ",tid=\"%u\",kind=\"%s\",", s->tid, s->kind);
-			put_label(f, "syscall", syscall_label(p, s));
-			fprintf(f, "} %.9f\n", s->total_ns / 1e9);
-		}
-	}
+	for (size_t i = 0; i < r->processes.n; i++)
+		blocking_seconds(f, &r->processes.v[i]);
 }
 
 int prom__format(FILE *f, const struct ap_report *r)
@@ -158,8 +173,7 @@ int prom__format(FILE *f, const struct ap_report *r)
 		    "Time the loop thread waited for the GIL", "%.9f", l->gil_wait_ns / 1e9,
 		    l->gil_wait_ns != AP_NULL_U64);
 	blocking_metrics(f, r);
-	help(f, "asyncprof_dropped_events_total", "counter",
-	     "Events lost to a full ring buffer");
+	help(f, "asyncprof_dropped_events_total", "counter", "Events lost to a full ring buffer");
 	fprintf(f, "asyncprof_dropped_events_total %" PRIu64 "\n", r->drops_events);
 	return ferror(f) ? -EIO : 0;
 }
@@ -232,6 +246,14 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss, unsigned int *
 		return 0;
 	}
 	return -EINVAL;
+}
+
+bool prom__addr_valid(const char *addr)
+{
+	struct sockaddr_storage ss;
+	unsigned int flags = 0;
+
+	return !parse_addr(addr, &ss, &flags);
 }
 
 int prom__start(const char *addr, struct prom **out)

@@ -8,10 +8,11 @@
 #ifndef AP_PROM_H
 #define AP_PROM_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include "model.h"
 
-#define PROM_MAX_LOOPS 256
+#define PROM_MAX_LOOPS	  256
 #define PROM_MAX_SYSCALLS 16
 
 struct prom;
@@ -19,6 +20,8 @@ struct prom;
 /* Write the exposition of snapshot r to f; 0 or -errno. */
 int prom__format(FILE *f, const struct ap_report *r);
 
+/* Is addr a [ADDR:]PORT we can listen on (syntax only)? */
+bool prom__addr_valid(const char *addr);
 /* Serve /metrics on addr ("127.0.0.1:9464", "9464", "[::1]:9464"); 0 or -errno. */
 int prom__start(const char *addr, struct prom **out);
 /* Render r; scrapes get it from now on. 0 or -errno. */

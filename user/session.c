@@ -768,7 +768,7 @@ static int add_blocking_sum(struct ap_process *d, const struct ap_blocking *b)
 		sum = AP_VEC_PUSH(d->blocking_sums);
 		if (!sum)
 			return -ENOMEM;
-		*sum = (struct ap_blocking_sum){ b->tid, b->kind, b->syscall, 0, 0 };
+		*sum = (struct ap_blocking_sum){b->tid, b->kind, b->syscall, 0, 0};
 	}
 	sum->count++;
 	sum->total_ns += b->duration_ns;
@@ -784,7 +784,8 @@ static int sum_process(const struct ap_process *p, struct ap_process *d)
 		err = add_blocking_sum(d, &p->blocking_calls.v[i]);
 	for (size_t i = 0; i < p->slow_callbacks.n; i++)
 		for (size_t j = 0; j < d->loops.n; j++)
-			d->loops.v[j].slow_callbacks += d->loops.v[j].tid == p->slow_callbacks.v[i].tid;
+			d->loops.v[j].slow_callbacks +=
+				d->loops.v[j].tid == p->slow_callbacks.v[i].tid;
 	return err;
 }
 

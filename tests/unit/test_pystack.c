@@ -294,7 +294,7 @@ static void tps_cache_evicts(const char *path)
 	tps_check(ps, fx, 'b', AP_POS_START, tps_want(fx, 'b', AP_POS_START));
 	/* b is in the slot now: a must be read again, and that read fails */
 	fx->deny_lo = fx->code[1];
-	fx->deny_hi = fx->code[1] + 256; /* the code object */
+	fx->deny_hi = fx->code[1] + 256;		 /* the code object */
 	tps_check(ps, fx, 'm', 0, tps_want(fx, 'm', 0)); /* another slot: no effect */
 	tps_check(ps, fx, 'b', 0, wb);
 	{

@@ -125,8 +125,9 @@ int targets__discover(void *ctx, int pid)
 	if (!e)
 		return -ENOMEM;
 	e->tg.discovered = true;
-	if (target__open(pid, env.backend, &e->tg) || (env.comm && strcmp(env.comm, e->tg.comm)) ||
-	    target_start(ts, e)) {
+	/* other asyncprof-bpf instances poll their ring buffers: not a service's loop */
+	if (target__open(pid, env.backend, &e->tg) || !strcmp(e->tg.comm, "asyncprof-bpf") ||
+	    (env.comm && strcmp(env.comm, e->tg.comm)) || target_start(ts, e)) {
 		/* a process that exited, is filtered out, or cannot be probed */
 		target__close(&e->tg);
 		ts->v.n--;

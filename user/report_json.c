@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* JSON report writer (schema asyncprof-bpf/report/v1) and atomic saving. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,31 @@ static void sync_dir_of(const char *tmp)
 	free(dir);
 }
 
+/* An existing path that is not a regular file: a device, a FIFO, a socket. */
+static bool is_special(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+/*
+ * /dev/null, /dev/stdout or a FIFO: written in place, since renaming a
+ * temporary file over it would replace the device node itself.
+ */
+static int write_special(const char *path, report_write_fn write_fn, const void *ctx)
+{
+	FILE *f = fopen(path, "we");
+	int err;
+
+	if (!f)
+		return -errno;
+	err = write_fn(f, ctx);
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
 int report_file__save(const char *path, report_write_fn write_fn, const void *ctx)
 {
 	char *tmp = NULL;
@@ -274,6 +300,8 @@ int report_file__save(const char *path, report_write_fn write_fn, const void *ct
 		err = write_fn(stdout, ctx);
 		return err ? err : (fflush(stdout) ? -errno : 0);
 	}
+	if (is_special(path))
+		return write_special(path, write_fn, ctx);
 	tmp = tmp_name_for(path);
 	if (!tmp)
 		return -ENOMEM;

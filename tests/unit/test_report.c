@@ -344,6 +344,19 @@ static void test_report_text_save(void **state)
 	ap_report__free(r);
 }
 
+/* A device (here /dev/null) is written in place, never replaced by a rename. */
+static void test_report_save_to_device(void **state)
+{
+	struct ap_report *r = fixture_report();
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(report_json__save("/dev/null", r), 0);
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	ap_report__free(r);
+}
+
 static void test_report_empty_and_free_null(void **state)
 {
 	struct ap_report *r = calloc(1, sizeof(*r));
@@ -376,6 +389,7 @@ int main(void)
 						teardown_dir),
 		cmocka_unit_test(test_report_text_summary),
 		cmocka_unit_test_setup_teardown(test_report_text_save, setup_dir, teardown_dir),
+		cmocka_unit_test(test_report_save_to_device),
 		cmocka_unit_test(test_report_empty_and_free_null),
 	};
 

@@ -212,9 +212,13 @@ static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *star
 	pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
 	if (!pp || addr < pp->gil_lo || addr >= pp->gil_hi)
 		return false;
-	t->gil_wait_ns += now - t->sys_start_ns;
-	if (!t->gil_start_ns || t->sys_start_ns - t->gil_end_ns > GIL_GAP_NS)
+	if (!t->gil_start_ns || t->sys_start_ns - t->gil_end_ns > GIL_GAP_NS) {
 		t->gil_start_ns = t->sys_start_ns;
+		t->gil_wait_ns += now - t->sys_start_ns;
+	} else {
+		/* the run goes on: its gap counts as waiting, as in the merged call */
+		t->gil_wait_ns += now - t->gil_end_ns;
+	}
 	t->gil_end_ns = now;
 	*start = t->gil_start_ns;
 	*dur = now - t->gil_start_ns;

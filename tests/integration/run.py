@@ -558,15 +558,19 @@ def t_err_nopid(ctx):
     check(not os.path.exists(out), "output file created")
 
 
-@test("errors-missing-pid")
-def t_err_missing(ctx):
+@test("errors-bad-pid-argument")
+def t_err_badpid(ctx):
+    # without --pid the tool watches the whole host (test_systemwide.py);
+    # a --pid that is not a number is a usage error
     need_tool()
     out = ctx.path("report.json")
-    tool = Proc(ctx, "tool", [TOOL, "--duration", "2", "--format", "json", "--output", out])
-    rc = tool.wait(20)
-    check(rc != 0, "exit 0 without --pid")
-    one_error_line(tool, "missing --pid")
-    check(not os.path.exists(out), "output file created")
+    for bad in ("abc", "0", "-5", "12x"):
+        tool = Proc(ctx, "tool", [TOOL, "--pid", bad, "--duration", "2", "--format", "json",
+                                  "--output", out])
+        rc = tool.wait(20)
+        check(rc != 0, "exit 0 for --pid %s", bad)
+        one_error_line(tool, "--pid %s" % bad)
+        check(not os.path.exists(out), "output file created")
 
 
 @test("errors-not-python")

@@ -105,6 +105,8 @@ int session__add_process(struct session *s, const struct session_proc *p)
 {
 	struct ap_process *proc = AP_VEC_PUSH(s->rep->processes);
 	const char **kind = AP_VEC_PUSH(s->loop_kinds);
+	/* a vector of pointers: sizeof(*v) is a pointer's size on purpose */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	struct pystack **ps = AP_VEC_PUSH(s->stackers);
 
 	if (!proc || !kind || !ps)

@@ -55,23 +55,6 @@ static __always_inline __u64 py_top_frame(const struct ap_py_proc *pp, __u64 tst
 	return f;
 }
 
-/* Position of frame f in code: see user/pyline.h for its meaning per version. */
-static __always_inline __u64 py_frame_pos(const struct ap_py_offsets *o, __u64 f, __u64 code)
-{
-	__u64 ip, base;
-	__s32 lasti;
-
-	if (o->version_hex < 0x030b0000) {
-		lasti = (__s32)rd_u32(f + o->frame_lasti);
-		return lasti < 0 ? AP_POS_START : (__u64)lasti;
-	}
-	ip = rd_ptr(f + o->frame_lasti);
-	base = code + o->code_adaptive;
-	if (ip < base)
-		return AP_POS_START;
-	return (ip - base) / 2;
-}
-
 struct walk_ctx {
 	__u64 f;   /* the next frame */
 	__u32 n;   /* frames kept */

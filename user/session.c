@@ -247,8 +247,9 @@ static struct ap_blocking *gil_wait_growing(struct ap_process *p, const struct a
 	return NULL;
 }
 
-static int on_blocking(struct session *s, const struct ap_rec_blocking *r)
+static int on_blocking(struct session *s, const void *rec)
 {
+	const struct ap_rec_blocking *r = rec;
 	size_t idx;
 	struct ap_process *p = find_process(s, r->hdr.pid, &idx);
 	unsigned long long args[3] = {r->args[0], r->args[1], r->args[2]};
@@ -278,8 +279,9 @@ static int on_blocking(struct session *s, const struct ap_rec_blocking *r)
 	return stack_get(s, idx, r->stack_id, &b->stack);
 }
 
-static int on_sample(struct session *s, const struct ap_rec_sample *r)
+static int on_sample(struct session *s, const void *rec)
 {
+	const struct ap_rec_sample *r = rec;
 	struct raw_sample *raw = AP_VEC_PUSH(s->samples);
 	struct ap_process *p;
 	struct ap_sample *smp;
@@ -327,8 +329,9 @@ static uint64_t slow_cb_stack(const struct session *s, uint32_t pid, uint32_t ti
 	return best;
 }
 
-static int on_name(struct session *s, const struct ap_rec_name *r)
+static int on_name(struct session *s, const void *rec)
 {
+	const struct ap_rec_name *r = rec;
 	char buf[AP_NAME_MAX * 4 + 32];
 
 	if (strutil__decode_name(r, buf, sizeof(buf)) < 0)
@@ -365,8 +368,9 @@ static int task_fill(struct session *s, uint32_t pid, uint64_t addr, const struc
 	return 0;
 }
 
-static int on_task_end(struct session *s, const struct ap_rec_task_end *r)
+static int on_task_end(struct session *s, const void *rec)
 {
+	const struct ap_rec_task_end *r = rec;
 	struct ap_process *p = find_process(s, r->hdr.pid, NULL);
 	struct ap_task *t;
 
@@ -378,8 +382,9 @@ static int on_task_end(struct session *s, const struct ap_rec_task_end *r)
 	return task_fill(s, r->hdr.pid, r->task, &r->st, true, t);
 }
 
-static int on_cb(struct session *s, const struct ap_rec_cb *r)
+static int on_cb(struct session *s, const void *rec)
 {
+	const struct ap_rec_cb *r = rec;
 	struct ap_process *p = find_process(s, r->hdr.pid, NULL);
 	struct ap_slice *c;
 
@@ -416,8 +421,9 @@ static int stack_of_longest_block(const struct ap_process *p, struct ap_slow_cb 
 	return best ? ap_stack__copy(&c->stack, &best->stack) : 0;
 }
 
-static int on_slow_cb(struct session *s, const struct ap_rec_slow_cb *r)
+static int on_slow_cb(struct session *s, const void *rec)
 {
+	const struct ap_rec_slow_cb *r = rec;
 	size_t idx;
 	int err;
 	struct ap_process *p = find_process(s, r->hdr.pid, &idx);
@@ -440,58 +446,51 @@ static int on_slow_cb(struct session *s, const struct ap_rec_slow_cb *r)
 	return err;
 }
 
+static int on_loop(struct session *s, const void *data)
+{
+	const struct ap_rec_hdr *h = data;
+
+	if (!find_process(s, h->pid, NULL) && s->discover)
+		s->discover(s->discover_ctx, (int)h->pid);
+	return loop_get(s, h->pid, h->tid) ? 0 : -ENOMEM;
+}
+
+static int on_busy(struct session *s, const void *data)
+{
+	const struct ap_rec_busy *r = data;
+	struct sess_loop *l = loop_get(s, r->hdr.pid, r->hdr.tid);
+
+	return l ? lag__add_busy(l->lag, r->start_ns, r->end_ns) : -ENOMEM;
+}
+
+/* Every record type: its least size and its handler. */
+static const struct {
+	size_t size;
+	int (*fn)(struct session *s, const void *rec);
+} handlers[] = {
+	[AP_REC_BUSY] = {sizeof(struct ap_rec_busy), on_busy},
+	[AP_REC_BLOCKING] = {sizeof(struct ap_rec_blocking), on_blocking},
+	[AP_REC_SLOW_CB] = {sizeof(struct ap_rec_slow_cb), on_slow_cb},
+	[AP_REC_NAME] = {sizeof(struct ap_rec_name), on_name},
+	[AP_REC_LOOP] = {sizeof(struct ap_rec_loop), on_loop},
+	[AP_REC_TASK_END] = {sizeof(struct ap_rec_task_end), on_task_end},
+	[AP_REC_CB] = {sizeof(struct ap_rec_cb), on_cb},
+	[AP_REC_SAMPLE] = {sizeof(struct ap_rec_sample), on_sample},
+};
+
 int session__handle_event(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
 	const struct ap_rec_hdr *h = data;
-	struct sess_loop *l;
 
 	s->events++;
-	if (size < sizeof(*h) || h->size > size) {
+	if (size < sizeof(*h) || h->size > size ||
+	    h->type >= sizeof(handlers) / sizeof(*handlers) || !handlers[h->type].fn ||
+	    size < handlers[h->type].size) {
 		s->bad_records++;
 		return 0;
 	}
-	switch (h->type) {
-	case AP_REC_LOOP:
-		if (!find_process(s, h->pid, NULL) && s->discover)
-			s->discover(s->discover_ctx, (int)h->pid);
-		return loop_get(s, h->pid, h->tid) ? 0 : -ENOMEM;
-	case AP_REC_BUSY: {
-		const struct ap_rec_busy *r = data;
-
-		l = loop_get(s, h->pid, h->tid);
-		if (!l)
-			return -ENOMEM;
-		return lag__add_busy(l->lag, r->start_ns, r->end_ns);
-	}
-	case AP_REC_BLOCKING:
-		if (size < sizeof(struct ap_rec_blocking))
-			break;
-		return on_blocking(s, data);
-	case AP_REC_NAME:
-		if (size < sizeof(struct ap_rec_name))
-			break;
-		return on_name(s, data);
-	case AP_REC_TASK_END:
-		if (size < sizeof(struct ap_rec_task_end))
-			break;
-		return on_task_end(s, data);
-	case AP_REC_SLOW_CB:
-		if (size < sizeof(struct ap_rec_slow_cb))
-			break;
-		return on_slow_cb(s, data);
-	case AP_REC_CB:
-		if (size < sizeof(struct ap_rec_cb))
-			break;
-		return on_cb(s, data);
-	case AP_REC_SAMPLE:
-		if (size < sizeof(struct ap_rec_sample))
-			break;
-		return on_sample(s, data);
-	default:
-		s->bad_records++;
-	}
-	return 0;
+	return handlers[h->type].fn(s, data);
 }
 
 /* Close the loop's open interval at end_ns and fill its report entry. */

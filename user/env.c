@@ -54,6 +54,7 @@ enum {
 	OPT_BATCH,
 	OPT_NO_LIVE,
 	OPT_PROMETHEUS,
+	OPT_GROUP_BY,
 };
 
 static const struct argp_option opts[] = {
@@ -78,6 +79,8 @@ static const struct argp_option opts[] = {
 	{"interval", OPT_INTERVAL, "MS", 0, "Live view refresh period (default 1000)", 0},
 	{"batch", OPT_BATCH, NULL, 0, "Live figures as plain text every interval, like top -b", 0},
 	{"no-live", OPT_NO_LIVE, NULL, 0, "Only the final report, even on a terminal", 0},
+	{"group-by", OPT_GROUP_BY, "task|none", 0,
+	 "Folded export: root each stack at its task's name (default none)", 0},
 	{"prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	 "Serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR defaults to 127.0.0.1)", 0},
 	{"blocking-threshold", OPT_BLOCKING, "MS", 0,
@@ -166,6 +169,11 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_NO_LIVE:
 		env.no_live = true;
+		return 0;
+	case OPT_GROUP_BY:
+		if (strcmp(arg, "task") && strcmp(arg, "none"))
+			argp_error(state, "invalid --group-by: %s (task or none)", arg);
+		env.group_by_task = !strcmp(arg, "task");
 		return 0;
 	case OPT_PROMETHEUS:
 		if (!prom__addr_valid(arg))

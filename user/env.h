@@ -37,6 +37,7 @@ struct env {
 	bool batch;		/* live figures as plain text every interval */
 	bool no_live;		/* --no-live: never open the live view */
 	const char *prometheus; /* --prometheus [ADDR:]PORT: serve /metrics */
+	bool group_by_task;	/* --group-by task: folded stacks rooted at the task */
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;

@@ -30,6 +30,7 @@ struct folded {
 	char *buf; /* the stack being built */
 	size_t len, cap;
 	uint64_t period_ns; /* weight of one CPU sample, 0: no samples */
+	bool by_task;	    /* root each stack at its task's name */
 };
 
 /* Append bytes to f->buf. 0 or -ENOMEM. */
@@ -118,7 +119,7 @@ static int folded_begin(struct folded *f, uint64_t task, uint64_t t_ns, const ch
 	int err = 0;
 
 	f->len = 0;
-	if (t && t->name)
+	if (f->by_task && t && t->name)
 		err = folded_frame(f, "task ", t->name);
 	if (!err && !st->n)
 		err = folded_frame(f, NULL, callback ? callback : "[callback]");
@@ -249,7 +250,7 @@ static void folded_free(struct folded *f)
 static int folded_write(FILE *out, const void *ctx)
 {
 	const struct ap_report *r = ctx;
-	struct folded f = {.period_ns = r->sample_period_ns};
+	struct folded f = {.period_ns = r->sample_period_ns, .by_task = r->group_by_task};
 	int err = 0;
 
 	for (size_t i = 0; i < r->processes.n && !err; i++) {

@@ -355,6 +355,7 @@ int main(int argc, char **argv)
 	if (rep->drops_events)
 		wlog("%llu events lost to a full ring buffer (counted in the report)\n",
 		     (unsigned long long)rep->drops_events);
+	rep->group_by_task = env.group_by_task;
 	err = write_report(rep);
 cleanup:
 	view__free(live.view);

@@ -164,6 +164,7 @@ struct ap_report {
 	uint64_t drops_stacks;
 	bool traced;		   /* per-callback slices were recorded (a trace was requested) */
 	uint64_t sample_period_ns; /* CPU sampling period, 0 when sampling was off */
+	bool group_by_task;	   /* folded export: stacks rooted at the task name */
 	const char *host;	   /* static or owned by the caller; NULL when unknown */
 	AP_VEC(struct ap_process) processes;
 };

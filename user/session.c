@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Records and maps → report: per-loop lag, blocking calls, processes. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -810,14 +811,19 @@ int session__snapshot(struct session *s, const struct session_maps *maps, uint64
 		.sample_period_ns = s->rep->sample_period_ns,
 	};
 	for (size_t i = 0; i < s->rep->processes.n && !err; i++) {
-		struct ap_process *d = AP_VEC_PUSH(r->processes);
+		const struct ap_process *p = &s->rep->processes.v[i];
+		struct ap_process *d;
 
-		err = d ? process_copy(d, &s->rep->processes.v[i]) : -ENOMEM;
+		/* processes that exited leave the view (the final report keeps them) */
+		if (kill((pid_t)p->pid, 0) && errno == ESRCH)
+			continue;
+		d = AP_VEC_PUSH(r->processes);
+		err = d ? process_copy(d, p) : -ENOMEM;
 	}
 	if (!err)
 		err = read_maps(s, maps, now_ns, r);
 	for (size_t i = 0; i < r->processes.n && !err; i++)
-		err = sum_process(&s->rep->processes.v[i], &r->processes.v[i]);
+		err = sum_process(find_in(s->rep, r->processes.v[i].pid, NULL), &r->processes.v[i]);
 	if (err) {
 		ap_report__free(r);
 		return err;

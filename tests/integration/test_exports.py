@@ -45,7 +45,7 @@ def outputs_extra(ctx):
     """The -o arguments for chrome, html and folded, and their paths."""
     paths = {"chrome": ctx.path("out.trace.json"), "html": ctx.path("out.html"),
              "folded": ctx.path("out.folded")}
-    extra = []
+    extra = ["--group-by", "task"]  # folded stacks rooted at the task name
     for fmt, path in paths.items():
         extra += ["-o", "%s:%s" % (fmt, path)]
     return extra, paths

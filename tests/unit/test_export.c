@@ -272,6 +272,7 @@ static void test_folded_lines(void **state)
 	char path[256], *text;
 
 	snprintf(path, sizeof(path), "%s/out.folded", (char *)*state);
+	r->group_by_task = true;
 	assert_int_equal(export_folded__save(path, r), 0);
 	text = slurp(path);
 	assert_folded_grammar(text);
@@ -281,6 +282,14 @@ static void test_folded_lines(void **state)
 			    "task <script>alert(1)</script>;sleeper;[syscall] clock_nanosleep "
 			    "150000\n"
 			    "task semi:colon?line;burner 120000\n");
+	free(text);
+	/* without --group-by task: no task roots */
+	r->group_by_task = false;
+	assert_int_equal(export_folded__save(path, r), 0);
+	text = slurp(path);
+	assert_folded_grammar(text);
+	assert_null(strstr(text, "task "));
+	assert_non_null(strstr(text, "sleeper;[syscall] clock_nanosleep 150000\n"));
 	free(text);
 	ap_report__free(r);
 }

@@ -78,15 +78,31 @@ TEST_CFLAGS := -g -O1 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OU
 TEST_LIBS := -lcmocka -lelf -lz -lm -lbpf -lncursesw -ltinfo -lmicrohttpd -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-$(OUTPUT)/unit/%: tests/unit/%.c $(USER_SRCS) $(wildcard user/*.h) $(SKEL)
-	$(Q)mkdir -p $(dir $@)
-	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< $(USER_SRCS) $(TEST_LIBS) -o $@
+# The loader's modules are compiled once per flavour into an archive the tests link.
+TEST_OBJS := $(patsubst user/%.c,$(OUTPUT)/unit/obj/%.o,$(USER_SRCS))
+ASAN_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/obj/%.o,$(USER_SRCS))
 
-$(OUTPUT)/asan/%: tests/unit/%.c $(USER_SRCS) $(wildcard user/*.h) $(SKEL)
+$(OUTPUT)/unit/obj/%.o: user/%.c $(wildcard user/*.h) bpf/asyncprof.h $(SKEL)
 	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/asan/obj/%.o: user/%.c $(wildcard user/*.h) bpf/asyncprof.h $(SKEL)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(OUTPUT)/unit/libap.a: $(TEST_OBJS)
+	$(Q)ar rcs $@ $^
+
+$(OUTPUT)/asan/libap.a: $(ASAN_OBJS)
+	$(Q)ar rcs $@ $^
+
+$(OUTPUT)/unit/%: tests/unit/%.c $(OUTPUT)/unit/libap.a
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(OUTPUT)/unit/libap.a $(TEST_LIBS) -o $@
+
+$(OUTPUT)/asan/%: tests/unit/%.c $(OUTPUT)/asan/libap.a
 	$(call msg,CC-ASAN,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) $< $(USER_SRCS) $(TEST_LIBS) -o $@
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) $< $(OUTPUT)/asan/libap.a $(TEST_LIBS) -o $@
 
 test-unit: $(UNIT_BINS)
 	$(Q)fail=0; for t in $(UNIT_BINS); do echo "== $$t"; (cd tests/unit && ../../$$t) || fail=1; done; exit $$fail

@@ -20,7 +20,7 @@ int BPF_PROG(ap_sys_enter_btf, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(ap_sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret);
+	return on_sys_exit(ctx, regs, ret);
 }
 
 SEC("tp_btf/sched_switch")
@@ -44,7 +44,7 @@ int BPF_PROG(ap_sys_enter_raw, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(ap_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret);
+	return on_sys_exit(ctx, regs, ret);
 }
 
 SEC("raw_tp/sched_switch")

@@ -12,6 +12,7 @@
 #define AP_DETAIL_USE	 256	/* bytes of it used: half, so the verifier can bound writes */
 #define AP_NAME_MAX	 128	/* a Python name copied from the target */
 #define AP_MAX_TARGETS	 64	/* pids traced at once */
+#define AP_NATIVE_DEPTH	 8	/* native (user) frames kept for a blocking call */
 #define AP_STACK_DEPTH	 32	/* Python frames kept per stack, at most */
 #define AP_POS_START	 0xffff /* frame position: the frame has not started */
 #define AP_FRAME_CODE(f) ((f)&0xffffffffffffULL) /* code object address of a packed frame */
@@ -81,9 +82,10 @@ struct ap_rec_blocking {
 	__u32 fd_type;	  /* enum ap_fd_type of args[0] when it is a descriptor */
 	__u32 detail_kind;
 	__u32 detail_len;
-	__u64 stack_id; /* key in the stacks map, 0 when none */
-	__u32 gil;	/* a futex wait on the interpreter's GIL */
-	__u32 pad;
+	__u64 stack_id;		       /* key in the stacks map, 0 when none */
+	__u64 ustack[AP_NATIVE_DEPTH]; /* native return addresses, innermost first */
+	__u32 nustack;
+	__u32 gil; /* a futex wait on the interpreter's GIL */
 	__u8 detail[AP_DETAIL_MAX];
 };
 

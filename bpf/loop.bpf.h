@@ -216,11 +216,13 @@ static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
 /* Hook for the CPython backend: is this a wait for the GIL? Sets *start and *dur. */
 static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *start, __u64 *dur);
 
-static __always_inline void blocking_emit(struct ap_thread *t, __u32 tid, __u64 now, long ret)
+static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 tid, __u64 now,
+					  long ret)
 {
 	__u64 start = t->sys_start_ns, dur = now - start;
 	bool gil = gil_wait(t, now, &start, &dur);
 	struct ap_rec_blocking *r;
+	long n;
 
 	if (dur < blocking_ns)
 		return;
@@ -249,6 +251,9 @@ static __always_inline void blocking_emit(struct ap_thread *t, __u32 tid, __u64 
 	blocking_detail(r);
 	blocking_py(t, r);
 	r->gil = gil;
+	/* native frames (frame pointers permitting); a failure leaves none */
+	n = bpf_get_stack(ctx, r->ustack, sizeof(r->ustack), BPF_F_USER_STACK);
+	r->nustack = n > 0 ? n / sizeof(r->ustack[0]) : 0;
 	bpf_ringbuf_submit(r, 0);
 }
 
@@ -287,7 +292,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	return 0;
 }
 
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
@@ -322,7 +327,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	t->in_sys = 0;
 	blocking_note_cb(t, now - t->sys_start_ns);
 	if (t->is_loop)
-		blocking_emit(t, tid, now, ret);
+		blocking_emit(ctx, t, tid, now, ret);
 	return 0;
 }
 

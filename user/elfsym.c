@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ELF files through libelf: symbols, PT_LOAD translation, RELATIVE relocations. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -180,6 +181,47 @@ static int elf_file__find_in(const struct elf_file *ef, Elf64_Word shtype, const
 		}
 	}
 	return -ENOENT;
+}
+
+/* The function symbol of table shtype that holds vaddr; its name into buf. */
+static int elf_file__sym_at_in(const struct elf_file *ef, Elf64_Word shtype, uint64_t vaddr,
+			       char *buf, size_t size, uint64_t *off)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Sym s;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		Elf_Data *data;
+		size_t i, n;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != shtype || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		n = sh.sh_size / sh.sh_entsize;
+		for (i = 0; data && i < n; i++) {
+			const char *sname;
+
+			if (!gelf_getsym(data, i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
+			    vaddr < s.st_value || vaddr >= s.st_value + (s.st_size ? s.st_size : 1))
+				continue;
+			sname = elf_strptr(ef->elf, sh.sh_link, s.st_name);
+			if (!sname || !*sname)
+				continue;
+			snprintf(buf, size, "%s", sname);
+			*off = vaddr - s.st_value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int elf_file__sym_at(const struct elf_file *ef, uint64_t vaddr, char *buf, size_t size,
+		     uint64_t *off)
+{
+	if (!elf_file__sym_at_in(ef, SHT_SYMTAB, vaddr, buf, size, off))
+		return 0;
+	return elf_file__sym_at_in(ef, SHT_DYNSYM, vaddr, buf, size, off);
 }
 
 int elf_file__find_sym(const struct elf_file *ef, const char *name, struct elf_sym *sym)

@@ -35,6 +35,13 @@ uint64_t elf_file__first_load_vaddr(const struct elf_file *ef);
 /* A defined symbol by exact name, from .symtab then .dynsym; -ENOENT if absent. */
 int elf_file__find_sym(const struct elf_file *ef, const char *name, struct elf_sym *sym);
 
+/*
+ * The function symbol (.symtab, then .dynsym) that holds vaddr: its name
+ * into buf and vaddr's offset in it; -ENOENT when none does.
+ */
+int elf_file__sym_at(const struct elf_file *ef, uint64_t vaddr, char *buf, size_t size,
+		     uint64_t *off);
+
 /* Translate through PT_LOAD; -ENOENT outside every segment's file bytes. */
 int elf_file__vaddr_to_off(const struct elf_file *ef, uint64_t vaddr, uint64_t *off);
 int elf_file__off_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr);

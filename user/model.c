@@ -80,6 +80,7 @@ static void process__free(struct ap_process *p)
 		free(p->blocking_calls.v[i].detail);
 		free(p->blocking_calls.v[i].callback);
 		ap_stack__free(&p->blocking_calls.v[i].stack);
+		ap_stack__free(&p->blocking_calls.v[i].native_stack);
 	}
 	free(p->blocking_calls.v);
 	for (i = 0; i < p->slices.n; i++)
@@ -151,10 +152,12 @@ int ap_blocking__copy(struct ap_blocking *dst, const struct ap_blocking *src)
 	*dst = *src;
 	dst->detail = dup_keep_null(src->detail, &err);
 	dst->callback = dup_keep_null(src->callback, &err);
+	dst->stack = (struct ap_stack){0};
+	dst->native_stack = (struct ap_stack){0};
 	if (!err)
 		err = ap_stack__copy(&dst->stack, &src->stack);
-	else
-		dst->stack = (struct ap_stack){0};
+	if (!err)
+		err = ap_stack__copy(&dst->native_stack, &src->native_stack);
 	return err;
 }
 

@@ -125,6 +125,7 @@ struct ap_blocking {
 	uint64_t task; /* 0: null */
 	char *callback;
 	struct ap_stack stack;
+	struct ap_stack native_stack; /* native frames, innermost first (may be empty) */
 };
 
 /* Blocking calls of one thread, kind and syscall, summed (for counters). */

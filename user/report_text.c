@@ -220,6 +220,12 @@ static void text_blocking_longest(FILE *f, const struct ap_report *r, const stru
 		text_context(f, p, b->task, b->callback);
 		fputc('\n', f);
 		text_stack(f, &b->stack);
+		if (b->native_stack.n) {
+			char esc[ESC_MAX];
+
+			fprintf(f, "        native: %s\n",
+				strutil__term(b->native_stack.frames[0], esc, sizeof(esc)));
+		}
 	}
 	free(idx);
 }

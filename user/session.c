@@ -9,6 +9,7 @@
 #include "lag.h"
 #include "log.h"
 #include "names.h"
+#include "natsym.h"
 #include "pystack.h"
 #include "session.h"
 #include "strutil.h"
@@ -35,6 +36,7 @@ struct session {
 	AP_VEC(const char *) loop_kinds; /* per process, same index as rep->processes */
 	struct names *names;
 	AP_VEC(struct pystack *) stackers; /* per process, NULL when not CPython */
+	AP_VEC(struct natsym *) natsyms;   /* per process: native frames */
 	AP_VEC(struct raw_sample) samples;
 	int threads_fd;
 	int stacks_fd;
@@ -91,6 +93,9 @@ void session__free(struct session *s)
 	for (size_t i = 0; i < s->stackers.n; i++)
 		pystack__free(s->stackers.v[i]);
 	free(s->stackers.v);
+	for (size_t i = 0; i < s->natsyms.n; i++)
+		natsym__free(s->natsyms.v[i]);
+	free(s->natsyms.v);
 	free(s->samples.v);
 	names__free(s->names);
 	ap_report__free(s->rep);
@@ -110,7 +115,15 @@ int session__add_process(struct session *s, const struct session_proc *p)
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	struct pystack **ps = AP_VEC_PUSH(s->stackers);
 
-	if (!proc || !kind || !ps)
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	struct natsym **ns = AP_VEC_PUSH(s->natsyms);
+	char maps[64];
+
+	if (!proc || !kind || !ps || !ns)
+		return -ENOMEM;
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", p->pid);
+	*ns = natsym__new(maps);
+	if (!*ns)
 		return -ENOMEM;
 	if (p->py_off) {
 		*ps = pystack__new(p->pid, p->py_major, p->py_minor, p->py_off, SESSION_MAX_CODES);
@@ -255,6 +268,7 @@ static int on_blocking(struct session *s, const void *rec)
 	struct ap_process *p = find_process(s, r->hdr.pid, &idx);
 	unsigned long long args[3] = {r->args[0], r->args[1], r->args[2]};
 	struct ap_blocking *b;
+	int err;
 
 	if (!p)
 		return 0;
@@ -277,7 +291,10 @@ static int on_blocking(struct session *s, const void *rec)
 	b->detail = blocking_detail(r);
 	b->task = r->task;
 	b->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
-	return stack_get(s, idx, r->stack_id, &b->stack);
+	err = natsym__resolve(s->natsyms.v[idx], (const uint64_t *)r->ustack,
+			      r->nustack < AP_NATIVE_DEPTH ? r->nustack : AP_NATIVE_DEPTH,
+			      &b->native_stack);
+	return err ? err : stack_get(s, idx, r->stack_id, &b->stack);
 }
 
 static int on_sample(struct session *s, const void *rec)

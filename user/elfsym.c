@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ELF files through libelf: symbols, PT_LOAD translation, RELATIVE relocations. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -148,9 +149,13 @@ uint64_t elf_file__first_load_vaddr(const struct elf_file *ef)
 	return ef->nloads ? ef->loads[0].p_vaddr : 0;
 }
 
-/* Look name up in the one symbol table of type shtype. */
-static int elf_file__find_in(const struct elf_file *ef, Elf64_Word shtype, const char *name,
-			     struct elf_sym *sym)
+/*
+ * Call match(sym, name, ctx) for each defined symbol of the table of type
+ * shtype until it returns true; 0 then, -ENOENT when none matched.
+ */
+static int elf_file__each_sym(const struct elf_file *ef, Elf64_Word shtype,
+			      bool (*match)(const GElf_Sym *s, const char *name, void *ctx),
+			      void *ctx)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -170,58 +175,68 @@ static int elf_file__find_in(const struct elf_file *ef, Elf64_Word shtype, const
 			if (!gelf_getsym(data, i, &s) || s.st_shndx == SHN_UNDEF)
 				continue;
 			sname = elf_strptr(ef->elf, sh.sh_link, s.st_name);
-			if (!sname || strcmp(sname, name))
-				continue;
-			sym->value = s.st_value;
-			sym->size = s.st_size;
-			sym->type = GELF_ST_TYPE(s.st_info);
-			sym->local = GELF_ST_BIND(s.st_info) == STB_LOCAL;
-			sym->dynamic = shtype == SHT_DYNSYM;
-			return 0;
+			if (sname && match(&s, sname, ctx))
+				return 0;
 		}
 	}
 	return -ENOENT;
 }
 
-/* The function symbol of table shtype that holds vaddr; its name into buf. */
-static int elf_file__sym_at_in(const struct elf_file *ef, Elf64_Word shtype, uint64_t vaddr,
-			       char *buf, size_t size, uint64_t *off)
+struct by_name {
+	const char *name;
+	struct elf_sym *sym;
+};
+
+static bool match_name(const GElf_Sym *s, const char *name, void *ctx)
 {
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	GElf_Sym s;
+	struct by_name *q = ctx;
 
-	while ((scn = elf_nextscn(ef->elf, scn))) {
-		Elf_Data *data;
-		size_t i, n;
+	if (strcmp(name, q->name))
+		return false;
+	q->sym->value = s->st_value;
+	q->sym->size = s->st_size;
+	q->sym->type = GELF_ST_TYPE(s->st_info);
+	q->sym->local = GELF_ST_BIND(s->st_info) == STB_LOCAL;
+	return true;
+}
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != shtype || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		n = sh.sh_size / sh.sh_entsize;
-		for (i = 0; data && i < n; i++) {
-			const char *sname;
+/* Look name up in the one symbol table of type shtype. */
+static int elf_file__find_in(const struct elf_file *ef, Elf64_Word shtype, const char *name,
+			     struct elf_sym *sym)
+{
+	struct by_name q = {name, sym};
 
-			if (!gelf_getsym(data, i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
-			    vaddr < s.st_value || vaddr >= s.st_value + (s.st_size ? s.st_size : 1))
-				continue;
-			sname = elf_strptr(ef->elf, sh.sh_link, s.st_name);
-			if (!sname || !*sname)
-				continue;
-			snprintf(buf, size, "%s", sname);
-			*off = vaddr - s.st_value;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	sym->dynamic = shtype == SHT_DYNSYM;
+	return elf_file__each_sym(ef, shtype, match_name, &q);
+}
+
+struct by_addr {
+	uint64_t vaddr;
+	char *buf;
+	size_t size;
+	uint64_t *off;
+};
+
+static bool match_addr(const GElf_Sym *s, const char *name, void *ctx)
+{
+	struct by_addr *q = ctx;
+
+	if (GELF_ST_TYPE(s->st_info) != STT_FUNC || !*name || q->vaddr < s->st_value ||
+	    q->vaddr >= s->st_value + (s->st_size ? s->st_size : 1))
+		return false;
+	snprintf(q->buf, q->size, "%s", name);
+	*q->off = q->vaddr - s->st_value;
+	return true;
 }
 
 int elf_file__sym_at(const struct elf_file *ef, uint64_t vaddr, char *buf, size_t size,
 		     uint64_t *off)
 {
-	if (!elf_file__sym_at_in(ef, SHT_SYMTAB, vaddr, buf, size, off))
+	struct by_addr q = {vaddr, buf, size, off};
+
+	if (!elf_file__each_sym(ef, SHT_SYMTAB, match_addr, &q))
 		return 0;
-	return elf_file__sym_at_in(ef, SHT_DYNSYM, vaddr, buf, size, off);
+	return elf_file__each_sym(ef, SHT_DYNSYM, match_addr, &q);
 }
 
 int elf_file__find_sym(const struct elf_file *ef, const char *name, struct elf_sym *sym)

@@ -169,15 +169,6 @@ static void chrome_run(struct chrome_ctx *c, uint32_t tid, uint64_t start_ns, ui
 	jsonw_end_object(w);
 }
 
-static void chrome_stack(json_writer_t *w, const struct ap_stack *st)
-{
-	jsonw_name(w, "stack");
-	jsonw_start_array(w);
-	for (size_t i = 0; i < st->n; i++)
-		jsonw_string(w, st->frames[i]);
-	jsonw_end_array(w);
-}
-
 static void chrome_blocking(struct chrome_ctx *c, const struct ap_blocking *b)
 {
 	json_writer_t *w = c->w;
@@ -194,7 +185,7 @@ static void chrome_blocking(struct chrome_ctx *c, const struct ap_blocking *b)
 	jsonw_string_field(w, "detail", b->detail);
 	chrome_task_id(w, "task", b->task);
 	jsonw_string_field(w, "callback", b->callback);
-	chrome_stack(w, &b->stack);
+	jsonw_string_array_field(w, "stack", b->stack.frames, b->stack.n);
 	jsonw_end_object(w);
 	jsonw_end_object(w);
 }

@@ -271,6 +271,15 @@ void jsonw_string_field(json_writer_t *self, const char *name, const char *s)
 	jsonw_string(self, s);
 }
 
+void jsonw_string_array_field(json_writer_t *self, const char *name, char *const *v, size_t n)
+{
+	jsonw_name(self, name);
+	jsonw_start_array(self);
+	for (size_t i = 0; i < n; i++)
+		jsonw_string(self, v[i]);
+	jsonw_end_array(self);
+}
+
 void jsonw_uint_field(json_writer_t *self, const char *name, uint64_t v)
 {
 	jsonw_name(self, name);

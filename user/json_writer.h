@@ -51,6 +51,8 @@ void jsonw_printf(json_writer_t *self, const char *fmt, ...) __attribute__((form
 
 /* name + value in one call. */
 void jsonw_string_field(json_writer_t *self, const char *name, const char *s);
+/* name: [v[0], ..., v[n-1]] (a NULL element is written as null). */
+void jsonw_string_array_field(json_writer_t *self, const char *name, char *const *v, size_t n);
 void jsonw_uint_field(json_writer_t *self, const char *name, uint64_t v);
 void jsonw_int_field(json_writer_t *self, const char *name, int64_t v);
 void jsonw_float_field(json_writer_t *self, const char *name, double v);

@@ -31,15 +31,6 @@ static void json_addr_or_null(json_writer_t *w, const char *name, uint64_t v)
 		jsonw_addr_field(w, name, v);
 }
 
-static void json_frames(json_writer_t *w, const char *name, const struct ap_stack *st)
-{
-	jsonw_name(w, name);
-	jsonw_start_array(w);
-	for (size_t i = 0; i < st->n; i++)
-		jsonw_string(w, st->frames[i]);
-	jsonw_end_array(w);
-}
-
 static void json_lag(json_writer_t *w, const struct ap_lag *lag)
 {
 	jsonw_name(w, "lag");
@@ -122,7 +113,7 @@ static void json_slow_cb(json_writer_t *w, const struct ap_slow_cb *c)
 	jsonw_uint_field(w, "duration_ns", c->duration_ns);
 	json_addr_or_null(w, "task", c->task);
 	jsonw_string_field(w, "callback", c->callback);
-	json_frames(w, "stack", &c->stack);
+	jsonw_string_array_field(w, "stack", c->stack.frames, c->stack.n);
 	jsonw_uint_field(w, "blocked_ns", c->blocked_ns);
 	jsonw_end_object(w);
 }
@@ -138,8 +129,8 @@ static void json_blocking(json_writer_t *w, const struct ap_blocking *b)
 	jsonw_string_field(w, "detail", b->detail);
 	json_addr_or_null(w, "task", b->task);
 	jsonw_string_field(w, "callback", b->callback);
-	json_frames(w, "stack", &b->stack);
-	json_frames(w, "native_stack", &b->native_stack);
+	jsonw_string_array_field(w, "stack", b->stack.frames, b->stack.n);
+	jsonw_string_array_field(w, "native_stack", b->native_stack.frames, b->native_stack.n);
 	jsonw_end_object(w);
 }
 

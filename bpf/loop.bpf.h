@@ -17,9 +17,21 @@
 #define NR_EPOLL_WAIT	  232
 #define NR_EPOLL_PWAIT	  281
 #define NR_EPOLL_PWAIT2	  441
+/*
+ * Since Linux 6.11 a uretprobe returns through the uretprobe syscall (and,
+ * since 6.16, an optimised uprobe enters through the uprobe syscall): our
+ * own probes, never the target's blocking calls.
+ */
+#define NR_URETPROBE 335
+#define NR_UPROBE    336
 #define AP_LOOP_MIN_POLLS 2 /* consecutive polls on one epfd that make a loop */
 
 enum arg_kind { ARG_NONE, ARG_FD0, ARG_PATH0, ARG_PATH1 };
+
+static __always_inline bool nr_is_probe(__u32 nr)
+{
+	return nr == NR_URETPROBE || nr == NR_UPROBE;
+}
 
 static __always_inline bool nr_is_poll(__u32 nr)
 {
@@ -267,7 +279,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	struct ap_thread *t;
 	__s32 fd;
 
-	if (!is_target(tgid))
+	if (!is_target(tgid) || nr_is_probe(nr))
 		return 0;
 	now = bpf_ktime_get_ns();
 	t = thread_of(tid, tgid, now, nr);
@@ -298,11 +310,16 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct ap_thread *t;
 
+	__u32 nr;
+
 	if (!is_target(tgid))
+		return 0;
+	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	if (nr_is_probe(nr))
 		return 0;
 	now = bpf_ktime_get_ns();
 	/* a thread first seen here was in a call that started before the window */
-	t = thread_of(tid, tgid, now, (__u32)BPF_CORE_READ(regs, orig_ax));
+	t = thread_of(tid, tgid, now, nr);
 	if (!t)
 		return 0;
 	if (t->in_poll) {
@@ -314,8 +331,6 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 	}
 	if (!t->in_sys) {
 		/* first sight of a thread that was already in a call: maybe its poll */
-		__u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
-
 		if (nr_is_poll(nr) && !t->busy_start_ns) {
 			note_poll(t, tid, (__s32)BPF_CORE_READ(regs, di), now);
 			t->idle_ns += now - busy_since(t);

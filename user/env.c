@@ -30,6 +30,7 @@ static const char doc[] =
 	"and, for CPython asyncio, per-task and per-callback timing.\n"
 	"\n"
 	"USAGE: asyncprof-bpf [--pid PID]... [--comm NAME] [--duration S] [-o [FMT:]FILE]...\n"
+	"       asyncprof-bpf [OPTIONS] -- COMMAND [ARGS]...\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    asyncprof-bpf --pid 1234                 # live view until q or Ctrl-C, then a "
@@ -55,6 +56,8 @@ enum {
 	OPT_NO_LIVE,
 	OPT_PROMETHEUS,
 	OPT_GROUP_BY,
+	OPT_MODE,
+	OPT_LIST,
 };
 
 static const struct argp_option opts[] = {
@@ -89,6 +92,13 @@ static const struct argp_option opts[] = {
 	 0},
 	{"lag-interval", OPT_LAG_INTERVAL, "MS", 0, "Lag sampling grid (default 10)", 0},
 	{"backend", OPT_BACKEND, "B", 0, "auto, uprobe or syscall (default auto)", 0},
+	{"mode", OPT_MODE, "full|light", 0,
+	 "full: time every callback (default with --pid); light: loop boundaries, blocking "
+	 "calls and CPU samples only, no per-callback probes (default system-wide)",
+	 0},
+	{"list", OPT_LIST, NULL, 0,
+	 "List the event-loop processes on the host with runtime, version and backend, then exit",
+	 0},
 	{"top", OPT_TOP, "N", 0, "Entries per table in the text summary (default 10)", 0},
 	{"verbose", 'v', NULL, 0, "Verbose debug output (repeat for libbpf's)", 0},
 	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
@@ -248,8 +258,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		else
 			argp_error(state, "unknown backend: %s (auto, uprobe or syscall)", arg);
 		break;
+	case OPT_MODE:
+		if (strcmp(arg, "full") && strcmp(arg, "light"))
+			argp_error(state, "invalid --mode: %s (full or light)", arg);
+		env.mode = !strcmp(arg, "light") ? AP_MODE_LIGHT : AP_MODE_FULL;
+		env.mode_set = true;
+		break;
+	case OPT_LIST:
+		env.list = true;
+		break;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument: %s", arg);
+		argp_error(state, "unexpected argument: %s (a command to run goes after --)", arg);
 		break;
 	case 'c':
 		if (!*arg || strlen(arg) > 15)
@@ -328,11 +347,31 @@ int env__parse(int argc, char **argv)
 		.parser = parse_arg,
 		.doc = doc,
 	};
-	int err;
+	int err, i;
 
+	/* "-- CMD ARGS": the command to start and trace; argp sees what precedes */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			env.cmd_argv = argv + i + 1;
+			env.cmd_argc = argc - i - 1;
+			argc = i;
+			break;
+		}
+	}
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return err;
+	if (env.cmd_argv && !env.cmd_argc) {
+		fprintf(stderr, "asyncprof-bpf: no command after --\n");
+		return -EINVAL;
+	}
+	if (env.cmd_argv && env.npids) {
+		fprintf(stderr,
+			"asyncprof-bpf: --pid and a command (after --) exclude each other\n");
+		return -EINVAL;
+	}
+	if (!env.mode_set)
+		env.mode = env.npids || env.cmd_argv ? AP_MODE_FULL : AP_MODE_LIGHT;
 	for (int i = 0; i < env.noutputs; i++) {
 		err = resolve_output(&env.outputs[i]);
 		if (err)

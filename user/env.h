@@ -10,6 +10,8 @@
 
 enum ap_format { AP_FMT_TEXT, AP_FMT_JSON, AP_FMT_CHROME, AP_FMT_HTML, AP_FMT_FOLDED };
 enum ap_backend { AP_BACKEND_AUTO, AP_BACKEND_UPROBE, AP_BACKEND_SYSCALL };
+/* full: per-callback uprobes; light: tracepoints and CPU samples only */
+enum ap_mode { AP_MODE_FULL, AP_MODE_LIGHT };
 
 #define AP_MAX_OUTPUTS 8
 
@@ -42,6 +44,11 @@ struct env {
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;
 	enum ap_backend backend;
+	enum ap_mode mode; /* --mode; default full with --pid, light system-wide */
+	bool mode_set;
+	bool list;	 /* --list: the event-loop processes on the host, then exit */
+	char **cmd_argv; /* the command after "--" (NULL-terminated), or NULL */
+	int cmd_argc;
 	int verbose;
 	int top; /* entries per table in the text summary */
 };

@@ -323,6 +323,10 @@ struct ap_py_proc {
 	__u32 tls_specific; /* glibc: offset of pthread specific_1stblock in struct pthread */
 	__u32 stack_depth;  /* frames to walk, <= AP_STACK_DEPTH */
 	struct ap_py_offsets off;
+	/* light mode (user/light.c): finding the running task from a stack */
+	__u32 code_flags;      /* PyCodeObject.co_flags */
+	__u32 frame_locals;    /* first local (self) of a frame: f_localsplus / localsplus */
+	__u64 handle_run_code; /* Handle._run's code object, learnt by BPF; 0 until then */
 };
 
 /* Counters of what was lost; index into the stats array map. */

@@ -21,6 +21,7 @@ const volatile __u64 lag_interval_ns = 10000000;
 const volatile bool verbose = false;
 const volatile bool trace_callbacks = false;   /* send every callback run (AP_REC_CB) */
 const volatile __u64 min_sample_ns = 25000000; /* keep CPU samples in callbacks this old */
+const volatile bool light_mode = false; /* no uprobes: tasks and callbacks from CPU samples */
 
 /* Set after load, before attach: the start of the lag sampling grid. */
 __u64 window_start_ns = 0;

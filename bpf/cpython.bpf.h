@@ -71,8 +71,9 @@ enum py_kind {
 	PK_PARTIAL,
 	PK_ML_WAKEUP, /* PyMethodDef of task_wakeup */
 	PK_ML_OTHER,
-	PK_UV_HANDLE, /* uvloop.loop.Handle */
-	PK_UV_TIMER,  /* uvloop.loop.TimerHandle */
+	PK_UV_HANDLE,  /* uvloop.loop.Handle */
+	PK_UV_TIMER,   /* uvloop.loop.TimerHandle */
+	PK_AIO_HANDLE, /* asyncio.events.Handle or TimerHandle (light mode) */
 };
 
 /*
@@ -136,6 +137,8 @@ static __always_inline __u32 classify_name(const char *n)
 		return PK_UV_HANDLE;
 	if (STR_IS(n, "uvloop.loop.TimerHandle"))
 		return PK_UV_TIMER;
+	if (STR_IS(n, "Handle") || STR_IS(n, "TimerHandle"))
+		return PK_AIO_HANDLE;
 	return PK_OTHER;
 }
 
@@ -493,7 +496,8 @@ static __always_inline void cb_end(struct ap_thread *t, __u32 tid, __u64 now,
 
 static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur)
 {
-	if (t->cb_start_ns || t->uv_depth)
+	/* light mode: blocked time of the busy interval (a slow iteration's blocked_ns) */
+	if (light_mode || t->cb_start_ns || t->uv_depth)
 		t->cb_blocked_ns += dur;
 }
 

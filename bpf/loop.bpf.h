@@ -14,16 +14,16 @@
 #include "fdinfo.bpf.h"
 
 /* x86-64 syscall numbers used here */
-#define NR_EPOLL_WAIT	  232
-#define NR_EPOLL_PWAIT	  281
-#define NR_EPOLL_PWAIT2	  441
+#define NR_EPOLL_WAIT	232
+#define NR_EPOLL_PWAIT	281
+#define NR_EPOLL_PWAIT2 441
 /*
  * Since Linux 6.11 a uretprobe returns through the uretprobe syscall (and,
  * since 6.16, an optimised uprobe enters through the uprobe syscall): our
  * own probes, never the target's blocking calls.
  */
-#define NR_URETPROBE 335
-#define NR_UPROBE    336
+#define NR_URETPROBE	  335
+#define NR_UPROBE	  336
 #define AP_LOOP_MIN_POLLS 2 /* consecutive polls on one epfd that make a loop */
 
 enum arg_kind { ARG_NONE, ARG_FD0, ARG_PATH0, ARG_PATH1 };
@@ -142,6 +142,25 @@ static __always_inline __u64 busy_since(struct ap_thread *t)
 	return born > b ? born : b;
 }
 
+/*
+ * Light mode: a busy interval as long as a slow callback is a slow
+ * iteration, reported like one; userspace gives it the stack and the
+ * task or callback sampled most inside it.
+ */
+static __always_inline void slow_iteration_emit(struct ap_thread *t, __u32 tid, __u64 b, __u64 len)
+{
+	struct ap_rec_slow_cb *r = rec_reserve(struct ap_rec_slow_cb, AP_REC_SLOW_CB, t->tgid, tid);
+
+	if (!r)
+		return;
+	r->start_ns = b;
+	r->duration_ns = len;
+	r->task = 0;
+	r->callback = 0;
+	r->blocked_ns = t->cb_blocked_ns;
+	bpf_ringbuf_submit(r, 0);
+}
+
 /* The thread enters its poll call: a busy interval ends now. */
 static __always_inline void busy_end(struct ap_thread *t, __u32 tid, __u64 now)
 {
@@ -160,6 +179,8 @@ static __always_inline void busy_end(struct ap_thread *t, __u32 tid, __u64 now)
 			bpf_ringbuf_submit(r, 0);
 		}
 	}
+	if (light_mode && t->is_loop && len >= slow_cb_ns)
+		slow_iteration_emit(t, tid, b, len);
 	t->busy_start_ns = 0;
 }
 
@@ -219,8 +240,13 @@ static __always_inline void blocking_detail(struct ap_rec_blocking *r)
 	}
 }
 
-/* Hook for the CPython backend: the Python stack and the GIL verdict. */
-static __always_inline void blocking_py(struct ap_thread *t, struct ap_rec_blocking *r);
+/*
+ * Hook for the CPython backend: the Python stack (*stack), and in light
+ * mode the task and callback found from it. Runs before the record is
+ * reserved, so the names it sends arrive first.
+ */
+static __always_inline void blocking_py(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task,
+					__u64 *cb);
 
 /* Hook for the CPython backend: syscall time lands in the running callback. */
 static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
@@ -233,6 +259,7 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 {
 	__u64 start = t->sys_start_ns, dur = now - start;
 	bool gil = gil_wait(t, now, &start, &dur);
+	__u64 stack = 0, task = t->cb_task, cb = t->cb_id;
 	struct ap_rec_blocking *r;
 	long n;
 
@@ -245,6 +272,7 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 		t->blocked_ns += dur;
 		t->blocking_calls++;
 	}
+	blocking_py(t, tid, &stack, &task, &cb);
 	r = rec_reserve(struct ap_rec_blocking, AP_REC_BLOCKING, t->tgid, tid);
 	if (!r)
 		return;
@@ -254,14 +282,14 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 	r->args[0] = t->sys_args[0];
 	r->args[1] = t->sys_args[1];
 	r->args[2] = t->sys_args[2];
-	r->task = t->cb_task;
-	r->callback = t->cb_id;
+	r->task = task;
+	r->callback = cb;
+	r->stack_id = stack;
 	r->syscall_nr = t->sys_nr;
 	r->fd_type = AP_FD_NONE;
 	r->detail_kind = AP_DETAIL_NONE;
 	r->detail_len = 0;
 	blocking_detail(r);
-	blocking_py(t, r);
 	r->gil = gil;
 	/* native frames (frame pointers permitting); a failure leaves none */
 	n = bpf_get_stack(ctx, r->ustack, sizeof(r->ustack), BPF_F_USER_STACK);
@@ -327,6 +355,8 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		t->idle_ns += now - t->poll_start_ns;
 		t->iterations++;
 		t->busy_start_ns = now;
+		if (light_mode)
+			t->cb_blocked_ns = 0;
 		return 0;
 	}
 	if (!t->in_sys) {

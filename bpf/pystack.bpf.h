@@ -55,6 +55,12 @@ static __always_inline __u64 py_top_frame(const struct ap_py_proc *pp, __u64 tst
 	return f;
 }
 
+/* Light mode: what a stack tells about the running task or callback. */
+struct light_hit {
+	__u64 handle;	 /* the asyncio Handle being run (Handle._run's self), 0: not found */
+	__u64 coro_code; /* code object of the outermost coroutine frame, 0: none */
+};
+
 struct walk_ctx {
 	__u64 f;   /* the next frame */
 	__u32 n;   /* frames kept */
@@ -62,7 +68,44 @@ struct walk_ctx {
 	__u32 trunc;
 	__u32 version;
 	__u32 off_code, off_back, off_lasti, off_owner, off_adaptive;
+	/* light mode only: the walk goes on past max to find the outermost coroutine */
+	struct ap_py_proc *pp; /* NULL: no light search */
+	__u32 coro_next;       /* the previous frame was the outermost coroutine so far */
+	struct light_hit hit;
 };
+
+#define CO_COROUTINE	      0x80
+#define CO_ITERABLE_COROUTINE 0x100 /* @types.coroutine generators */
+#define AIO_HANDLE_CALLBACK   24    /* asyncio Handle: _callback, the 2nd of its sorted __slots__ */
+
+/*
+ * Light mode, one frame: note the outermost coroutine frame; the frame
+ * that called it is asyncio's Handle._run, whose self is the Handle being
+ * run. Its code object is learnt once per process (checked by the type of
+ * self), then Handle._run frames are known by code alone.
+ */
+static __always_inline void light_frame(struct walk_ctx *w, __u64 f, __u64 code)
+{
+	struct ap_py_proc *pp = w->pp;
+	__u64 self, type;
+	bool caller = w->coro_next;
+
+	w->coro_next = 0;
+	if (pp->handle_run_code && code == pp->handle_run_code) {
+		if (!w->hit.handle)
+			w->hit.handle = rd_ptr(f + pp->frame_locals);
+	} else if (caller && !pp->handle_run_code) {
+		self = rd_ptr(f + pp->frame_locals);
+		if (self && obj_kind(self, &pp->off, &type) == PK_AIO_HANDLE) {
+			pp->handle_run_code = code;
+			w->hit.handle = self;
+		}
+	}
+	if (rd_u32(code + pp->code_flags) & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) {
+		w->hit.coro_code = code;
+		w->coro_next = 1;
+	}
+}
 
 /* Position of frame f in code: see user/pyline.h for its meaning per version. */
 static __always_inline __u64 walk_pos(const struct walk_ctx *w, __u64 f, __u64 code)
@@ -99,9 +142,11 @@ static long walk_one(__u32 i, void *arg)
 	/* 3.12+ C-stack shim frames (and 3.13's None executable) are not Python code */
 	if (owner == PY_FRAME_OWNED_BY_CSTACK || !code)
 		return 0;
+	if (w->pp)
+		light_frame(w, f, code);
 	if (w->n >= w->max || w->n >= AP_STACK_DEPTH) {
 		w->trunc = 1;
-		return 1;
+		return w->pp ? 0 : 1;
 	}
 	st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	if (!st)
@@ -114,8 +159,11 @@ static long walk_one(__u32 i, void *arg)
 	return 0;
 }
 
-/* Walk the current thread's Python frames into st. */
-static __always_inline void py_walk(const struct ap_py_proc *pp, struct ap_pystack *st)
+#define LIGHT_WALK_MAX 128 /* frames searched for the outermost coroutine */
+
+/* Walk the current thread's Python frames into st; the light search when hit. */
+static __always_inline void py_walk(struct ap_py_proc *pp, struct ap_pystack *st,
+				    struct light_hit *hit)
 {
 	const struct ap_py_offsets *o = &pp->off;
 	__u64 tstate = py_tstate(pp);
@@ -127,6 +175,7 @@ static __always_inline void py_walk(const struct ap_py_proc *pp, struct ap_pysta
 		.off_lasti = o->frame_lasti,
 		.off_owner = o->frame_owner,
 		.off_adaptive = o->code_adaptive,
+		.pp = hit && pp->code_flags ? pp : NULL,
 	};
 
 	st->depth = 0;
@@ -134,13 +183,15 @@ static __always_inline void py_walk(const struct ap_py_proc *pp, struct ap_pysta
 	if (!tstate)
 		return;
 	w.f = py_top_frame(pp, tstate);
-	bpf_loop(AP_STACK_DEPTH + 8, walk_one, &w, 0);
+	bpf_loop(w.pp ? LIGHT_WALK_MAX : AP_STACK_DEPTH + 8, walk_one, &w, 0);
 	st->depth = w.n;
 	st->truncated = w.trunc;
+	if (hit)
+		*hit = w.hit;
 }
 
-/* Walk, intern and return the stack's id (0 when there is none). */
-static __always_inline __u64 py_stack_id(const struct ap_py_proc *pp)
+/* Walk, intern and return the stack's id (0 when there is none); fills hit if given. */
+static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit *hit)
 {
 	__u32 zero = 0;
 	struct ap_pystack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
@@ -148,7 +199,7 @@ static __always_inline __u64 py_stack_id(const struct ap_py_proc *pp)
 
 	if (!st)
 		return 0;
-	py_walk(pp, st);
+	py_walk(pp, st, hit);
 	if (!st->depth)
 		return 0;
 	for (int i = 0; i < AP_STACK_DEPTH; i++) {
@@ -165,15 +216,57 @@ static __always_inline __u64 py_stack_id(const struct ap_py_proc *pp)
 	return h;
 }
 
-/* A blocking call gets the Python stack at the syscall. */
-static __always_inline void blocking_py(struct ap_thread *t, struct ap_rec_blocking *r)
+/*
+ * Light mode: the task or callback a stack belongs to. Through the Handle
+ * (asyncio): its _callback, classified as a dispatched callback is. Without
+ * one (uvloop runs handles from C): the outermost coroutine's code object,
+ * named by its qualname; the Task itself is not known then.
+ */
+static __always_inline void light_ident(struct ap_thread *t, __u32 tid, struct ap_py_proc *pp,
+					const struct light_hit *hit, __u64 *task, __u64 *cb)
+{
+	const struct ap_py_offsets *o = &pp->off;
+	struct cb_ident ci = {};
+	__u64 coro, qual;
+
+	if (hit->handle)
+		identify(rd_ptr(hit->handle + AIO_HANDLE_CALLBACK), o, &ci);
+	if (ci.task) {
+		coro = rd_ptr(ci.task + o->task_coro);
+		qual = coro ? rd_ptr(coro + o->coro_qualname) : 0;
+		/* a freed Task's address comes back: its names are sent every time */
+		emit_pyname(t->tgid, tid, AP_NAME_TASK, ci.task, rd_ptr(ci.task + o->task_name), o);
+		emit_pyname(t->tgid, tid, AP_NAME_TASK_CORO, ci.task, qual, o);
+		if (qual && name_is_new(t->tgid, AP_NAME_CALLBACK, qual))
+			emit_pyname(t->tgid, tid, AP_NAME_CALLBACK, qual, qual, o);
+		*task = ci.task;
+		*cb = qual;
+		return;
+	}
+	if (!ci.id && hit->coro_code) {
+		ci.id = hit->coro_code;
+		ci.name_obj = rd_ptr(ci.id + (o->code_qualname ? o->code_qualname : o->code_name));
+	}
+	cb_name_once(t, tid, &ci, o);
+	*task = 0;
+	*cb = ci.id;
+}
+
+/* A blocking call gets the Python stack at the syscall (and in light mode its task). */
+static __always_inline void blocking_py(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task,
+					__u64 *cb)
 {
 	struct ap_py_proc *pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
+	struct light_hit hit = {};
 
-	r->stack_id = 0;
 	if (!pp)
 		return;
-	r->stack_id = py_stack_id(pp);
+	if (!light_mode) {
+		*stack = py_stack_id(pp, NULL);
+		return;
+	}
+	*stack = py_stack_id(pp, &hit);
+	light_ident(t, tid, pp, &hit, task, cb);
 }
 
 #define NR_FUTEX   202
@@ -209,10 +302,42 @@ static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *star
 }
 
 /*
+ * Light mode: every sample of a busy loop thread counts, with the task or
+ * callback its stack belongs to, found before the record is reserved so
+ * that the names it sends come first. cb_start_ns is the start of the busy
+ * interval, which is how a slow iteration finds its samples.
+ */
+static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 tid, __u64 now)
+{
+	struct light_hit hit = {};
+	struct ap_rec_sample *r;
+	struct ap_py_proc *pp;
+	__u64 stack, task = 0, cb = 0;
+
+	if (t->in_poll)
+		return 0;
+	pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (!pp)
+		return 0;
+	stack = py_stack_id(pp, &hit);
+	light_ident(t, tid, pp, &hit, &task, &cb);
+	r = rec_reserve(struct ap_rec_sample, AP_REC_SAMPLE, tgid, tid);
+	if (!r)
+		return 0;
+	r->ts_ns = now;
+	r->cb_start_ns = busy_since(t);
+	r->task = task;
+	r->callback = cb;
+	r->stack_id = stack;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/*
  * CPU-clock sample on any CPU: keep it when a traced loop thread runs a
  * callback that has lasted at least min_sample_ns (a fraction of the
  * slow-callback threshold), so slow callbacks get a stack even when they
- * make no syscall.
+ * make no syscall. Light mode keeps every sample of a busy loop thread.
  */
 static __always_inline int on_sample(void)
 {
@@ -228,6 +353,8 @@ static __always_inline int on_sample(void)
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (!t || !t->is_loop)
 		return 0;
+	if (light_mode)
+		return light_sample(t, tgid, tid, bpf_ktime_get_ns());
 	start = t->cb_start_ns;
 	if (!start && t->uv_depth && t->uv_depth <= 4)
 		start = t->uv_start_ns[0];
@@ -244,7 +371,7 @@ static __always_inline int on_sample(void)
 	r->cb_start_ns = start;
 	r->task = t->cb_task ? t->cb_task : t->uv_task[0];
 	r->callback = t->cb_id ? t->cb_id : t->uv_id[0];
-	r->stack_id = py_stack_id(pp);
+	r->stack_id = py_stack_id(pp, NULL);
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

@@ -371,7 +371,14 @@ int env__parse(int argc, char **argv)
 		return -EINVAL;
 	}
 	if (!env.mode_set)
-		env.mode = env.npids || env.cmd_argv ? AP_MODE_FULL : AP_MODE_LIGHT;
+		env.mode = env.npids || env.cmd_argv || env.backend == AP_BACKEND_UPROBE
+				   ? AP_MODE_FULL
+				   : AP_MODE_LIGHT;
+	if (env.mode == AP_MODE_LIGHT && env.backend == AP_BACKEND_UPROBE) {
+		fprintf(stderr, "asyncprof-bpf: --mode light attaches no uprobe; "
+				"--backend uprobe needs --mode full\n");
+		return -EINVAL;
+	}
 	for (int i = 0; i < env.noutputs; i++) {
 		err = resolve_output(&env.outputs[i]);
 		if (err)

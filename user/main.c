@@ -230,6 +230,7 @@ static int make_session(uint64_t start_ns, struct session **out)
 		.traced = env__wants_trace(),
 		.host = host_name(),
 		.sample_period_ns = env.frequency ? 1000000000ull / env.frequency : 0,
+		.light = env.mode == AP_MODE_LIGHT,
 	};
 
 	return session__new(&so, out);
@@ -263,6 +264,7 @@ static int load_tracer(struct tracer **tr)
 		.lag_interval_ns = env.lag_interval_ns,
 		.max_tasks = env.max_tasks,
 		.trace_callbacks = env__wants_trace(),
+		.light = env.mode == AP_MODE_LIGHT,
 		.verbose = env.verbose >= 2,
 	};
 	int err = tracer__new(&topts, tr);

@@ -152,6 +152,7 @@ struct ap_process {
 	AP_VEC(struct ap_slice) slices;		      /* every callback run, only when traced */
 	AP_VEC(struct ap_sample) samples;	      /* CPU samples inside long callbacks */
 	AP_VEC(struct ap_blocking_sum) blocking_sums; /* every blocking call, summed */
+	bool steps_exact; /* false in light mode: tasks and callbacks estimated from samples */
 };
 
 struct ap_report {
@@ -166,6 +167,7 @@ struct ap_report {
 	bool traced;		   /* per-callback slices were recorded (a trace was requested) */
 	uint64_t sample_period_ns; /* CPU sampling period, 0 when sampling was off */
 	bool group_by_task;	   /* folded export: stacks rooted at the task name */
+	const char *mode;	   /* "full" or "light" (static) */
 	const char *host;	   /* static or owned by the caller; NULL when unknown */
 	AP_VEC(struct ap_process) processes;
 };

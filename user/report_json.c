@@ -153,6 +153,7 @@ static void json_process(json_writer_t *w, const struct ap_process *p)
 	jsonw_string_field(w, "runtime", p->runtime);
 	jsonw_string_field(w, "runtime_version", p->runtime_version);
 	jsonw_string_field(w, "backend", p->backend);
+	jsonw_bool_field(w, "steps_exact", p->steps_exact);
 	JSON_VEC(w, "loops", p->loops, json_loop);
 	JSON_VEC(w, "tasks", p->tasks, json_task);
 	JSON_VEC(w, "callbacks", p->callbacks, json_callback);
@@ -179,6 +180,8 @@ static void json_header(json_writer_t *w, const struct ap_report *r)
 	jsonw_uint_field(w, "slow_callback_ns", r->slow_callback_ns);
 	jsonw_uint_field(w, "blocking_ns", r->blocking_ns);
 	jsonw_uint_field(w, "lag_interval_ns", r->lag_interval_ns);
+	jsonw_string_field(w, "mode", r->mode ? r->mode : "full");
+	jsonw_uint_field(w, "sample_period_ns", r->sample_period_ns);
 	jsonw_end_object(w);
 	jsonw_name(w, "drops");
 	jsonw_start_object(w);

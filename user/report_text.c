@@ -41,6 +41,9 @@ static void text_header(FILE *f, const struct ap_report *r)
 		"asyncprof-bpf %s: %s window, lag grid %s, blocking >= %s, slow callback >= %s\n",
 		r->tool_version ? r->tool_version : "", dur(len), dur(r->lag_interval_ns),
 		dur(r->blocking_ns), dur(r->slow_callback_ns));
+	if (r->mode && !strcmp(r->mode, "light"))
+		fprintf(f, "mode light: no uprobes; task and callback times are estimated from CPU "
+			   "samples and steps are not exact\n");
 	if (r->drops_events || r->drops_stacks)
 		fprintf(f,
 			"WARNING: data lost to full buffers: %" PRIu64 " events, %" PRIu64

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include "asyncprof.h"
 #include "lag.h"
+#include "light.h"
 #include "log.h"
 #include "names.h"
 #include "natsym.h"
@@ -27,6 +28,8 @@ struct raw_sample {
 	uint32_t tid;
 	uint64_t cb_start_ns;
 	uint64_t stack_id;
+	uint64_t task; /* light mode: what the slow iteration ran */
+	uint64_t callback;
 };
 
 struct session {
@@ -38,6 +41,7 @@ struct session {
 	AP_VEC(struct pystack *) stackers; /* per process, NULL when not CPython */
 	AP_VEC(struct natsym *) natsyms;   /* per process: native frames */
 	AP_VEC(struct raw_sample) samples;
+	struct light *light; /* light mode only */
 	int threads_fd;
 	int stacks_fd;
 	uint64_t events;
@@ -70,6 +74,13 @@ int session__new(const struct session_opts *opts, struct session **out)
 	}
 	s->opts = *opts;
 	s->stacks_fd = -1;
+	s->light = opts->light ? light__new() : NULL;
+	if (opts->light && !s->light) {
+		names__free(s->names);
+		free(s->rep);
+		free(s);
+		return -ENOMEM;
+	}
 	s->rep->tool_version = opts->tool_version;
 	s->rep->start_ns = opts->start_ns;
 	s->rep->blocking_ns = opts->blocking_ns;
@@ -78,6 +89,7 @@ int session__new(const struct session_opts *opts, struct session **out)
 	s->rep->traced = opts->traced;
 	s->rep->host = opts->host;
 	s->rep->sample_period_ns = opts->sample_period_ns;
+	s->rep->mode = opts->light ? "light" : "full";
 	*out = s;
 	return 0;
 }
@@ -97,6 +109,7 @@ void session__free(struct session *s)
 		natsym__free(s->natsyms.v[i]);
 	free(s->natsyms.v);
 	free(s->samples.v);
+	light__free(s->light);
 	names__free(s->names);
 	ap_report__free(s->rep);
 	free(s);
@@ -136,6 +149,7 @@ int session__add_process(struct session *s, const struct session_proc *p)
 	proc->runtime = p->runtime;
 	proc->runtime_version = dup_or_null(p->runtime_version);
 	proc->backend = p->backend;
+	proc->steps_exact = !s->opts.light;
 	*kind = p->loop_kind;
 	return 0;
 }
@@ -261,6 +275,16 @@ static struct ap_blocking *gil_wait_growing(struct ap_process *p, const struct a
 	return NULL;
 }
 
+/* Light mode: a blocking call's time belongs to the task or callback it was made in. */
+static int light_blocked(struct session *s, const struct ap_rec_blocking *r)
+{
+	struct light_sample ls = {r->hdr.pid, r->hdr.tid, r->start_ns, 0, r->task, r->callback};
+
+	if (!s->light || (!r->task && !r->callback))
+		return 0;
+	return light__add_blocked(s->light, &ls, r->duration_ns);
+}
+
 static int on_blocking(struct session *s, const void *rec)
 {
 	const struct ap_rec_blocking *r = rec;
@@ -291,25 +315,52 @@ static int on_blocking(struct session *s, const void *rec)
 	b->detail = blocking_detail(r);
 	b->task = r->task;
 	b->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
-	err = natsym__resolve(s->natsyms.v[idx], (const uint64_t *)r->ustack,
-			      r->nustack < AP_NATIVE_DEPTH ? r->nustack : AP_NATIVE_DEPTH,
-			      &b->native_stack);
+	err = light_blocked(s, r);
+	if (!err)
+		err = natsym__resolve(s->natsyms.v[idx], (const uint64_t *)r->ustack,
+				      r->nustack < AP_NATIVE_DEPTH ? r->nustack : AP_NATIVE_DEPTH,
+				      &b->native_stack);
 	return err ? err : stack_get(s, idx, r->stack_id, &b->stack);
+}
+
+/*
+ * Light mode samples every busy moment, not only long callbacks: the
+ * samples kept for slow iterations are the recent ones (an iteration's
+ * samples come just before its record), and the report keeps at most
+ * LIGHT_MAX_SAMPLES stacks for the flame graph.
+ */
+#define LIGHT_RAW_KEEP	  4096
+#define LIGHT_MAX_SAMPLES 50000
+
+static int light_sample(struct session *s, const struct ap_rec_sample *r)
+{
+	struct light_sample ls = {r->hdr.pid,	  r->hdr.tid, r->ts_ns,
+				  r->cb_start_ns, r->task,    r->callback};
+
+	if (s->samples.n >= 2 * LIGHT_RAW_KEEP) {
+		memmove(s->samples.v, s->samples.v + LIGHT_RAW_KEEP,
+			(s->samples.n - LIGHT_RAW_KEEP) * sizeof(*s->samples.v));
+		s->samples.n -= LIGHT_RAW_KEEP;
+	}
+	return light__add_sample(s->light, &ls);
 }
 
 static int on_sample(struct session *s, const void *rec)
 {
 	const struct ap_rec_sample *r = rec;
-	struct raw_sample *raw = AP_VEC_PUSH(s->samples);
+	struct raw_sample *raw;
 	struct ap_process *p;
 	struct ap_sample *smp;
 	size_t idx;
+	int err = s->light ? light_sample(s, r) : 0;
 
+	raw = err ? NULL : AP_VEC_PUSH(s->samples);
 	if (!raw)
 		return -ENOMEM;
-	*raw = (struct raw_sample){r->hdr.pid, r->hdr.tid, r->cb_start_ns, r->stack_id};
+	*raw = (struct raw_sample){r->hdr.pid,	r->hdr.tid, r->cb_start_ns,
+				   r->stack_id, r->task,    r->callback};
 	p = find_process(s, r->hdr.pid, &idx);
-	if (!p || !r->stack_id)
+	if (!p || !r->stack_id || (s->light && p->samples.n >= LIGHT_MAX_SAMPLES))
 		return 0;
 	smp = AP_VEC_PUSH(p->samples);
 	if (!smp)
@@ -345,6 +396,34 @@ static uint64_t slow_cb_stack(const struct session *s, uint32_t pid, uint32_t ti
 		}
 	}
 	return best;
+}
+
+/* Light mode: the task and callback sampled most in a slow iteration. */
+static void slow_iteration_owner(const struct session *s, const struct ap_rec_slow_cb *r,
+				 uint64_t *task, uint64_t *cb)
+{
+	size_t best_n = 0;
+
+	for (size_t i = 0; i < s->samples.n; i++) {
+		const struct raw_sample *a = &s->samples.v[i];
+		size_t n = 0;
+
+		if (a->pid != r->hdr.pid || a->tid != r->hdr.tid || a->cb_start_ns != r->start_ns ||
+		    (!a->task && !a->callback))
+			continue;
+		for (size_t j = i; j < s->samples.n; j++) {
+			const struct raw_sample *b = &s->samples.v[j];
+
+			n += b->pid == a->pid && b->tid == a->tid &&
+			     b->cb_start_ns == a->cb_start_ns && b->task == a->task &&
+			     b->callback == a->callback;
+		}
+		if (n > best_n) {
+			best_n = n;
+			*task = a->task;
+			*cb = a->callback;
+		}
+	}
 }
 
 static int on_name(struct session *s, const void *rec)
@@ -442,6 +521,7 @@ static int stack_of_longest_block(const struct ap_process *p, struct ap_slow_cb 
 static int on_slow_cb(struct session *s, const void *rec)
 {
 	const struct ap_rec_slow_cb *r = rec;
+	uint64_t cb;
 	size_t idx;
 	int err;
 	struct ap_process *p = find_process(s, r->hdr.pid, &idx);
@@ -456,7 +536,10 @@ static int on_slow_cb(struct session *s, const void *rec)
 	c->start_ns = r->start_ns;
 	c->duration_ns = r->duration_ns;
 	c->task = r->task;
-	c->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
+	cb = r->callback;
+	if (s->light && !r->task && !r->callback)
+		slow_iteration_owner(s, r, &c->task, &cb);
+	c->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, cb);
 	c->blocked_ns = r->blocked_ns;
 	err = stack_get(s, idx, slow_cb_stack(s, r->hdr.pid, r->hdr.tid, r->start_ns), &c->stack);
 	if (!err && !c->stack.n)
@@ -598,6 +681,8 @@ static int read_loops(struct session *s, int threads_fd, uint64_t end_ns, struct
 			return err;
 		if (!s->stackers.v[idx])
 			lp->gil_wait_ns = AP_NULL_U64; /* not a CPython process */
+		if (s->light)
+			lp->callbacks = AP_NULL_U64; /* not counted without the uprobes */
 	}
 	return 0;
 }
@@ -711,6 +796,9 @@ static int read_maps(struct session *s, const struct session_maps *maps, uint64_
 		err = read_tasks(s, maps->tasks_fd, rep);
 	if (!err && maps->callbacks_fd >= 0)
 		err = read_callbacks(s, maps->callbacks_fd, rep);
+	for (size_t i = 0; s->light && !err && i < rep->processes.n; i++)
+		err = light__fill(s->light, s->names, s->opts.sample_period_ns,
+				  &rep->processes.v[i]);
 	if (err)
 		return err;
 	for (size_t i = 0; i < rep->processes.n; i++)
@@ -759,6 +847,7 @@ static int process_copy(struct ap_process *d, const struct ap_process *p)
 	d->runtime = p->runtime;
 	d->runtime_version = dup_or_null(p->runtime_version);
 	d->backend = p->backend;
+	d->steps_exact = p->steps_exact;
 	for (size_t i = 0; i < p->tasks.n && !err; i++) {
 		struct ap_task *t = AP_VEC_PUSH(d->tasks);
 
@@ -826,6 +915,7 @@ int session__snapshot(struct session *s, const struct session_maps *maps, uint64
 		.drops_events = drops_events,
 		.host = s->rep->host,
 		.sample_period_ns = s->rep->sample_period_ns,
+		.mode = s->rep->mode,
 	};
 	for (size_t i = 0; i < s->rep->processes.n && !err; i++) {
 		const struct ap_process *p = &s->rep->processes.v[i];

@@ -38,6 +38,7 @@ struct session_opts {
 	bool traced;		   /* AP_REC_CB records will come: a trace was requested */
 	const char *host;	   /* host name, kept by the caller; NULL when unknown */
 	uint64_t sample_period_ns; /* 1e9 / --frequency, 0: no sampling */
+	bool light;		   /* light mode: tasks and callbacks from CPU samples (light.h) */
 };
 
 int session__new(const struct session_opts *opts, struct session **out);

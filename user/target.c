@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "light.h"
 #include "log.h"
 #include "pyrt.h"
 #include "target.h"
@@ -93,6 +94,8 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		     p->pid, p->comm);
 		return -ENOTSUP;
 	}
+	if (env.mode == AP_MODE_LIGHT)
+		return light__pick(tg, pi, backend);
 	tg->uprobe = backend != AP_BACKEND_SYSCALL && uprobe_possible(pi, &why);
 	if (backend == AP_BACKEND_UPROBE && !tg->uprobe) {
 		tlog(tg, "backend uprobe is not available for pid %d (%s): %s\n", p->pid, p->comm,
@@ -181,6 +184,7 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 		.off = *pi->off,
 	};
 
+	light__offsets(pi->minor, &pp.code_flags, &pp.frame_locals);
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
 }
 
@@ -189,6 +193,8 @@ int target__attach(struct target *tg, struct tracer *tr)
 	const struct pyrt_info *pi = tg->py;
 	int err;
 
+	if (tg->light_py)
+		return set_py_proc(tg, tr);
 	if (!tg->uprobe)
 		return 0;
 	err = set_py_proc(tg, tr);

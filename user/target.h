@@ -19,6 +19,7 @@ struct target {
 	char *version;
 	struct pyrt_info *py; /* what pyrt found; NULL when not probed */
 	bool uprobe;	      /* the CPython uprobe backend is used */
+	bool light_py;	      /* light mode on CPython: stacks and samples, no uprobe */
 	bool discovered;      /* found system-wide: any runtime, errors only at -v */
 };
 

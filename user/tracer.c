@@ -45,6 +45,8 @@ static bool probe_tp_btf(const char *name)
 	return true;
 }
 
+static struct bpf_program *uprobe_prog(struct tracer *t, enum tracer_uprobe which, bool *ret);
+
 /* Load one flavour of each hook, tp_btf when the kernel has it. */
 static void choose_flavour(struct tracer *t)
 {
@@ -61,6 +63,15 @@ static void choose_flavour(struct tracer *t)
 	bpf_program__set_autoload(s->progs.ap_sched_switch_raw, !btf);
 	bpf_program__set_autoload(s->progs.ap_exit_raw, !btf);
 	vlog("using %s tracepoints\n", btf ? "tp_btf" : "raw_tp");
+}
+
+/* Light mode attaches no uprobe: leave their programs out of the kernel altogether. */
+static void skip_uprobes(struct tracer *t)
+{
+	bool ret;
+
+	for (int i = 0; i < TRACER_UP_MAX; i++)
+		bpf_program__set_autoload(uprobe_prog(t, (enum tracer_uprobe)i, &ret), false);
 }
 
 int tracer__new(const struct tracer_opts *opts, struct tracer **out)
@@ -93,7 +104,10 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 		t->skel->rodata->max_tasks = opts->max_tasks;
 		bpf_map__set_max_entries(t->skel->maps.tasks, opts->max_tasks);
 	}
+	t->skel->rodata->light_mode = opts->light;
 	choose_flavour(t);
+	if (opts->light)
+		skip_uprobes(t);
 	err = asyncprof_bpf__load(t->skel);
 	if (err)
 		goto err_free;

@@ -21,6 +21,7 @@ struct tracer_opts {
 	uint64_t lag_interval_ns;
 	uint32_t max_tasks;
 	bool trace_callbacks; /* send every callback run through the ring buffer */
+	bool light;	      /* light mode: the uprobe programs are not even loaded */
 	bool verbose;
 };
 

@@ -43,8 +43,9 @@ def start(argv):
 
 def trace(args, duration, during=None):
     out = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
-    tool = subprocess.Popen([TOOL, "--duration", str(duration), "-q", "--no-live", "-o",
-                             "json:" + out] + args,
+    # full mode: these tests check the per-process uprobe backend (light: test_light.py)
+    tool = subprocess.Popen([TOOL, "--duration", str(duration), "-q", "--no-live",
+                             "--mode", "full", "-o", "json:" + out] + args,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     line = tool.stderr.readline()
     check(line.startswith("Tracing"), "tool said %r", line)

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Light mode (--mode light): no per-callback uprobe. Loop boundaries and
+ * blocking calls come from the syscall tracepoints as in full mode; the
+ * busy time of tasks and callbacks is estimated from CPU samples of the
+ * loop thread, each attributed in BPF to the task or callback its stack
+ * belongs to (bpf/pystack.bpf.h, light_ident). This file picks the
+ * backend of a process in light mode and turns the samples into the
+ * report's tasks and callbacks.
+ */
+#ifndef AP_LIGHT_H
+#define AP_LIGHT_H
+
+#include <stdint.h>
+#include "env.h"
+#include "model.h"
+
+struct light;
+struct names;
+struct pyrt_info;
+struct target;
+
+/* Light mode's backend for tg: "syscall", with Python stacks where CPython is known. */
+int light__pick(struct target *tg, const struct pyrt_info *pi, enum ap_backend backend);
+
+/* co_flags and first-local offsets of CPython 3.minor; 0 when unknown (no search then). */
+void light__offsets(int minor, uint32_t *code_flags, uint32_t *frame_locals);
+
+struct light *light__new(void);
+void light__free(struct light *l);
+
+/* One CPU sample of a busy loop thread; task 0: not a task; cb 0: not attributed. */
+struct light_sample {
+	uint32_t pid;
+	uint32_t tid;
+	uint64_t ts_ns;
+	uint64_t busy_start_ns; /* which busy interval (loop iteration) it fell in */
+	uint64_t task;
+	uint64_t cb; /* callback identity: the task's coroutine qualname, or a callable's */
+};
+int light__add_sample(struct light *l, const struct light_sample *s);
+
+/* A blocking call attributed to a task or callback: its time counts as theirs. */
+int light__add_blocked(struct light *l, const struct light_sample *s, uint64_t dur_ns);
+
+/*
+ * The tasks and callbacks of process p estimated so far, appended to p:
+ * busy time is samples times period_ns plus blocked time; steps (and
+ * callback counts) are the loop iterations in which the task was seen, a
+ * lower bound. Names come from the session's cache.
+ */
+int light__fill(const struct light *l, const struct names *names, uint64_t period_ns,
+		struct ap_process *p);
+
+#endif /* AP_LIGHT_H */

@@ -10,7 +10,8 @@ PYTHON    ?= /usr/bin/python3
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev \
 	pkg-config make gcc python3 python3-uvloop nodejs cppcheck clang-format clang-tidy \
-	libncurses-dev libmicrohttpd-dev tmux chromium
+	libncurses-dev libmicrohttpd-dev tmux chromium \
+	libclang-rt-14-dev valgrind
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT)
 CFLAGS    ?= $(CFLAGS_COMMON)
@@ -34,7 +35,8 @@ BPF_SRCS  := bpf/asyncprof.bpf.c
 BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
-.PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench
+.PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench \
+	fuzz valgrind
 
 all: asyncprof-bpf
 
@@ -114,6 +116,29 @@ test-asan: $(ASAN_BINS)
 
 test-integration: asyncprof-bpf
 	$(Q)$(PYTHON) tests/integration/run_all.py
+
+# libFuzzer targets of the parsers of untrusted input (fuzz/, docs/fuzzing.md): each runs
+# FUZZ_TIME seconds, one at a time, niced; the corpus grows in .output/fuzz/, seeds stay small.
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS := elfsym procmaps methods pystack
+FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets pystack pyline strutil model)
+FUZZ_BINS    := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -Ifuzz \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_mem.h $(FUZZ_MODS) $(wildcard user/*.h) bpf/asyncprof.h
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_MODS) -lelf -lz -o $@
+
+fuzz: $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(OUTPUT)/fuzz/corpus/$$t; echo "== fuzz_$$t $(FUZZ_TIME)s"; \
+		nice -n 19 $(OUTPUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			-artifact_prefix=$(OUTPUT)/fuzz/$$t- $(OUTPUT)/fuzz/corpus/$$t fuzz/corpus/$$t \
+			> $(OUTPUT)/fuzz/$$t.log 2>&1 || { tail -40 $(OUTPUT)/fuzz/$$t.log; exit 1; }; \
+		grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss' $(OUTPUT)/fuzz/$$t.log; \
+	done
 
 # The README's test command: installs, builds, runs every test.
 test: deps

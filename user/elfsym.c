@@ -40,11 +40,13 @@ static int reloc_cmp(const void *a, const void *b)
 static int elf_file__add_relocs(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *sh)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t i, n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
 	struct elf_reloc *r;
 	GElf_Rela rela;
+	size_t i, n;
 
-	if (!data || !n)
+	/* entries the section's data really holds: sh_size of a hostile file may lie */
+	n = data && sh->sh_entsize ? data->d_size / sh->sh_entsize : 0;
+	if (!n)
 		return 0;
 	r = realloc(ef->relocs, (ef->nrelocs + n) * sizeof(*r));
 	if (!r)
@@ -168,7 +170,7 @@ static int elf_file__each_sym(const struct elf_file *ef, Elf64_Word shtype,
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != shtype || !sh.sh_entsize)
 			continue;
 		data = elf_getdata(scn, NULL);
-		n = sh.sh_size / sh.sh_entsize;
+		n = data ? data->d_size / sh.sh_entsize : 0; /* not sh_size: it may lie */
 		for (i = 0; data && i < n; i++) {
 			const char *sname;
 
@@ -328,6 +330,8 @@ static const struct elf_reloc *elf_file__reloc_at(const struct elf_file *ef, uin
 {
 	struct elf_reloc key = {.where = vaddr};
 
+	if (!ef->nrelocs)
+		return NULL;
 	return bsearch(&key, ef->relocs, ef->nrelocs, sizeof(key), reloc_cmp);
 }
 

@@ -78,7 +78,7 @@ static const struct argp_option opts[] = {
 	{"stack-depth", OPT_STACK_DEPTH, "N", 0, "Python frames per stack (default 32, at most 32)",
 	 0},
 	{"frequency", OPT_FREQUENCY, "HZ", 0,
-	 "CPU samples per second inside long callbacks (default 199, 0: off)", 0},
+	 "CPU samples per second inside long callbacks (default 199)", 0},
 	{"interval", OPT_INTERVAL, "MS", 0, "Live view refresh period (default 1000)", 0},
 	{"batch", OPT_BATCH, NULL, 0, "Live figures as plain text every interval, like top -b", 0},
 	{"no-live", OPT_NO_LIVE, NULL, 0, "Only the final report, even on a terminal", 0},
@@ -198,8 +198,8 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_FREQUENCY:
 		v = strtol(arg, &end, 10);
-		if (*end || v < 0 || v > 10000)
-			argp_error(state, "invalid --frequency: %s (0 to 10000)", arg);
+		if (!*arg || *end || v < 1 || v > 10000)
+			argp_error(state, "invalid --frequency: %s (1 to 10000)", arg);
 		env.frequency = (uint32_t)v;
 		return 0;
 	case OPT_MAX_TASKS:

@@ -312,6 +312,8 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	err = preflight__check();
 	if (!err)
+		err = preflight__outputs(env.outputs, env.noutputs);
+	if (!err)
 		err = targets__new(&ts);
 	if (!err)
 		err = targets__open_pids(ts, env.pids, env.npids, env.backend);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Privilege and BTF checks, so failures read as causes, not as libbpf noise. */
 #include <errno.h>
+#include <string.h>
 #include <linux/capability.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "log.h"
 #include "preflight.h"
+#include "report_json.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -46,6 +48,20 @@ int preflight__check(void)
 		elog("kernel BTF not found at /sys/kernel/btf/vmlinux: this kernel lacks "
 		     "CONFIG_DEBUG_INFO_BTF, which CO-RE programs need\n");
 		return -ENOENT;
+	}
+	return 0;
+}
+
+int preflight__outputs(const struct env_output *outs, int n)
+{
+	int err;
+
+	for (int i = 0; i < n; i++) {
+		err = report_file__check(outs[i].path);
+		if (err) {
+			elog("cannot write %s: %s\n", outs[i].path, strerror(-err));
+			return err;
+		}
 	}
 	return 0;
 }

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Checks before anything is loaded: privilege and kernel BTF. */
+/* Checks before anything is loaded: privilege, kernel BTF, writable outputs. */
 #ifndef AP_PREFLIGHT_H
 #define AP_PREFLIGHT_H
 
+#include "env.h"
+
 /* Print one line and return -errno when tracing cannot work here. */
 int preflight__check(void);
+/* Each output can be written (report_file__check); one line and -errno if not. */
+int preflight__outputs(const struct env_output *outs, int n);
 
 #endif /* AP_PREFLIGHT_H */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include "elfsym.h"
 #include "procmaps.h"
@@ -127,11 +128,13 @@ int pyrt__find_method(pyrt_read_fn read, void *ctx, uint64_t type_addr, __u32 of
 /* Bytes after the opcode taken by a ModRM operand (ModRM, SIB, displacement). */
 static size_t modrm_len(const uint8_t *p, size_t left)
 {
-	uint8_t mod = p[0] >> 6, rm = p[0] & 7;
+	uint8_t mod, rm;
 	size_t n = 1;
 
 	if (!left)
-		return 0;
+		return 0; /* checked before the ModRM byte is read: it may be past the code */
+	mod = p[0] >> 6;
+	rm = p[0] & 7;
 	if (mod != 3 && rm == 4) {
 		if (left < 2)
 			return 0;
@@ -310,13 +313,14 @@ static int pyrt__find_py(struct pyrt_ctx *c)
 {
 	struct pyrt_info *out = c->out;
 	const struct procmap *m;
+	char path[PATH_MAX + 64];
 	struct elf_sym sym;
 	int err;
 
 	m = procmaps__find_file(c->pm, "libpython3.*.so*", NULL);
 	copy_str(out->py_path, sizeof(out->py_path), m ? m->path : out->exe);
 	out->py_is_exe = !m;
-	err = elf_file__open(out->py_path, &c->ef);
+	err = elf_file__open(pyrt__host_path(out, out->py_path, path, sizeof(path)), &c->ef);
 	if (err)
 		return m ? err : -ENOENT; /* an exe we cannot read is no Python we know */
 	if (elf_file__find_sym(c->ef, "_PyRuntime", &sym) &&
@@ -414,6 +418,7 @@ static void pyrt__asyncio(struct pyrt_ctx *c)
 {
 	struct pyrt_info *out = c->out;
 	const struct procmap *m;
+	char path[PATH_MAX + 64];
 	struct elf_file *ef;
 	bool old = out->minor <= 9;
 
@@ -423,7 +428,7 @@ static void pyrt__asyncio(struct pyrt_ctx *c)
 	if (!m)
 		return;
 	copy_str(out->asyncio_path, sizeof(out->asyncio_path), m->path);
-	if (elf_file__open(m->path, &ef)) {
+	if (elf_file__open(pyrt__host_path(out, m->path, path, sizeof(path)), &ef)) {
 		copy_str(out->asyncio_note, sizeof(out->asyncio_note), "cannot read _asyncio");
 		return;
 	}
@@ -516,6 +521,30 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 	return pyrt__check_debug_offsets(c);
 }
 
+const char *pyrt__host_path(const struct pyrt_info *info, const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", info->root, path);
+	return buf;
+}
+
+/* Does procdir's process see another file system than we do? */
+static bool other_root(const char *procdir)
+{
+	char path[PATH_MAX], ours[64], theirs[64];
+	struct stat a, b;
+	ssize_t n, m;
+
+	snprintf(path, sizeof(path), "%s/root", procdir);
+	if (stat(path, &a) || stat("/", &b))
+		return false; /* a fixture directory, or gone: paths as they are */
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return true; /* chroot */
+	snprintf(path, sizeof(path), "%s/ns/mnt", procdir);
+	n = readlink(path, theirs, sizeof(theirs) - 1);
+	m = readlink("/proc/self/ns/mnt", ours, sizeof(ours) - 1);
+	return n > 0 && m > 0 && (n != m || memcmp(ours, theirs, n));
+}
+
 static int read_exe(const char *procdir, struct pyrt_info *out)
 {
 	char path[PATH_MAX];
@@ -541,6 +570,8 @@ int pyrt__probe_dir(const char *procdir, int pid, struct pyrt_info *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (other_root(procdir))
+		snprintf(out->root, sizeof(out->root), "%s/root", procdir);
 	err = read_exe(procdir, out);
 	if (err)
 		return pyrt__fail(out, err, "cannot read %s/exe: %s", procdir, strerror(-err));

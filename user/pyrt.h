@@ -30,7 +30,8 @@ enum pyrt_reg {
 
 struct pyrt_info {
 	enum pyrt_runtime runtime;
-	char exe[PATH_MAX];	  /* target of /proc/PID/exe */
+	char exe[PATH_MAX]; /* target of /proc/PID/exe */
+	char root[64];	    /* "/proc/PID/root" when its files are not ours (mount ns, chroot) */
 	char node_path[PATH_MAX]; /* Node.js: the node executable or libnode */
 
 	/* CPython: version and interpreter image */
@@ -76,6 +77,13 @@ int pyrt__probe(int pid, struct pyrt_info *out);
  * fails) statically initialised data is read from the ELF files.
  */
 int pyrt__probe_dir(const char *procdir, int pid, struct pyrt_info *out);
+
+/*
+ * path (as the process sees it, e.g. from its maps) as this process can open
+ * it: through info->root when the process has another mount namespace or
+ * root. Returns buf.
+ */
+const char *pyrt__host_path(const struct pyrt_info *info, const char *path, char *buf, size_t size);
 
 /* Read len bytes at addr of some address space; 0 or -errno. */
 typedef int (*pyrt_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);

@@ -332,3 +332,31 @@ out_unlink:
 	free(tmp);
 	return err;
 }
+
+int report_file__check(const char *path)
+{
+	struct stat st;
+	char *tmp;
+	int fd;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (is_special(path))
+		return access(path, W_OK) ? -errno : 0;
+	/* the one way to know the directory takes a file: make the temporary one */
+	tmp = tmp_name_for(path);
+	if (!tmp)
+		return -ENOMEM;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fd = -errno;
+		free(tmp);
+		return fd;
+	}
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+	return 0;
+}

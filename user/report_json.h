@@ -27,4 +27,11 @@ typedef int (*report_write_fn)(FILE *f, const void *ctx);
  */
 int report_file__save(const char *path, report_write_fn write_fn, const void *ctx);
 
+/*
+ * Can report_file__save write path? Checked before tracing, so a typo costs
+ * no trace: -EISDIR for a directory, else what creating the temporary file
+ * next to it (or opening a device for writing) fails with. 0 or -errno.
+ */
+int report_file__check(const char *path);
+
 #endif /* AP_REPORT_JSON_H */

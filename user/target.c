@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Which runtime a process runs, read from /proc; picks the backend. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,7 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 	if (env.mode == AP_MODE_LIGHT)
 		return light__pick(tg, pi, backend);
 	tg->uprobe = backend != AP_BACKEND_SYSCALL && uprobe_possible(pi, &why);
+	tg->why_syscall = backend == AP_BACKEND_SYSCALL ? "--backend syscall" : why;
 	if (backend == AP_BACKEND_UPROBE && !tg->uprobe) {
 		tlog(tg, "backend uprobe is not available for pid %d (%s): %s\n", p->pid, p->comm,
 		     why);
@@ -115,16 +117,65 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 	return 0;
 }
 
-int target__open(int pid, enum ap_backend backend, struct target *tg)
+#define PF_KTHREAD 0x00200000 /* task flag of kernel threads, /proc/PID/stat field 9 */
+
+/* State letter and flags from /proc/PID/stat; 0 or -errno. */
+static int read_stat(int pid, char *state, unsigned long *flags)
 {
-	char path[64];
+	char path[64], buf[512];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", state, flags) != 2)
+		return -EINVAL;
+	return 0;
+}
+
+/* Processes that exist but can never be traced: one line saying why. */
+static int target__check_kind(struct target *tg, int pid)
+{
+	unsigned long flags;
+	char state;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	if (access(path, F_OK)) {
+	if (pid == getpid()) {
+		tlog(tg, "pid %d is asyncprof-bpf itself\n", pid);
+		return -EINVAL;
+	}
+	err = read_stat(pid, &state, &flags);
+	if (err) {
 		tlog(tg, "no process with pid %d\n", pid);
 		return -ESRCH;
 	}
+	if (flags & PF_KTHREAD) {
+		tlog(tg, "pid %d is a kernel thread: it has no user-space event loop\n", pid);
+		return -EINVAL;
+	}
+	if (state == 'Z' || state == 'X') {
+		tlog(tg, "pid %d has exited (a zombie not yet reaped by its parent)\n", pid);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+int target__open(int pid, enum ap_backend backend, struct target *tg)
+{
+	int err;
+
+	err = target__check_kind(tg, pid);
+	if (err)
+		return err;
 	tg->proc.pid = pid;
 	tg->comm = read_comm(pid);
 	tg->exe = read_exe(pid);
@@ -158,7 +209,12 @@ int target__open(int pid, enum ap_backend backend, struct target *tg)
 static int attach_one(struct target *tg, struct tracer *tr, enum tracer_uprobe which,
 		      const char *path, uint64_t off)
 {
-	int err = tracer__attach_uprobe(tr, which, tg->proc.pid, path, off);
+	char host[PATH_MAX + 64];
+	int err;
+
+	/* the kernel resolves the path in our mount namespace, not the target's */
+	err = tracer__attach_uprobe(tr, which, tg->proc.pid,
+				    pyrt__host_path(tg->py, path, host, sizeof(host)), off);
 
 	if (err)
 		tlog(tg, "failed to attach uprobe at %s+0x%llx: %s\n", path,
@@ -185,6 +241,7 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 	};
 
 	light__offsets(pi->minor, &pp.code_flags, &pp.frame_locals);
+	pp.loop_in_c = pi->uvloop_path[0] != 0;
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
 }
 

@@ -17,9 +17,12 @@
 #include "asyncprof.h"
 #include "env.h"
 #include "export.h"
+#include "launch.h"
+#include "list.h"
 #include "log.h"
 #include "model.h"
 #include "preflight.h"
+#include "progress.h"
 #include "prom.h"
 #include "report_json.h"
 #include "report_text.h"
@@ -29,6 +32,8 @@
 #include "view.h"
 
 static volatile sig_atomic_t exiting;
+static struct launch *launched;	    /* launch mode: the command */
+static struct progress *progress; /* the status line while recording to files */
 
 static void on_signal(int sig)
 {
@@ -159,6 +164,8 @@ static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t s
 			return err;
 		}
 		now = now_ns();
+		progress__update(progress, now, session__events(sess),
+				 tracer__stat(tr, AP_STAT_RB_DROPS));
 		if (lv && lv->view && view__wait(lv->view, 30) == VIEW_QUIT)
 			break;
 		if (lv && now >= lv->next_ns) {
@@ -169,7 +176,7 @@ static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t s
 		}
 		if (limit && now >= limit)
 			break;
-		if (targets__all_exited(ts)) {
+		if (targets__all_exited(ts) || launch__exited(launched)) {
 			vlog("the traced processes exited\n");
 			break;
 		}
@@ -241,6 +248,11 @@ static void print_tracing(const struct targets *ts)
 	const char *stop = env.duration_s > 0 ? "" : "Ctrl-C to stop";
 	const struct target *tg;
 
+	if (launched && !targets__count(ts)) {
+		fprintf(stderr, "Tracing pid %d (%s) from its first event loop... %s\n",
+			launch__pid(launched), env.cmd_argv[0], stop);
+		return;
+	}
 	if (!env.npids) {
 		fprintf(stderr, "Tracing every event loop on this host%s%s... %s\n",
 			env.comm ? " named " : "", env.comm ? env.comm : "", stop);
@@ -292,7 +304,35 @@ static int start_tracing(struct tracer *tr, struct targets *ts, struct session *
 			     strerror(-err));
 	}
 	session__set_discover(sess, targets__discover, ts);
-	return targets__start(ts, tr, sess);
+	err = targets__start(ts, tr, sess);
+	if (!err && launched)
+		err = launch__exec(launched, targets__launched, ts);
+	return err;
+}
+
+/* Launch mode: the command, forked and waiting for its exec, is the pid traced. */
+static int launch_start(void)
+{
+	int err = launch__new(env.cmd_argv, &launched);
+
+	if (!err) {
+		env.pid = env.pids[0] = launch__pid(launched);
+		env.npids = 1;
+	}
+	return err;
+}
+
+/* Launch mode, the report written: wait for the command and say how it ended. */
+static void launch_finish(void)
+{
+	if (!launched || launch__exec_status(launched))
+		return;
+	if (!launch__exited(launched)) {
+		fprintf(stderr, "Waiting for %s (pid %d) to exit...\n", env.cmd_argv[0],
+			launch__pid(launched));
+		launch__wait(launched);
+	}
+	launch__print_status(launched);
 }
 
 int main(int argc, char **argv)
@@ -309,19 +349,25 @@ int main(int argc, char **argv)
 
 	if (env__parse(argc, argv))
 		return 2;
+	if (env.list)
+		return list__print(stdout, env.backend) ? 1 : 0;
 	libbpf_set_print(libbpf_print);
 	err = preflight__check();
 	if (!err)
 		err = preflight__outputs(env.outputs, env.noutputs);
 	if (!err)
 		err = targets__new(&ts);
-	if (!err)
+	if (!err && env.cmd_argv)
+		err = launch_start();
+	else if (!err)
 		err = targets__open_pids(ts, env.pids, env.npids, env.backend);
 	if (!err)
 		err = load_tracer(&tr);
 	if (err)
 		goto cleanup;
 	setup_signals();
+	if (launched)
+		launch__forward_signals(launched);
 	start = now_ns();
 	err = make_session(start, &sess);
 	if (!err) {
@@ -338,7 +384,9 @@ int main(int argc, char **argv)
 	err = live_open(&live, start);
 	if (err)
 		goto cleanup;
+	progress = progress__new(start, env.duration_s, env.noutputs && !live.view);
 	err = run_loop(rb, ts, start, live.view || live.prom ? &live : NULL, sess, tr);
+	progress__free(progress);
 	view__free(live.view);
 	live.view = NULL;
 	prom__stop(live.prom);
@@ -361,6 +409,7 @@ int main(int argc, char **argv)
 		     (unsigned long long)rep->drops_events);
 	rep->group_by_task = env.group_by_task;
 	err = write_report(rep);
+	launch_finish();
 cleanup:
 	view__free(live.view);
 	prom__stop(live.prom);
@@ -370,5 +419,8 @@ cleanup:
 	session__free(sess);
 	ap_report__free(rep);
 	targets__free(ts);
-	return err ? 1 : 0;
+	if (launch__exec_status(launched))
+		err = launch__exec_status(launched);
+	launch__free(launched);
+	return err ? (err > 0 ? err : 1) : 0;
 }

@@ -21,6 +21,7 @@ struct target {
 	bool uprobe;	      /* the CPython uprobe backend is used */
 	bool light_py;	      /* light mode on CPython: stacks and samples, no uprobe */
 	bool discovered;      /* found system-wide: any runtime, errors only at -v */
+	const char *why_syscall; /* CPython on the syscall backend: why not uprobe */
 };
 
 /*

@@ -138,6 +138,28 @@ int targets__discover(void *ctx, int pid)
 	return 0;
 }
 
+int targets__launched(void *ctx, int pid)
+{
+	struct target probe = {.discovered = true};
+	struct targets *ts = ctx;
+	struct target_ent *e;
+	bool known;
+	int err;
+
+	/* quietly first: a wrapper or a shell is no error, only not the target yet */
+	known = !target__open(pid, AP_BACKEND_SYSCALL, &probe) &&
+		strcmp(probe.proc.runtime, "unknown");
+	target__close(&probe);
+	if (!known)
+		return 0;
+	err = targets__open_pids(ts, &pid, 1, env.backend);
+	if (err)
+		return err;
+	e = &ts->v.v[ts->v.n - 1];
+	err = target_start(ts, e);
+	return err ? err : 1;
+}
+
 bool targets__all_exited(const struct targets *ts)
 {
 	struct pollfd pfd = {.events = POLLIN};

@@ -23,6 +23,12 @@ int targets__open_pids(struct targets *ts, const int *pids, int n, enum ap_backe
 int targets__start(struct targets *ts, struct tracer *tr, struct session *sess);
 /* Session discovery hook: a new loop in pid (system-wide). 0, or -errno. */
 int targets__discover(void *ctx, int pid);
+/*
+ * Launch mode (a launch_ready_fn): the command, stopped after its loader.
+ * A Python or Node.js process is opened and attached as if given with
+ * --pid (1); anything else is left to discovery at its first loop (0).
+ */
+int targets__launched(void *ctx, int pid);
 /* Let discovery attach probes and add processes. */
 void targets__bind(struct targets *ts, struct tracer *tr, struct session *sess);
 /* With --pid: have all the traced processes exited? */

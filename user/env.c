@@ -29,18 +29,25 @@ static const char doc[] =
 	"Trace the event loop of a running async process: loop lag, blocking calls\n"
 	"and, for CPython asyncio, per-task and per-callback timing.\n"
 	"\n"
-	"USAGE: asyncprof-bpf [--pid PID]... [--comm NAME] [--duration S] [-o [FMT:]FILE]...\n"
+	"USAGE: asyncprof-bpf [--pid PID]... [--comm NAME] [-d S] [-o [FMT:]FILE]...\n"
 	"       asyncprof-bpf [OPTIONS] -- COMMAND [ARGS]...\n"
+	"       asyncprof-bpf --list\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    asyncprof-bpf --pid 1234                 # live view until q or Ctrl-C, then a "
-	"summary\n"
-	"    asyncprof-bpf                            # every event loop on the host\n"
-	"    asyncprof-bpf -p 1234 -d 10 -f json -o report.json\n"
+	"    asyncprof-bpf --pid 1234         # live view until q, then a summary\n"
+	"    asyncprof-bpf                    # every event loop on the host\n"
+	"    asyncprof-bpf -o report.html -- python3 app.py\n"
+	"                                     # run app.py, report when it exits\n"
+	"    asyncprof-bpf --list             # event-loop processes and backends\n"
+	"    asyncprof-bpf -p 1234 -d 10 -o report.json\n"
 	"    asyncprof-bpf -p 1234 --blocking-threshold 5 --slow-callback 50\n"
-	"    asyncprof-bpf -p 1234 --batch --interval 2000 # live figures as text\n"
-	"    asyncprof-bpf -p 1234 -d 30 -o html:report.html -o chrome:trace.json\n"
-	"    asyncprof-bpf --prometheus 9464          # per-host agent for Prometheus";
+	"    asyncprof-bpf -p 1234 --batch --interval 2000  # figures as text\n"
+	"    asyncprof-bpf -p 1234 -d 30 -o report.html -o chrome:trace.json\n"
+	"    asyncprof-bpf --prometheus 9464  # per-host agent for Prometheus\n"
+	"\n"
+	"Exit status: 0; 1 on a tracing error; 2 on a usage error; with a COMMAND,\n"
+	"126 or 127 when it cannot be run (how it ended is printed on stderr).\n"
+	"See asyncprof-bpf(8).";
 
 enum {
 	OPT_BLOCKING = 0x100,
@@ -325,6 +332,8 @@ bool env__live(void)
 		return false;
 	if (env.batch)
 		return true;
+	if (env.cmd_argv)
+		return false; /* the command has the terminal: no screen unless --batch */
 	if (env.prometheus)
 		return false; /* an agent: no screen unless --batch */
 	/* the screen view replaces the text summary on a terminal */

@@ -72,6 +72,9 @@ int list__print(FILE *out, enum ap_backend backend)
 		elog("cannot read /proc: %s\n", strerror(errno));
 		return -errno;
 	}
+	/* the backend --pid would use: full mode unless --mode says otherwise */
+	if (!env.mode_set)
+		env.mode = AP_MODE_FULL;
 	fprintf(out, "%-8s %-16s %-8s %-9s %-8s %-8s %s\n", "PID", "COMM", "RUNTIME", "VERSION",
 		"LOOP", "BACKEND", "NOTE");
 	while ((de = readdir(d))) {

@@ -327,6 +327,9 @@ struct ap_py_proc {
 	__u32 code_flags;      /* PyCodeObject.co_flags */
 	__u32 frame_locals;    /* first local (self) of a frame: f_localsplus / localsplus */
 	__u64 handle_run_code; /* Handle._run's code object, learnt by BPF; 0 until then */
+	__u32 loop_in_c;       /* uvloop: handles run from C, no Handle._run frame */
+	__u32 pad_light;
+	__u64 loop_entry_code; /* uvloop: code of the frame that runs the loop, learnt by BPF */
 };
 
 /* Counters of what was lost; index into the stats array map. */

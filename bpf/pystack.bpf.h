@@ -59,6 +59,7 @@ static __always_inline __u64 py_top_frame(const struct ap_py_proc *pp, __u64 tst
 struct light_hit {
 	__u64 handle;	 /* the asyncio Handle being run (Handle._run's self), 0: not found */
 	__u64 coro_code; /* code object of the outermost coroutine frame, 0: none */
+	__u64 cb_code;	 /* uvloop: code object of the running callback's first frame */
 };
 
 struct walk_ctx {
@@ -71,6 +72,7 @@ struct walk_ctx {
 	/* light mode only: the walk goes on past max to find the outermost coroutine */
 	struct ap_py_proc *pp; /* NULL: no light search */
 	__u32 coro_next;       /* the previous frame was the outermost coroutine so far */
+	__u64 prev_code;       /* code object of the previous (inner) frame */
 	struct light_hit hit;
 };
 
@@ -79,18 +81,34 @@ struct walk_ctx {
 #define AIO_HANDLE_CALLBACK   24    /* asyncio Handle: _callback, the 2nd of its sorted __slots__ */
 
 /*
- * Light mode, one frame: note the outermost coroutine frame; the frame
- * that called it is asyncio's Handle._run, whose self is the Handle being
- * run. Its code object is learnt once per process (checked by the type of
- * self), then Handle._run frames are known by code alone.
+ * Light mode, one frame: note the outermost coroutine frame. On asyncio
+ * the frame that called it is Handle._run, whose self is the Handle being
+ * run; its code object is learnt once per process (checked by the type of
+ * self), then Handle._run frames are known by code alone. On uvloop,
+ * handles run from C: the caller is the frame that runs the loop (e.g.
+ * asyncio.Runner.run), learnt the same way, and the frame it calls is the
+ * running callback's.
  */
 static __always_inline void light_frame(struct walk_ctx *w, __u64 f, __u64 code)
 {
 	struct ap_py_proc *pp = w->pp;
-	__u64 self, type;
+	__u64 self, type, inner = w->prev_code;
 	bool caller = w->coro_next;
 
+	w->prev_code = code;
+	if (rd_u32(code + pp->code_flags) & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) {
+		w->hit.coro_code = code;
+		w->coro_next = 1;
+		return;
+	}
 	w->coro_next = 0;
+	if (pp->loop_in_c) {
+		if (!pp->loop_entry_code && caller)
+			pp->loop_entry_code = code;
+		if (code == pp->loop_entry_code && !w->hit.cb_code)
+			w->hit.cb_code = inner;
+		return;
+	}
 	if (pp->handle_run_code && code == pp->handle_run_code) {
 		if (!w->hit.handle)
 			w->hit.handle = rd_ptr(f + pp->frame_locals);
@@ -100,10 +118,6 @@ static __always_inline void light_frame(struct walk_ctx *w, __u64 f, __u64 code)
 			pp->handle_run_code = code;
 			w->hit.handle = self;
 		}
-	}
-	if (rd_u32(code + pp->code_flags) & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) {
-		w->hit.coro_code = code;
-		w->coro_next = 1;
 	}
 }
 
@@ -243,8 +257,8 @@ static __always_inline void light_ident(struct ap_thread *t, __u32 tid, struct a
 		*cb = qual;
 		return;
 	}
-	if (!ci.id && hit->coro_code) {
-		ci.id = hit->coro_code;
+	if (!ci.id && (hit->cb_code || hit->coro_code)) {
+		ci.id = hit->cb_code ? hit->cb_code : hit->coro_code;
 		ci.name_obj = rd_ptr(ci.id + (o->code_qualname ? o->code_qualname : o->code_name));
 	}
 	cb_name_once(t, tid, &ci, o);

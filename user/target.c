@@ -69,7 +69,7 @@ static bool uprobe_possible(const struct pyrt_info *pi, const char **why)
 		return false;
 	}
 	if (!pi->uvloop_path[0] && !pi->context_run_off) {
-		*why = "context_run not found";
+		*why = pi->error[0] ? pi->error : "context_run not found";
 		return false;
 	}
 	return true;

@@ -6,17 +6,20 @@
 #include <stdio.h>
 #include "env.h"
 
-#define elog(fmt, ...) fprintf(stderr, "asyncprof-bpf: " fmt, ##__VA_ARGS__)
-#define wlog(fmt, ...) fprintf(stderr, "asyncprof-bpf: warning: " fmt, ##__VA_ARGS__)
-#define vlog(fmt, ...)                                       \
-	do {                                                 \
-		if (env.verbose >= 1)                        \
-			fprintf(stderr, fmt, ##__VA_ARGS__); \
+/* prefix and the formatted message, escaped for the terminal (user/log.c) */
+void log__write(const char *prefix, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define elog(fmt, ...) log__write("asyncprof-bpf: ", fmt, ##__VA_ARGS__)
+#define wlog(fmt, ...) log__write("asyncprof-bpf: warning: ", fmt, ##__VA_ARGS__)
+#define vlog(fmt, ...)                                      \
+	do {                                                \
+		if (env.verbose >= 1)                       \
+			log__write("", fmt, ##__VA_ARGS__); \
 	} while (0)
-#define dlog(fmt, ...)                                       \
-	do {                                                 \
-		if (env.verbose >= 2)                        \
-			fprintf(stderr, fmt, ##__VA_ARGS__); \
+#define dlog(fmt, ...)                                      \
+	do {                                                \
+		if (env.verbose >= 2)                       \
+			log__write("", fmt, ##__VA_ARGS__); \
 	} while (0)
 
 #endif /* AP_LOG_H */

@@ -27,6 +27,7 @@
 #include "report_json.h"
 #include "report_text.h"
 #include "session.h"
+#include "strutil.h"
 #include "targets.h"
 #include "tracer.h"
 #include "view.h"
@@ -247,6 +248,7 @@ static void print_tracing(const struct targets *ts)
 {
 	const char *stop = env.duration_s > 0 ? "" : "Ctrl-C to stop";
 	const struct target *tg;
+	char comm[128]; /* the target sets its comm: escaped for the terminal */
 
 	if (launched && !targets__count(ts)) {
 		fprintf(stderr, "Tracing pid %d (%s) from its first event loop... %s\n",
@@ -260,7 +262,7 @@ static void print_tracing(const struct targets *ts)
 	}
 	for (size_t i = 0; (tg = targets__get(ts, i)); i++)
 		fprintf(stderr, "Tracing pid %d (%s, %s%s%s, backend %s)...%s%s\n", tg->proc.pid,
-			tg->proc.comm, tg->proc.runtime, tg->proc.runtime_version ? " " : "",
+			strutil__term(tg->proc.comm, comm, sizeof(comm)), tg->proc.runtime, tg->proc.runtime_version ? " " : "",
 			tg->proc.runtime_version ? tg->proc.runtime_version : "", tg->proc.backend,
 			i + 1 == targets__count(ts) ? " " : "",
 			i + 1 == targets__count(ts) ? stop : "");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "prom.h"
+#include "strutil.h"
 
 struct prom {
 	struct MHD_Daemon *mhd;
@@ -17,17 +18,42 @@ struct prom {
 	size_t len;
 };
 
-/* A label value: backslash, double quote and newline escaped. */
+/* Terminal controls a label must not carry: C1 controls, bidirectional overrides. */
+static bool is_control_seq(const unsigned char *s, size_t n)
+{
+	uint32_t cp = n == 2   ? (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu)
+		      : n == 3 ? (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu)
+			       : 0;
+
+	return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/*
+ * A label value: backslash, double quote and newline escaped as the format
+ * wants; other controls and invalid UTF-8 (a comm is any bytes) become
+ * U+FFFD, since the format has no other escape and a scrape may reach a
+ * terminal.
+ */
 static void put_label(FILE *f, const char *name, const char *v)
 {
+	const unsigned char *s = (const unsigned char *)(v ? v : "");
+	size_t left = strlen((const char *)s), n;
+
 	fprintf(f, "%s=\"", name);
-	for (; v && *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
+	while (left) {
+		n = *s < 0x80 ? 1 : utf8__seq_len(s, left);
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
 			fputs("\\n", f);
+		else if (!n || *s < 0x20 || *s == 0x7f || is_control_seq(s, n))
+			fputs("\xef\xbf\xbd", f);
 		else
-			fputc(*v, f);
+			fwrite(s, 1, n, f);
+		n = n ? n : 1;
+		s += n;
+		left -= n;
 	}
 	fputc('"', f);
 }

@@ -498,7 +498,6 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 {
 	struct pyrt_info *out = c->out;
 	struct elf_sym sym;
-	int err;
 
 	if (pyrt__version(c->ef, out))
 		return pyrt__fail(out, -ENOENT, "cannot read the CPython version of %s",
@@ -512,9 +511,8 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 		out->runtime_addr = sym.value + c->bias;
 		out->runtime_size = sym.size;
 	}
-	err = pyrt__context_run(c);
-	if (err)
-		return err;
+	/* without it the uprobe backend cannot run; the syscall one still can (error says why) */
+	pyrt__context_run(c);
 	pyrt__probe_point(c, "PyContext_Enter", &out->ctx_enter_off, &out->enter_ctx_reg);
 	pyrt__probe_point(c, "PyContext_Exit", &out->ctx_exit_off, &out->exit_ctx_reg);
 	pyrt__asyncio(c);

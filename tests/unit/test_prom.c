@@ -92,6 +92,23 @@ static void test_prom_label_escaping(void **state)
 	ap_report__free(r);
 }
 
+/* A comm is any bytes: controls, C1, bidi overrides and bad UTF-8 become U+FFFD. */
+static void test_prom_label_controls(void **state)
+{
+	struct ap_report *r = fixture();
+	char *t;
+
+	(void)state;
+	free(r->processes.v[0].comm);
+	r->processes.v[0].comm = strdup("a\x1b[2J\x07\xc2\x9b\xe2\x80\xae\xff\x7f\xc3\xa9z");
+	t = render(r);
+	assert_non_null(strstr(t, "comm=\"a\xef\xbf\xbd[2J\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+				  "\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9z\""));
+	assert_null(strchr(t, 0x1b));
+	free(t);
+	ap_report__free(r);
+}
+
 static void test_prom_histogram_monotonic(void **state)
 {
 	struct ap_report *r = fixture();
@@ -128,6 +145,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prom_metrics_and_types),
 		cmocka_unit_test(test_prom_label_escaping),
+		cmocka_unit_test(test_prom_label_controls),
 		cmocka_unit_test(test_prom_histogram_monotonic),
 		cmocka_unit_test(test_prom_bad_address),
 	};

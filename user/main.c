@@ -329,6 +329,7 @@ static void launch_finish(void)
 {
 	if (!launched || launch__exec_status(launched))
 		return;
+	fflush(stdout); /* the summary first, then how the command ended */
 	if (!launch__exited(launched)) {
 		fprintf(stderr, "Waiting for %s (pid %d) to exit...\n", env.cmd_argv[0],
 			launch__pid(launched));

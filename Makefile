@@ -6,11 +6,16 @@ BPFTOOL   ?= bpftool
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 PYTHON    ?= /usr/bin/python3
+# make install [PREFIX=/usr/local] [DESTDIR=staging dir]
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev \
 	pkg-config make gcc python3 python3-uvloop nodejs cppcheck clang-format clang-tidy \
-	libncurses-dev libmicrohttpd-dev tmux chromium \
+	libncurses-dev libmicrohttpd-dev tmux chromium man-db groff-base \
 	libclang-rt-14-dev valgrind
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT)
@@ -36,6 +41,7 @@ BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
 .PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench \
+	install uninstall \
 	fuzz valgrind
 
 all: asyncprof-bpf
@@ -166,10 +172,22 @@ TIDY_SRCS := $(filter-out user/tracer.c,$(filter user/%.c,$(C_FILES)))
 format:
 	clang-format -i $(C_FILES)
 
-# Start the bundled demo service, trace it, print the summary, keep a JSON report.
+# Run the demo HTTP service under the tool and load; name its faults; write demo-output/.
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(PYTHON) examples/run_demo.py
+
+# The binary, the man page and the bash completion.
+install: asyncprof-bpf
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/asyncprof-bpf)
+	$(Q)install -D -m 755 asyncprof-bpf $(DESTDIR)$(BINDIR)/asyncprof-bpf
+	$(Q)install -D -m 644 docs/asyncprof-bpf.8 $(DESTDIR)$(MANDIR)/man8/asyncprof-bpf.8
+	$(Q)install -D -m 644 completions/asyncprof-bpf.bash $(DESTDIR)$(BASHCOMPDIR)/asyncprof-bpf
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(BINDIR)/asyncprof-bpf)
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/asyncprof-bpf $(DESTDIR)$(MANDIR)/man8/asyncprof-bpf.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/asyncprof-bpf
 
 bench: all
 	$(Q)$(PYTHON) bench/run.py

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "log.h"
@@ -37,6 +38,17 @@ static bool privileged(void)
 	return has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON) && has_cap(d, CAP_SYS_PTRACE);
 }
 
+/* include/linux/proc_ns.h: the inode of the initial pid namespace, fixed */
+#define PROC_PID_INIT_INO 0xEFFFFFFCu
+
+/* BPF sees pids of the initial namespace: in a nested one no pid would match. */
+static bool nested_pidns(void)
+{
+	struct stat st;
+
+	return !stat("/proc/self/ns/pid", &st) && st.st_ino != PROC_PID_INIT_INO;
+}
+
 int preflight__check(void)
 {
 	if (!privileged()) {
@@ -48,6 +60,12 @@ int preflight__check(void)
 		elog("kernel BTF not found at /sys/kernel/btf/vmlinux: this kernel lacks "
 		     "CONFIG_DEBUG_INFO_BTF, which CO-RE programs need\n");
 		return -ENOENT;
+	}
+	if (nested_pidns()) {
+		elog("running in a nested pid namespace (a container?): BPF sees the host's pids; "
+		     "run asyncprof-bpf on the host or in the host's pid namespace (docker run "
+		     "--pid=host)\n");
+		return -EINVAL;
 	}
 	return 0;
 }

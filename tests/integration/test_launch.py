@@ -10,7 +10,6 @@ Runs as root (like run.py, whose helpers it uses). Prints "ok NAME",
 "N passed, N failed, N skipped". Artifacts stay in tests/integration/.out/<test>/.
 """
 import argparse
-import json
 import os
 import pty
 import re
@@ -23,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the shared harness: Proc, Ctx, check, load_report, ...)
-from run import Fail, Skip, check, MS  # noqa: E402
+from run import Skip, check, MS  # noqa: E402
 
 FIRST = os.path.join(run.TARGETS, "first_loop.py")
 NOBODY = 65534
@@ -193,6 +192,21 @@ def t_node(ctx):
           "processes: %s", [(x["comm"], x["runtime"], x["backend"]) for x in p])
     check(p[0]["loops"] and p[0]["loops"][0]["lag"]["max_ns"] >= 25 * MS,
           "node's 30 ms busy callbacks not seen as lag: %s", p[0]["loops"])
+
+
+@test("nested-pidns-refused")
+def t_nested_pidns(ctx):
+    """In a container's pid namespace BPF's pids would never match: one line, exit 1."""
+    run.need_tool()
+    if not shutil.which("unshare"):
+        raise Skip("unshare (util-linux) not installed")
+    r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", run.TOOL, "-o",
+                        ctx.path("r.json"), "--", "true"], capture_output=True, text=True,
+                       timeout=60)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode == 1 and len(lines) == 1 and "nested pid namespace" in lines[0],
+          "exit %d, stderr %r", r.returncode, r.stderr)
+    check(not os.path.exists(ctx.path("r.json")), "a report was written")
 
 
 def list_rows(out):

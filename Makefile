@@ -143,7 +143,7 @@ fuzz: $(FUZZ_BINS)
 		nice -n 19 $(OUTPUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 			-artifact_prefix=$(OUTPUT)/fuzz/$$t- $(OUTPUT)/fuzz/corpus/$$t fuzz/corpus/$$t \
 			> $(OUTPUT)/fuzz/$$t.log 2>&1 || { tail -40 $(OUTPUT)/fuzz/$$t.log; exit 1; }; \
-		grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss' $(OUTPUT)/fuzz/$$t.log; \
+		grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss' $(OUTPUT)/fuzz/$$t.log; \
 	done
 
 # The README's test command: installs, builds, runs every test.

@@ -33,7 +33,7 @@
 #include "view.h"
 
 static volatile sig_atomic_t exiting;
-static struct launch *launched;	    /* launch mode: the command */
+static struct launch *launched;	  /* launch mode: the command */
 static struct progress *progress; /* the status line while recording to files */
 
 static void on_signal(int sig)
@@ -171,6 +171,10 @@ static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t s
 			break;
 		if (lv && now >= lv->next_ns) {
 			err = live_refresh(lv, sess, tr, now);
+			if (err == -EPIPE) {
+				vlog("the live output's reader went away: stopping\n");
+				break; /* like a stop signal: detach, then write the report */
+			}
 			if (err)
 				return err;
 			lv->next_ns = now + env.interval_ms * 1000000ull;
@@ -262,7 +266,8 @@ static void print_tracing(const struct targets *ts)
 	}
 	for (size_t i = 0; (tg = targets__get(ts, i)); i++)
 		fprintf(stderr, "Tracing pid %d (%s, %s%s%s, backend %s)...%s%s\n", tg->proc.pid,
-			strutil__term(tg->proc.comm, comm, sizeof(comm)), tg->proc.runtime, tg->proc.runtime_version ? " " : "",
+			strutil__term(tg->proc.comm, comm, sizeof(comm)), tg->proc.runtime,
+			tg->proc.runtime_version ? " " : "",
 			tg->proc.runtime_version ? tg->proc.runtime_version : "", tg->proc.backend,
 			i + 1 == targets__count(ts) ? " " : "",
 			i + 1 == targets__count(ts) ? stop : "");

@@ -315,6 +315,8 @@ int report_file__save(const char *path, report_write_fn write_fn, const void *ct
 	err = fchmod(fd, 0644) ? -errno : 0;
 	if (!err)
 		err = write_fn(f, ctx);
+	if (err == -EIO && ferror(f) && errno)
+		err = -errno; /* the writers see a stream error: name its cause (ENOSPC) */
 	if (err) {
 		fclose(f);
 		goto out_unlink;

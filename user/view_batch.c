@@ -128,7 +128,7 @@ int view_batch__print(FILE *f, const struct ap_report *cur, const struct ap_repo
 	batch_events(f, &fr);
 	fputc('\n', f);
 	if (fflush(f) || ferror(f))
-		err = -EIO;
+		err = errno == EPIPE ? -EPIPE : -EIO; /* EPIPE: the reader went away (| head) */
 out_clear:
 	view_frame__clear(&fr);
 	return err;

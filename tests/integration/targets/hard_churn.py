@@ -10,9 +10,10 @@ then what MODE adds:
   threads  20 threads started and joined, each blocking in time.sleep(0.05)
   fork     a child process (os.fork) that sleeps 0.3 s on its own loop thread
            and exits; the parent does not wait for it on the loop
-  flood    FLOOD callbacks scheduled with call_soon as fast as possible (each
-           makes one short syscall, os.getppid), far more records than the
-           ring buffer holds; FLOOD is 1000000 unless --flood N
+  flood    FLOOD short syscalls (os.getppid) on the loop thread, 10000 per
+           step, as fast as it can: traced with a tiny --blocking-threshold
+           each is a record, far more than the ring buffer holds; FLOOD is
+           1000000 unless --flood N
   tasks    TASKS short tasks alive at once (gathered), for map limits
   exec     after the ground truth is written, exec `sleep 3` in place
   plain    nothing more
@@ -68,21 +69,11 @@ def do_fork():
 
 
 async def do_flood(n):
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    left = [n]
-
-    def cb():
-        os.getppid()
-        left[0] -= 1
-        if left[0] == 0:
-            done.set_result(None)
-
-    for i in range(n):
-        loop.call_soon(cb)
-        if i % 10000 == 9999:
-            await asyncio.sleep(0)
-    await done
+    """n os.getppid() calls on the loop thread, 10000 per callback."""
+    for _ in range(n // 10000):
+        for _ in range(10000):
+            os.getppid()
+        await asyncio.sleep(0)
 
 
 async def do_tasks(n):

@@ -100,6 +100,19 @@ static int write_report(const struct ap_report *rep)
 	return err;
 }
 
+/* Full BPF maps: counted in the report's drops and said once on stderr. */
+static void report_full_maps(struct ap_report *rep, const struct tracer *tr)
+{
+	rep->drops_tasks = tracer__stat(tr, AP_STAT_TASK_EVICT);
+	rep->drops_threads = tracer__stat(tr, AP_STAT_THREAD_FULL);
+	rep->drops_callbacks = tracer__stat(tr, AP_STAT_CB_FULL);
+	if (rep->drops_tasks || rep->drops_threads || rep->drops_callbacks)
+		wlog("full maps: %llu tasks past --max-tasks, %llu threads, %llu callbacks not "
+		     "tracked in full (counted in the report)\n",
+		     (unsigned long long)rep->drops_tasks, (unsigned long long)rep->drops_threads,
+		     (unsigned long long)rep->drops_callbacks);
+}
+
 static const char *host_name(void)
 {
 	static char host[256];
@@ -415,6 +428,7 @@ int main(int argc, char **argv)
 	if (rep->drops_events)
 		wlog("%llu events lost to a full ring buffer (counted in the report)\n",
 		     (unsigned long long)rep->drops_events);
+	report_full_maps(rep, tr);
 	rep->group_by_task = env.group_by_task;
 	err = write_report(rep);
 	launch_finish();

@@ -187,6 +187,9 @@ static void json_header(json_writer_t *w, const struct ap_report *r)
 	jsonw_start_object(w);
 	jsonw_uint_field(w, "events", r->drops_events);
 	jsonw_uint_field(w, "stacks", r->drops_stacks);
+	jsonw_uint_field(w, "tasks", r->drops_tasks);
+	jsonw_uint_field(w, "threads", r->drops_threads);
+	jsonw_uint_field(w, "callbacks", r->drops_callbacks);
 	jsonw_end_object(w);
 }
 

@@ -600,6 +600,20 @@ def t_flood_ring_buffer(ctx):
              (truth["mode_ns"][1] - truth["mode_ns"][0]) / 1e9)
 
 
+@test
+def t_maps_full(ctx):
+    """2000 tasks alive at once with --max-tasks 16: evictions counted and said."""
+    report, p, truth, _, tool = churn_test(ctx, "tasks", duration=3,
+                                           extra=["--max-tasks", "16"])
+    d = report["drops"]
+    check(isinstance(d.get("tasks"), int) and d["tasks"] >= 1000,
+          "drops.tasks %r for 2000 tasks over 16 slots", d.get("tasks"))
+    warn = [l for l in tool.stderr_lines() if "full maps" in l]
+    check(warn and str(d["tasks"]) in warn[0], "no warning with the count: %s",
+          tool.stderr_lines())
+    check(len(p["tasks"]) <= 2000 + 10, "%d tasks reported", len(p["tasks"]))
+
+
 # --- untrusted strings ---------------------------------------------------------------------
 
 @test

@@ -109,7 +109,7 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		wlog("%s; falling back to the syscall backend (loop lag and blocking calls only)\n",
 		     why);
 	p->backend = tg->uprobe ? "uprobe" : "syscall";
-	if (tg->uprobe && !pi->asyncio_path[0] && !tg->discovered)
+	if (tg->uprobe && !pi->asyncio_path[0] && !tg->discovered && !tg->early)
 		wlog("pid %d (%s): the _asyncio C module is not loaded (a Python without it, or "
 		     "asyncio's pure-Python Task): tasks are not tracked; callbacks, blocking "
 		     "calls "

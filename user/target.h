@@ -17,11 +17,12 @@ struct target {
 	char *comm;
 	char *exe;
 	char *version;
-	struct pyrt_info *py; /* what pyrt found; NULL when not probed */
-	bool uprobe;	      /* the CPython uprobe backend is used */
-	bool light_py;	      /* light mode on CPython: stacks and samples, no uprobe */
-	bool discovered;      /* found system-wide: any runtime, errors only at -v */
+	struct pyrt_info *py;	 /* what pyrt found; NULL when not probed */
+	bool uprobe;		 /* the CPython uprobe backend is used */
+	bool light_py;		 /* light mode on CPython: stacks and samples, no uprobe */
+	bool discovered;	 /* found system-wide: any runtime, errors only at -v */
 	const char *why_syscall; /* CPython on the syscall backend: why not uprobe */
+	bool early; /* launch mode: opened before the program ran, its modules load later */
 };
 
 /*

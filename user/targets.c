@@ -152,10 +152,14 @@ int targets__launched(void *ctx, int pid)
 	target__close(&probe);
 	if (!known)
 		return 0;
-	err = targets__open_pids(ts, &pid, 1, env.backend);
+	e = targets__push(ts);
+	if (!e)
+		return -ENOMEM;
+	e->tg.early = true;
+	err = target__open(pid, env.backend, &e->tg);
 	if (err)
 		return err;
-	e = &ts->v.v[ts->v.n - 1];
+	e->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	err = target_start(ts, e);
 	return err ? err : 1;
 }

@@ -42,7 +42,7 @@ SKEL      := $(OUTPUT)/asyncprof.skel.h
 
 .PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench \
 	install uninstall \
-	fuzz valgrind
+	fuzz valgrind test-asan-integration
 
 all: asyncprof-bpf
 
@@ -122,6 +122,22 @@ test-asan: $(ASAN_BINS)
 
 test-integration: asyncprof-bpf
 	$(Q)$(PYTHON) tests/integration/run_all.py
+
+# The tool itself under ASan+UBSan (test-asan-integration: the hardening suite with it).
+$(OUTPUT)/asan/asyncprof-bpf: user/main.c $(OUTPUT)/asan/libap.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) $< $(OUTPUT)/asan/libap.a $(LIBS) -o $@
+
+test-asan-integration: $(OUTPUT)/asan/asyncprof-bpf
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		AP_TOOL=$(OUTPUT)/asan/asyncprof-bpf $(PYTHON) tests/integration/test_hardening.py
+
+# A real traced run under valgrind memcheck: PID=<a running loop> (docs/security.md).
+valgrind: asyncprof-bpf
+	$(Q)valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
+		--suppressions=tests/valgrind-bpf.supp \
+		--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
+		./asyncprof-bpf --pid $(PID) --duration 3 --no-live -o $(OUTPUT)/valgrind.json
 
 # libFuzzer targets of the parsers of untrusted input (fuzz/, docs/fuzzing.md): each runs
 # FUZZ_TIME seconds, one at a time, niced; the corpus grows in .output/fuzz/, seeds stay small.

@@ -283,6 +283,8 @@ static int write_special(const char *path, report_write_fn write_fn, const void 
 	if (!f)
 		return -errno;
 	err = write_fn(f, ctx);
+	if (err == -EIO && ferror(f) && errno)
+		err = -errno; /* name the cause, as report_file__save does */
 	if (fclose(f) && !err)
 		err = -errno;
 	return err;

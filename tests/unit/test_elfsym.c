@@ -103,6 +103,22 @@ static void test_elfsym_relative_relocs(void **state)
 	elf_file__close(ef);
 }
 
+/* A file without RELATIVE relocations or PT_LOAD (a .o): lookups fail cleanly (fuzz_elfsym). */
+static void test_elfsym_no_relocs(void **state)
+{
+	struct elf_file *ef = open_or_skip("../../fuzz/corpus/elfsym/obj.o");
+	uint64_t v;
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(elf_file__type(ef), ET_REL);
+	assert_int_equal(elf_file__first_load_vaddr(ef), 0);
+	assert_int_equal(elf_file__read_ptr(ef, 0x10, &v), -ENOENT);
+	assert_int_equal(elf_file__read_str(ef, 0, buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(elf_file__string_refs(ef, "TaskStepMethWrapper", &v, 1), 0);
+	elf_file__close(ef);
+}
+
 static void test_elfsym_open_errors(void **state)
 {
 	struct elf_file *ef = NULL;
@@ -120,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_elfsym_symtab_local),
 		cmocka_unit_test(test_elfsym_stripped_exec),
 		cmocka_unit_test(test_elfsym_relative_relocs),
+		cmocka_unit_test(test_elfsym_no_relocs),
 		cmocka_unit_test(test_elfsym_open_errors),
 	};
 

@@ -120,6 +120,28 @@ static void test_pyrt_pick_probe(void **state)
 	check_pick(cut, sizeof(cut), 0, PYRT_REG_RDI);
 }
 
+/* Code cut inside an instruction: nothing is read past len (ASan checks the heap copy). */
+static void test_pyrt_pick_probe_truncated(void **state)
+{
+	static const uint8_t cuts[][3] = {
+		{0x0f, 0x1f}, /* long nop without its ModRM byte (found by fuzz_methods) */
+		{0x48, 0x8b}, /* mov without ModRM */
+		{0x48},	      /* a lone REX prefix */
+		{0xf3, 0x0f}, /* half an endbr64 */
+	};
+	static const size_t lens[] = {2, 2, 1, 2};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		uint8_t *code = malloc(lens[i]);
+
+		assert_non_null(code);
+		memcpy(code, cuts[i], lens[i]);
+		check_pick(code, lens[i], 0, PYRT_REG_RDI);
+		free(code);
+	}
+}
+
 static void test_pyrt_offsets_find(void **state)
 {
 	const struct ap_py_offsets *o;
@@ -249,6 +271,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pyrt_find_method_recorded),
 		cmocka_unit_test(test_pyrt_pick_probe),
+		cmocka_unit_test(test_pyrt_pick_probe_truncated),
 		cmocka_unit_test(test_pyrt_offsets_find),
 		cmocka_unit_test(test_pyrt_offsets_match_generator),
 		cmocka_unit_test(test_pyrt_probe_debian_recorded),

@@ -271,6 +271,46 @@ static void test_report_save_no_clobber(void **state)
 	assert_int_equal(count_entries(d->path), 2);
 }
 
+/* Checked before tracing: a directory, a missing directory, a device, a fine path. */
+static void test_report_file_check(void **state)
+{
+	struct tmpdir *d = *state;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/adir", d->path);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(report_file__check(path), -EISDIR);
+	snprintf(path, sizeof(path), "%s/nodir/out.json", d->path);
+	assert_int_equal(report_file__check(path), -ENOENT);
+	assert_int_equal(report_file__check("/dev/null"), 0);
+	assert_int_equal(report_file__check("-"), 0);
+	snprintf(path, sizeof(path), "%s/out.json", d->path);
+	assert_int_equal(report_file__check(path), 0);
+	/* the probe file is gone and the report not created */
+	assert_int_equal(count_entries(d->path), 1);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A writer failing on a full stream reports the stream's cause, not EIO. */
+static int write_to_full(FILE *f, const void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < 4096; i++)
+		fputs("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", f);
+	return fflush(f) || ferror(f) ? -EIO : 0;
+}
+
+static void test_report_save_enospc(void **state)
+{
+	(void)state;
+	if (access("/dev/full", W_OK)) {
+		print_message("skipped: no /dev/full\n");
+		skip();
+	}
+	/* /dev/full is a device: written in place, and every write fails with ENOSPC */
+	assert_int_equal(report_file__save("/dev/full", write_to_full, NULL), -ENOSPC);
+}
+
 static void test_report_save_unwritable_dir(void **state)
 {
 	struct tmpdir *d = *state;
@@ -385,6 +425,8 @@ int main(void)
 		cmocka_unit_test(test_report_json_pretty),
 		cmocka_unit_test_setup_teardown(test_report_save_no_clobber, setup_dir,
 						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_report_file_check, setup_dir, teardown_dir),
+		cmocka_unit_test(test_report_save_enospc),
 		cmocka_unit_test_setup_teardown(test_report_save_unwritable_dir, setup_dir,
 						teardown_dir),
 		cmocka_unit_test(test_report_text_summary),

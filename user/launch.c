@@ -23,7 +23,8 @@
 #include "log.h"
 #include "procmaps.h"
 
-#define LAUNCH_WRAPPER_WAIT_MS 1000 /* a wrapper (env, a shell script) execs by then */
+#define LAUNCH_WRAPPER_WAIT_MS 1000  /* a wrapper (env, a shell script) execs by then */
+#define LAUNCH_PRELOOP_WAIT_MS 10000 /* a CPython creates its loop by then, or is let go */
 
 struct launch {
 	char *const *argv;
@@ -229,25 +230,41 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* waitpid, polling when a deadline is set (a wrapper that never execs). */
+/*
+ * The next stop or exit of pid; -ETIMEDOUT at deadline_ms (0: none). A
+ * ptrace stop raises SIGCHLD, which is blocked during the follow and
+ * waited for with a timeout.
+ */
 static int wait_stop(pid_t pid, int *status, uint64_t deadline_ms)
 {
+	struct timespec ts;
+	sigset_t chld;
+	uint64_t now;
 	pid_t r;
 
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
 	for (;;) {
-		r = waitpid(pid, status, deadline_ms ? __WALL | WNOHANG : __WALL);
+		r = waitpid(pid, status, __WALL | WNOHANG);
 		if (r == pid)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (deadline_ms && mono_ms() >= deadline_ms)
+		now = mono_ms();
+		if (deadline_ms && now >= deadline_ms)
 			return -ETIMEDOUT;
-		if (deadline_ms)
-			usleep(1000);
+		ts.tv_sec = deadline_ms ? (deadline_ms - now) / 1000 : 1;
+		ts.tv_nsec = deadline_ms ? (long)((deadline_ms - now) % 1000) * 1000000 : 0;
+		sigtimedwait(&chld, NULL, &ts);
 	}
 }
 
-enum follow_phase { PH_EXEC, PH_LOADING, PH_WRAPPER };
+enum follow_phase {
+	PH_EXEC,    /* until its exec */
+	PH_LOADING, /* its dynamic loader runs: syscall stops */
+	PH_WRAPPER, /* not a runtime: maybe it execs one (exec stops only) */
+	PH_PRELOOP, /* a CPython: syscall stops until its first event loop starts */
+};
 
 struct follow {
 	enum follow_phase phase;
@@ -255,23 +272,51 @@ struct follow {
 	uint64_t deadline_ms;
 };
 
-/*
- * A syscall stop: while the loader runs, the first syscall made from outside
- * it means the program's own code is starting. 1: let go, 0: go on, -errno.
- */
-static int on_syscall(struct launch *l, struct follow *f, launch_ready_fn ready, void *ctx)
+/* Is uvloop's extension mapped in pid? */
+static bool has_uvloop(pid_t pid)
 {
-	struct __ptrace_syscall_info si;
-	int r;
+	struct procmaps *pm;
+	char path[64];
+	bool found;
 
-	if (f->phase != PH_LOADING)
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (procmaps__load(path, &pm))
+		return false;
+	found = procmaps__find_file(pm, "uvloop/loop.cpython-*.so", NULL) != NULL;
+	procmaps__free(pm);
+	return found;
+}
+
+/*
+ * Is the CPython about to start its first event loop? asyncio registers its
+ * self-pipe (epoll_ctl) as it creates the loop and polls before any
+ * callback; uvloop (libuv) creates its epoll instance once uvloop is
+ * imported (selectors creates and closes one at import: not a loop).
+ */
+static bool at_first_loop(pid_t pid, unsigned long long nr)
+{
+	switch (nr) {
+	case 232: /* epoll_wait */
+	case 233: /* epoll_ctl */
+	case 281: /* epoll_pwait */
+	case 441: /* epoll_pwait2 */
+		return true;
+	case 213: /* epoll_create */
+	case 291: /* epoll_create1 */
+		return has_uvloop(pid);
+	default:
+		return false;
+	}
+}
+
+/* What ready() said at the end of the loader: the phase that follows, or 1 (let go). */
+static int after_loader(struct follow *f, int r)
+{
+	if (r == LAUNCH_WAIT_LOOP) {
+		f->phase = PH_PRELOOP;
+		f->deadline_ms = mono_ms() + LAUNCH_PRELOOP_WAIT_MS;
 		return 0;
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, l->pid, sizeof(si), &si) <= 0)
-		return -errno;
-	if (si.op != PTRACE_SYSCALL_INFO_ENTRY ||
-	    (si.instruction_pointer >= f->lo && si.instruction_pointer < f->hi))
-		return 0;
-	r = ready(ctx, l->pid);
+	}
 	if (r)
 		return r;
 	/* env, a shell, a pyenv shim: the next exec may be the real command */
@@ -280,10 +325,34 @@ static int on_syscall(struct launch *l, struct follow *f, launch_ready_fn ready,
 	return 0;
 }
 
+/*
+ * A syscall stop. While the loader runs, the first syscall made from outside
+ * it means the program's own code is starting; a CPython is then followed
+ * to the start of its first event loop, when its modules (uvloop, _asyncio)
+ * are loaded and no callback has run. 1: let go, 0: go on, -errno.
+ */
+static int on_syscall(struct launch *l, struct follow *f, launch_ready_fn ready, void *ctx)
+{
+	struct __ptrace_syscall_info si;
+
+	if (f->phase != PH_LOADING && f->phase != PH_PRELOOP)
+		return 0;
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, l->pid, sizeof(si), &si) <= 0)
+		return -errno;
+	if (si.op != PTRACE_SYSCALL_INFO_ENTRY)
+		return 0;
+	if (f->phase == PH_PRELOOP)
+		return at_first_loop(l->pid, si.entry.nr) ? ready(ctx, l->pid, LAUNCH_LOOP) : 0;
+	if (si.instruction_pointer >= f->lo && si.instruction_pointer < f->hi)
+		return 0;
+	return after_loader(f, ready(ctx, l->pid, LAUNCH_LOADED));
+}
+
 /* One ptrace stop; 1 when the command is to be let go. */
 static int on_stop(struct launch *l, struct follow *f, int status, launch_ready_fn ready, void *ctx)
 {
 	int sig = WSTOPSIG(status), event = status >> 16, r = 0, err;
+	bool step;
 
 	if (sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
 		err = loader_range(l->pid, &f->lo, &f->hi);
@@ -301,8 +370,8 @@ static int on_stop(struct launch *l, struct follow *f, int status, launch_ready_
 	if (r)
 		return r;
 	/* a signal the command received is delivered as it would have been */
-	if (ptrace(f->phase == PH_LOADING ? PTRACE_SYSCALL : PTRACE_CONT, l->pid, 0,
-		   (void *)(long)sig))
+	step = f->phase == PH_LOADING || f->phase == PH_PRELOOP;
+	if (ptrace(step ? PTRACE_SYSCALL : PTRACE_CONT, l->pid, 0, (void *)(long)sig))
 		return -errno;
 	return 0;
 }
@@ -311,12 +380,16 @@ static int on_stop(struct launch *l, struct follow *f, int status, launch_ready_
 static int launch__follow(struct launch *l, launch_ready_fn ready, void *ctx)
 {
 	struct follow f = {.phase = PH_EXEC};
-	int status, err, r;
+	int status, err, r = 0;
 
 	for (;;) {
-		err = wait_stop(l->pid, &status, f.phase == PH_WRAPPER ? f.deadline_ms : 0);
-		if (err == -ETIMEDOUT)
-			break; /* a wrapper that stays: trace what it is */
+		err = wait_stop(l->pid, &status, f.deadline_ms);
+		if (err == -ETIMEDOUT) {
+			/* a wrapper that stays: trace it; a CPython slow to start: now */
+			if (f.phase == PH_PRELOOP)
+				r = ready(ctx, l->pid, LAUNCH_LOOP);
+			break;
+		}
 		if (err)
 			return err;
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -325,11 +398,11 @@ static int launch__follow(struct launch *l, launch_ready_fn ready, void *ctx)
 			return launch__died(l);
 		}
 		r = on_stop(l, &f, status, ready, ctx);
-		if (r < 0)
-			return r;
 		if (r)
 			break;
 	}
+	if (r < 0)
+		return r;
 	/* its code starts now, probes in place; from here on it runs untouched */
 	if (ptrace(PTRACE_DETACH, l->pid, 0, 0))
 		vlog("ptrace detach of pid %d: %s\n", l->pid, strerror(errno));
@@ -353,7 +426,17 @@ int launch__exec(struct launch *l, launch_ready_fn ready, void *ctx)
 	}
 	close(l->go_fd);
 	l->go_fd = -1;
-	err = traced ? launch__follow(l, ready, ctx) : 0;
+	if (traced) {
+		sigset_t chld, old;
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &chld, &old);
+		err = launch__follow(l, ready, ctx);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	} else {
+		err = 0;
+	}
 	if (err && !l->reaped) {
 		kill(l->pid, SIGKILL); /* it never ran its own code */
 		waitpid(l->pid, &l->status, 0);

@@ -3,8 +3,9 @@
  * Launch mode, "asyncprof-bpf -- COMMAND ARGS": the command is forked
  * stopped before its exec (as SUDO_UID/SUDO_GID when those are set), so
  * the tracer can be loaded for its pid first; then it is followed with
- * ptrace through its dynamic loader only, so that a CPython's probes are
- * attached before any of its own code runs, and let go.
+ * ptrace (syscall stops) through its dynamic loader and, for a CPython, up
+ * to the start of its first event loop, so that the probes are attached
+ * before its first callback runs, and let go.
  */
 #ifndef AP_LAUNCH_H
 #define AP_LAUNCH_H
@@ -13,13 +14,20 @@
 
 struct launch;
 
-/*
- * Called with the command stopped after its loader: its interpreter and
- * libraries are mapped, none of its code ran. Return 1 when its probes are
- * attached (it is let go), 0 to keep following its execs (a wrapper such as
- * env), or -errno to stop (the command is killed).
- */
-typedef int (*launch_ready_fn)(void *ctx, int pid);
+enum launch_stage {
+	LAUNCH_LOADED, /* after its loader: libraries mapped, none of its code ran */
+	LAUNCH_LOOP,   /* its first event loop starts: modules imported, no callback ran */
+};
+
+/* What a launch_ready_fn returns (or -errno: stop, the command is killed). */
+enum launch_ready {
+	LAUNCH_OTHER = 0,     /* not a runtime (a wrapper?): follow its next exec */
+	LAUNCH_ATTACHED = 1,  /* probes attached: let it go */
+	LAUNCH_WAIT_LOOP = 2, /* at LAUNCH_LOADED: call again at LAUNCH_LOOP */
+};
+
+/* Called with the command stopped at stage; returns an enum launch_ready. */
+typedef int (*launch_ready_fn)(void *ctx, int pid, enum launch_stage stage);
 
 /* Fork argv stopped before its exec. 0, or -errno after one line on stderr. */
 int launch__new(char *const *argv, struct launch **out);

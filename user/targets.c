@@ -138,20 +138,23 @@ int targets__discover(void *ctx, int pid)
 	return 0;
 }
 
-int targets__launched(void *ctx, int pid)
+int targets__launched(void *ctx, int pid, enum launch_stage stage)
 {
 	struct target probe = {.discovered = true};
 	struct targets *ts = ctx;
 	struct target_ent *e;
-	bool known;
+	const char *rt;
 	int err;
 
 	/* quietly first: a wrapper or a shell is no error, only not the target yet */
-	known = !target__open(pid, AP_BACKEND_SYSCALL, &probe) &&
-		strcmp(probe.proc.runtime, "unknown");
+	err = target__open(pid, AP_BACKEND_SYSCALL, &probe);
+	rt = err ? "unknown" : probe.proc.runtime;
+	err = !strcmp(rt, "unknown")				 ? LAUNCH_OTHER
+	      : !strcmp(rt, "cpython") && stage == LAUNCH_LOADED ? LAUNCH_WAIT_LOOP
+								 : LAUNCH_ATTACHED;
 	target__close(&probe);
-	if (!known)
-		return 0;
+	if (err != LAUNCH_ATTACHED)
+		return err;
 	e = targets__push(ts);
 	if (!e)
 		return -ENOMEM;
@@ -161,7 +164,7 @@ int targets__launched(void *ctx, int pid)
 		return err;
 	e->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	err = target_start(ts, e);
-	return err ? err : 1;
+	return err ? err : LAUNCH_ATTACHED;
 }
 
 bool targets__all_exited(const struct targets *ts)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include "env.h"
+#include "launch.h"
 #include "session.h"
 #include "target.h"
 
@@ -24,11 +25,13 @@ int targets__start(struct targets *ts, struct tracer *tr, struct session *sess);
 /* Session discovery hook: a new loop in pid (system-wide). 0, or -errno. */
 int targets__discover(void *ctx, int pid);
 /*
- * Launch mode (a launch_ready_fn): the command, stopped after its loader.
- * A Python or Node.js process is opened and attached as if given with
- * --pid (1); anything else is left to discovery at its first loop (0).
+ * Launch mode (a launch_ready_fn): the command, stopped. A CPython is
+ * opened and attached as if given with --pid as its first event loop
+ * starts (LAUNCH_LOOP: uvloop and _asyncio are loaded by then), a Node.js
+ * right after its loader; anything else is left to discovery at its
+ * first loop.
  */
-int targets__launched(void *ctx, int pid);
+int targets__launched(void *ctx, int pid, enum launch_stage stage);
 /* Let discovery attach probes and add processes. */
 void targets__bind(struct targets *ts, struct tracer *tr, struct session *sess);
 /* With --pid: have all the traced processes exited? */

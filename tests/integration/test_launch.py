@@ -100,6 +100,26 @@ def t_through_env(ctx):
     check_first_callbacks(ctx, ["/usr/bin/env", os.path.basename(py), FIRST])
 
 
+@test("launch-uvloop")
+def t_uvloop(ctx):
+    """uvloop is imported after the loader: the probes go in at its loop's start."""
+    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    run.need_uvloop(py)
+    tool = launch(ctx, [py, FIRST, "0.5", "uvloop"])
+    rc = tool.wait(60)
+    check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
+    p = run.load_report(tool.report)["processes"][0]
+    loop = p["loops"][0] if p["loops"] else {}
+    check(loop.get("kind") == "uvloop" and (loop.get("callbacks") or 0) > 5,
+          "loop: %s", loop)
+    slow = [s for s in p["slow_callbacks"] if s["callback"] == "main"]
+    check(slow and slow[0]["duration_ns"] >= 180 * MS, "first_block's step not slow: %s",
+          [(s["callback"], s["duration_ns"]) for s in p["slow_callbacks"]])
+    check(any(t["coro"] == "main" for t in p["tasks"]), "Task-1 (main) not tracked")
+    check(len(blocking_of(p, "later_block")) >= 3, "later_block calls: %d",
+          len(blocking_of(p, "later_block")))
+
+
 @test("launch-sudo-user")
 def t_sudo_user(ctx):
     py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")

@@ -1,6 +1,6 @@
 """Launch-mode target: its very first task step blocks, then it exits.
 
-    python3 first_loop.py [SECONDS]
+    python3 first_loop.py [SECONDS [uvloop]]
 
 main() awaits once (so the loop has polled twice), then first_block()
 sleeps 200 ms synchronously inside the first step of Task-1; with SECONDS
@@ -32,4 +32,7 @@ async def main(seconds):
         later_block()
 
 
+if sys.argv[2:] == ["uvloop"]:
+    import uvloop
+    uvloop.install()
 asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 0))

@@ -137,7 +137,7 @@ valgrind: asyncprof-bpf
 	$(Q)valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
 		--suppressions=tests/valgrind-bpf.supp \
 		--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
-		./asyncprof-bpf --pid $(PID) --duration 3 --no-live -o $(OUTPUT)/valgrind.json
+		./asyncprof-bpf --pid $(PID) --duration 8 --no-live -o $(OUTPUT)/valgrind.json
 
 # libFuzzer targets of the parsers of untrusted input (fuzz/, docs/fuzzing.md): each runs
 # FUZZ_TIME seconds, one at a time, niced; the corpus grows in .output/fuzz/, seeds stay small.

@@ -151,8 +151,8 @@ static int read_stat(int pid, char *state, unsigned long *flags)
 /* Processes that exist but can never be traced: one line saying why. */
 static int target__check_kind(struct target *tg, int pid)
 {
-	unsigned long flags;
-	char state;
+	unsigned long flags = 0;
+	char state = 0;
 	int err;
 
 	if (pid == getpid()) {

@@ -24,7 +24,8 @@
 #include "procmaps.h"
 
 #define LAUNCH_WRAPPER_WAIT_MS 1000  /* a wrapper (env, a shell script) execs by then */
-#define LAUNCH_PRELOOP_WAIT_MS 10000 /* a CPython creates its loop by then, or is let go */
+#define LAUNCH_STOP_GRACE_MS   2000  /* after a stop signal, the command may take this to exit */
+#define LAUNCH_PRELOOP_WAIT_MS 10000 /* a CPython starts its loop by then, or is let go */
 
 struct launch {
 	char *const *argv;
@@ -485,12 +486,21 @@ bool launch__exited(struct launch *l)
 void launch__wait(struct launch *l)
 {
 	sig_atomic_t seen = fwd_signals;
+	uint64_t deadline;
 
-	while (!l->reaped) {
+	while (!l->reaped && fwd_signals == seen) {
 		if (waitpid(l->pid, &l->status, 0) == l->pid)
 			l->reaped = true;
-		else if (errno != EINTR || fwd_signals != seen)
+		else if (errno != EINTR)
 			return;
+	}
+	/* a stop signal: the command got it too; give it a moment to exit */
+	deadline = mono_ms() + LAUNCH_STOP_GRACE_MS;
+	while (!l->reaped && mono_ms() < deadline) {
+		if (waitpid(l->pid, &l->status, WNOHANG) == l->pid)
+			l->reaped = true;
+		else
+			usleep(10000);
 	}
 }
 

@@ -772,16 +772,23 @@ static int cmp_slice_start(const void *a, const void *b)
 	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
+/* qsort of a vector that may be empty (v NULL): qsort's base must not be NULL. */
+static void vec_sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
+
 static void sort_process(struct ap_process *p)
 {
-	qsort(p->slices.v, p->slices.n, sizeof(*p->slices.v), cmp_slice_start);
-	qsort(p->loops.v, p->loops.n, sizeof(*p->loops.v), cmp_loop_tid);
-	qsort(p->blocking_calls.v, p->blocking_calls.n, sizeof(*p->blocking_calls.v),
-	      cmp_blocking_start);
-	qsort(p->tasks.v, p->tasks.n, sizeof(*p->tasks.v), cmp_task_first_run);
-	qsort(p->callbacks.v, p->callbacks.n, sizeof(*p->callbacks.v), cmp_cb_total);
-	qsort(p->slow_callbacks.v, p->slow_callbacks.n, sizeof(*p->slow_callbacks.v),
-	      cmp_slow_start);
+	vec_sort(p->slices.v, p->slices.n, sizeof(*p->slices.v), cmp_slice_start);
+	vec_sort(p->loops.v, p->loops.n, sizeof(*p->loops.v), cmp_loop_tid);
+	vec_sort(p->blocking_calls.v, p->blocking_calls.n, sizeof(*p->blocking_calls.v),
+		 cmp_blocking_start);
+	vec_sort(p->tasks.v, p->tasks.n, sizeof(*p->tasks.v), cmp_task_first_run);
+	vec_sort(p->callbacks.v, p->callbacks.n, sizeof(*p->callbacks.v), cmp_cb_total);
+	vec_sort(p->slow_callbacks.v, p->slow_callbacks.n, sizeof(*p->slow_callbacks.v),
+		 cmp_slow_start);
 }
 
 /* Everything the maps hold, into rep. */

@@ -5,9 +5,10 @@ steps: TASKS tasks x STEPS `await asyncio.sleep(0)`: one callback per step,
 echo:  an asyncio TCP echo over loopback: CONNS connections x ROUNDS round
        trips, about ten syscalls per round trip: the syscall tracepoints' cost.
 
-Usage: workload.py steps|echo [--uvloop] [--wait-file F]
+Usage: workload.py steps|echo [--uvloop] [--wait-file F] [--tasks N] [--each N] [--seconds S]
 Prints "ready <pid>" then, once F exists (if given), runs and prints
-"result <name> <seconds>".
+"result <name> <seconds> <steps> <cpu seconds>" (steps: those run by
+`steps`, else 0; CPU time of the process, probes run in it included).
 """
 import asyncio
 import os
@@ -15,11 +16,23 @@ import sys
 import time
 
 
-async def steps(tasks=100, n=3000):
+async def steps(tasks=100, n=3000, seconds=0.0):
+    """n steps per task, or as many as fit in `seconds`; returns the steps run."""
+    done = [0]
+
     async def one():
         for _ in range(n):
             await asyncio.sleep(0)
-    await asyncio.gather(*(one() for _ in range(tasks)))
+
+    async def timed():
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            for _ in range(100):
+                await asyncio.sleep(0)
+            done[0] += 100
+
+    await asyncio.gather(*((timed() if seconds else one()) for _ in range(tasks)))
+    return done[0] if seconds else tasks * n
 
 
 async def echo(conns=10, rounds=3000):
@@ -45,13 +58,14 @@ async def echo(conns=10, rounds=3000):
     server.close()
 
 
-async def main(name, wait_file):
+async def main(name, wait_file, kw):
     print("ready", os.getpid(), flush=True)
     while wait_file and not os.path.exists(wait_file):
         await asyncio.sleep(0.01)
-    t0 = time.perf_counter()
-    await {"steps": steps, "echo": echo}[name]()
-    print("result", name, "%.4f" % (time.perf_counter() - t0), flush=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    count = await {"steps": steps, "echo": echo}[name](**kw)
+    print("result", name, "%.4f" % (time.perf_counter() - t0), count or 0,
+          "%.4f" % (time.process_time() - c0), flush=True)
 
 
 if __name__ == "__main__":
@@ -65,4 +79,10 @@ if __name__ == "__main__":
         i = args.index("--wait-file")
         wait = args[i + 1]
         del args[i:i + 2]
-    asyncio.run(main(args[0], wait))
+    kw = {}
+    for opt, key in (("--tasks", "tasks"), ("--each", "n"), ("--seconds", "seconds")):
+        if opt in args:
+            i = args.index(opt)
+            kw[key] = float(args[i + 1]) if key == "seconds" else int(args[i + 1])
+            del args[i:i + 2]
+    asyncio.run(main(args[0], wait, kw))

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Experiment: end the asyncio callback with a plain uprobe instead of the uretprobe.
+
+    sudo python3 bench/ctxrun_end/run.py [--rounds N] [--tool PATCHED_BINARY]
+
+On Linux 6.11+ a uretprobe returns through the uretprobe syscall, so every
+callback pays a second trap, a syscall and our sys_enter/sys_exit programs.
+context_run's end has a cheaper point: once the callback has returned, both
+call paths (vectorcall and _PyObject_MakeTpCall) meet at one direct `call`
+(_Py_CheckFunctionResult on pyenv's builds; the outlined _PyContext_Exit on
+Debian's), the last direct call before the function's first `ret`. A direct
+call is emulated by the kernel's uprobe code, like the `push` at the entry.
+
+end-probe.patch adds that probe (program ap_context_run_end; offset from
+the AP_CTXRUN_END environment variable, this script finds it with objdump).
+Without --tool, the patch is applied to a copy of the tree at HEAD and
+built. Then workload (a) runs in interleaved rounds: untraced, full mode
+with the uretprobe, full mode with the end probe; medians of steps/s and of
+the target's CPU time per step.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(HERE)
+ROOT = os.path.dirname(BENCH)
+sys.path.insert(0, BENCH)
+import run as bench  # noqa: E402  (bench/run.py: run_steps, Tracer)
+
+PYTHONS = [("debian-3.11", "/usr/bin/python3.11")]
+if os.path.isdir("/root/.pyenv/versions"):
+    _v = sorted(v for v in os.listdir("/root/.pyenv/versions") if v.startswith("3.11."))
+    if _v:
+        PYTHONS.append(("pyenv-" + _v[-1], "/root/.pyenv/versions/%s/bin/python3" % _v[-1]))
+
+
+def build(tmp):
+    src = os.path.join(tmp, "src")
+    subprocess.run("git -C %s archive HEAD | (mkdir -p %s && tar -x -C %s)" % (ROOT, src, src),
+                   shell=True, check=True)
+    subprocess.run(["patch", "-p1", "-i", os.path.join(HERE, "end-probe.patch")], cwd=src,
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", "-j2"], cwd=src, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(src, "asyncprof-bpf")
+
+
+def context_run_at(tool, py):
+    """(file, file offset of context_run) as the tool attaches it."""
+    p = subprocess.Popen([py, "-c", "import asyncio,sys\nasync def m():\n print('ready',flush=True)"
+                          "\n while True: await asyncio.sleep(0.01)\nasyncio.run(m())"],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        p.stdout.readline()
+        r = subprocess.run([tool, "--pid", str(p.pid), "--mode", "full", "-v", "-q", "--no-live",
+                            "--duration", "0.2", "-o", "json:/dev/null"],
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+    finally:
+        p.kill()
+        p.wait()
+    m = re.search(r"uprobe ap_context_run at (\S+)\+0x([0-9a-f]+)", r.stderr)
+    if not m:
+        raise RuntimeError("no context_run attach line: %s" % r.stderr[-300:])
+    return m.group(1), int(m.group(2), 16)
+
+
+def exec_segment(path):
+    """(vaddr, file offset) of the executable LOAD segment."""
+    out = subprocess.run(["readelf", "-lW", path], stdout=subprocess.PIPE, text=True).stdout
+    for l in out.splitlines():
+        f = l.split()
+        if f and f[0] == "LOAD" and "E" in f[6:-1]:
+            return int(f[2], 16), int(f[1], 16)
+    raise RuntimeError("no executable segment in %s" % path)
+
+
+def end_offset(path, off):
+    """File offset of the last direct call before context_run's first ret."""
+    vaddr, foff = exec_segment(path)
+    start = off - foff + vaddr
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "--start-address=%#x" % start,
+                          "--stop-address=%#x" % (start + 0x400), path],
+                         stdout=subprocess.PIPE, text=True).stdout
+    last = None
+    for l in out.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+(\S+)\s*(.*)", l)
+        if not m:
+            continue
+        if m.group(2) == "ret":
+            break
+        if m.group(2) == "call" and not m.group(3).startswith("*"):
+            last = int(m.group(1), 16)
+    if last is None:
+        raise RuntimeError("no direct call before ret in context_run of %s" % path)
+    return last - vaddr + foff
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--tool")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tool = a.tool or build(tmp)
+        bench.TOOL = tool
+        print("| target | config | runs | steps/s (median) | ratio | µs per step | "
+              "target CPU µs per step (ratio) |")
+        print("|---|---|---|---|---|---|---|")
+        for name, py in PYTHONS:
+            path, off = context_run_at(tool, py)
+            end = end_offset(path, off)
+            sys.stderr.write("%s: context_run at %s+%#x, end probe at +%#x\n"
+                             % (name, path, off, end))
+            runs = {"baseline": [], "full-uretprobe": [], "full-end-probe": []}
+            for rnd in range(a.rounds):
+                for c in list(runs)[rnd % 3:] + list(runs)[:rnd % 3]:
+                    os.environ.pop("AP_CTXRUN_END", None)
+                    if c == "full-end-probe":
+                        os.environ["AP_CTXRUN_END"] = hex(end)
+                    r = bench.run_steps("baseline" if c == "baseline" else "full", py, False,
+                                        tmp)
+                    runs[c].append(r)
+                    sys.stderr.write("%s %s %.0f steps/s\n" % (name, c, r["rate"]))
+            os.environ.pop("AP_CTXRUN_END", None)
+            base = statistics.median(r["rate"] for r in runs["baseline"])
+            bcpu = statistics.median(r["cpu_us_per_op"] for r in runs["baseline"])
+            for c, rs in runs.items():
+                rate = statistics.median(r["rate"] for r in rs)
+                cpu = statistics.median(r["cpu_us_per_op"] for r in rs)
+                print("| %s | %s | %d | %.0f | %.3f | %.2f | %.2f (%.2f) |"
+                      % (name, c, len(rs), rate, rate / base, (1 / rate - 1 / base) * 1e6, cpu,
+                         cpu / bcpu))
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,6 +41,7 @@ BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
 .PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench \
+	bench-deps \
 	install uninstall \
 	fuzz valgrind test-asan-integration
 
@@ -205,8 +206,16 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/asyncprof-bpf $(DESTDIR)$(MANDIR)/man8/asyncprof-bpf.8 \
 		$(DESTDIR)$(BASHCOMPDIR)/asyncprof-bpf
 
-bench: all
+# Benchmarks (by hand, not part of `make test`): docs/performance.md.
+BENCH_PKGS := wrk python3-yappi austin python3-fastapi python3-uvicorn python3-uvloop \
+	python3-httptools python3-aiohttp binutils
+
+bench-deps:
+	$(Q)$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+
+bench: bench-deps all
 	$(Q)$(PYTHON) bench/run.py
+	$(Q)$(PYTHON) bench/accuracy.py
 
 clean:
 	$(call msg,CLEAN)

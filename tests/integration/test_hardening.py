@@ -19,10 +19,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
-import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the shared harness)
@@ -626,11 +627,14 @@ def t_hostile_names(ctx):
     out_json = ctx.path("r.json")
     text = ctx.path("summary.txt")
     run.need_tool()
+    port = free_port()
     with open(text, "wb") as f:
-        tool = subprocess.Popen([TOOL, "--pid", str(pid), "-d", "2.5", "-o", out_json],
-                                stdout=f, stderr=subprocess.PIPE)
+        tool = subprocess.Popen([TOOL, "--pid", str(pid), "-d", "3", "-o", out_json,
+                                 "--prometheus", str(port)], stdout=f, stderr=subprocess.PIPE)
         time.sleep(1)
         open(start, "w").close()
+        time.sleep(1)
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
         _, err = tool.communicate(timeout=30)
     check(tool.returncode == 0, "exit %s: %s", tool.returncode, err[-300:])
     truth = wait_truth(gt, target)
@@ -642,6 +646,11 @@ def t_hostile_names(ctx):
         check(b"\xe2\x80\xae" not in data, "raw bidi override on %s", what)
         check(b"\x07" not in data, "raw BEL on %s", what)
     check(b"\\x1b[2J" in summary, "the escaped comm/name is not in the summary")
+    # Prometheus: the format's escapes for \\ " and newline, U+FFFD for the rest
+    comm_label = b'comm="\xef\xbf\xbd[2J\\"q\\nx\\\\"'
+    check(comm_label in metrics, "comm label not escaped as %r in /metrics: %r", comm_label,
+          [l for l in metrics.splitlines() if b"comm=" in l][:1])
+    check(not re.search(rb"[\x00-\x09\x0b-\x1f\x7f]", metrics), "raw controls in /metrics")
     r = run.load_report(out_json)
     p = run.the_process(r, pid)
     check(p["comm"] == truth["comm"], "JSON comm %r != %r", p["comm"], truth["comm"])
@@ -653,6 +662,14 @@ def t_hostile_names(ctx):
     with open(out_json, "rb") as f:
         raw = f.read()
     check(b"\x1b" not in raw and b"\x07" not in raw, "raw control bytes in the JSON file")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 # --- listening sockets ------------------------------------------------------------------
@@ -691,10 +708,7 @@ def listening(pid):
 def t_listen_loopback_only(ctx):
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--stay"])
-    s = __import__("socket").socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     for extra, want in (([], []), (["--prometheus", str(port)], [("127.0.0.1", port)])):
         tool = run.start_tool(ctx, target.ready_pid, extra=extra, name="tool%d" % len(extra))
         time.sleep(0.5)

@@ -96,10 +96,11 @@ async def handle(reader, writer, upstream):
         writer.close()
 
 
-async def serve(port, upstream, seconds):
+async def serve(port, upstream, seconds, quiet):
     server = await asyncio.start_server(lambda r, w: handle(r, w, upstream), "127.0.0.1", port)
-    print("demo service listening on http://127.0.0.1:%d (pid %d)"
-          % (server.sockets[0].getsockname()[1], os.getpid()), file=sys.stderr, flush=True)
+    if not quiet:
+        print("demo service listening on http://127.0.0.1:%d (pid %d)"
+              % (server.sockets[0].getsockname()[1], os.getpid()), file=sys.stderr, flush=True)
     async with server:
         if seconds:
             await asyncio.sleep(seconds)
@@ -148,6 +149,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--seconds", type=float, default=0, help="stop after S seconds (0: never)")
+    ap.add_argument("--quiet", action="store_true", help="no start-up line on stderr")
     ap.add_argument("--upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.upstream:
@@ -156,7 +158,7 @@ def main():
     stop = threading.Event()
     threading.Thread(target=compact_metrics, args=(stop,), name="compactor", daemon=True).start()
     try:
-        asyncio.run(serve(args.port, port, args.seconds))
+        asyncio.run(serve(args.port, port, args.seconds, args.quiet))
     except KeyboardInterrupt:
         pass
     finally:

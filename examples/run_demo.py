@@ -201,7 +201,7 @@ def main():
     port = free_port()
     argv = [TOOL, "--top", "5", "-o", "json:" + files["json"], "-o", "chrome:" + files["chrome"],
             "-o", "html:" + files["html"], "--", PYTHON, SERVICE, "--port", str(port),
-            "--seconds", "%g" % (SECONDS + 1)]
+            "--seconds", "%g" % (SECONDS + 1), "--quiet"]
     print("$ %s" % " ".join(os.path.relpath(a) if a.startswith(ROOT) else a for a in argv),
           flush=True)
     tool = subprocess.Popen(argv)
@@ -210,11 +210,11 @@ def main():
         tool.wait()
         sys.exit("make demo: the demo service did not start")
     lat = asyncio.run(load(port, SECONDS))
-    if lat:
-        print("load: %d requests in %.0f s from %d clients; latency p50 %.0f ms, p99 %.0f ms, "
+    rc = tool.wait()
+    if lat:  # after the tool's summary: its progress line owns the terminal until then
+        print("\nload: %d requests in %.0f s from %d clients; latency p50 %.0f ms, p99 %.0f ms, "
               "max %.0f ms" % (len(lat), SECONDS, CLIENTS, lat[len(lat) // 2] * 1e3,
                                lat[int(len(lat) * 0.99)] * 1e3, lat[-1] * 1e3), flush=True)
-    rc = tool.wait()
     if rc != 0 or not os.path.exists(files["json"]):
         sys.exit("make demo: asyncprof-bpf failed (exit %d)" % rc)
     give_back([OUT] + list(files.values()))

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -292,11 +293,17 @@ static bool has_uvloop(pid_t pid)
  * Is the CPython about to start its first event loop? asyncio registers its
  * self-pipe (epoll_ctl) as it creates the loop and polls before any
  * callback; uvloop (libuv) creates its epoll instance once uvloop is
- * imported (selectors creates and closes one at import: not a loop).
+ * imported (selectors creates and closes one at import: not a loop). Only
+ * the main thread is followed: a new thread (its loop may run there) is
+ * the last moment to attach.
  */
-static bool at_first_loop(pid_t pid, unsigned long long nr)
+static bool at_first_loop(pid_t pid, const struct __ptrace_syscall_info *si)
 {
-	switch (nr) {
+	switch (si->entry.nr) {
+	case 56: /* clone: a thread, not a fork */
+		return si->entry.args[0] & CLONE_THREAD;
+	case 435: /* clone3: what glibc's pthread_create uses */
+		return true;
 	case 232: /* epoll_wait */
 	case 233: /* epoll_ctl */
 	case 281: /* epoll_pwait */
@@ -343,7 +350,7 @@ static int on_syscall(struct launch *l, struct follow *f, launch_ready_fn ready,
 	if (si.op != PTRACE_SYSCALL_INFO_ENTRY)
 		return 0;
 	if (f->phase == PH_PRELOOP)
-		return at_first_loop(l->pid, si.entry.nr) ? ready(ctx, l->pid, LAUNCH_LOOP) : 0;
+		return at_first_loop(l->pid, &si) ? ready(ctx, l->pid, LAUNCH_LOOP) : 0;
 	if (si.instruction_pointer >= f->lo && si.instruction_pointer < f->hi)
 		return 0;
 	return after_loader(f, ready(ctx, l->pid, LAUNCH_LOADED));

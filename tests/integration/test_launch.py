@@ -120,6 +120,13 @@ def t_uvloop(ctx):
           len(blocking_of(p, "later_block")))
 
 
+@test("launch-loop-in-thread")
+def t_thread(ctx):
+    """A loop in a second thread: the probes go in as the thread is created."""
+    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    check_first_callbacks(ctx, [py, FIRST, "0", "thread"])
+
+
 @test("launch-sudo-user")
 def t_sudo_user(ctx):
     py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")

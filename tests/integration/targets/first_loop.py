@@ -1,10 +1,11 @@
 """Launch-mode target: its very first task step blocks, then it exits.
 
-    python3 first_loop.py [SECONDS [uvloop]]
+    python3 first_loop.py [SECONDS [uvloop|thread]]
 
 main() awaits once (so the loop has polled twice), then first_block()
 sleeps 200 ms synchronously inside the first step of Task-1; with SECONDS
 it then keeps a loop busy with 30 ms sleeps until SECONDS have passed.
+"thread" runs the loop in a second thread, "uvloop" with uvloop.
 Prints "ids UID GID GROUPS HOME USER" first, for the user-switch test.
 """
 import asyncio
@@ -32,7 +33,14 @@ async def main(seconds):
         later_block()
 
 
+SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 0
 if sys.argv[2:] == ["uvloop"]:
     import uvloop
     uvloop.install()
-asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 0))
+if sys.argv[2:] == ["thread"]:
+    import threading
+    t = threading.Thread(target=asyncio.run, args=(main(SECONDS),), name="loop")
+    t.start()
+    t.join()
+else:
+    asyncio.run(main(SECONDS))

@@ -308,21 +308,62 @@ static bool pyrt__is_node(struct pyrt_ctx *c)
 	return m != NULL;
 }
 
+/*
+ * Does procdir's process have another mount namespace? Then the paths in its
+ * maps are relative to that namespace's root. (A chroot alone changes
+ * nothing: the kernel writes paths relative to the reader's root.)
+ */
+static bool other_mnt_ns(const char *procdir)
+{
+	char path[PATH_MAX], ours[64], theirs[64];
+	ssize_t n, m;
+
+	snprintf(path, sizeof(path), "%s/ns/mnt", procdir);
+	n = readlink(path, theirs, sizeof(theirs) - 1);
+	m = readlink("/proc/self/ns/mnt", ours, sizeof(ours) - 1);
+	return n > 0 && m > 0 && (n != m || memcmp(ours, theirs, n));
+}
+
+/* The file mapped at m (path as the process names it) as we can open it. */
+static void open_path(const struct pyrt_ctx *c, const struct procmap *m, const char *path,
+		      char *buf, size_t size)
+{
+	if (c->pid > 0 && m) {
+		snprintf(buf, size, "/proc/%d/map_files/%llx-%llx", c->pid,
+			 (unsigned long long)m->start, (unsigned long long)m->end);
+		if (!access(buf, R_OK))
+			return; /* needs CAP_SYS_ADMIN: else the fallbacks below */
+	}
+	snprintf(buf, size, "%s%s", c->out->root, path);
+}
+
+/* The first mapping of the executable file (maps names it as exe does). */
+static const struct procmap *exe_map(const struct pyrt_ctx *c)
+{
+	for (size_t i = 0; i < procmaps__count(c->pm); i++) {
+		const struct procmap *m = procmaps__get(c->pm, i);
+
+		if (!strcmp(m->path, c->out->exe))
+			return m;
+	}
+	return NULL;
+}
+
 /* The ELF holding the interpreter: a mapped libpython, else the exe if it has one. */
 static int pyrt__find_py(struct pyrt_ctx *c)
 {
 	struct pyrt_info *out = c->out;
 	const struct procmap *m;
-	char path[PATH_MAX + 64];
 	struct elf_sym sym;
 	int err;
 
 	m = procmaps__find_file(c->pm, "libpython3.*.so*", NULL);
 	copy_str(out->py_path, sizeof(out->py_path), m ? m->path : out->exe);
 	out->py_is_exe = !m;
-	err = elf_file__open(pyrt__host_path(out, out->py_path, path, sizeof(path)), &c->ef);
+	open_path(c, m ? m : exe_map(c), out->py_path, out->py_open, sizeof(out->py_open));
+	err = elf_file__open(out->py_open, &c->ef);
 	if (err)
-		return m ? err : -ENOENT; /* an exe we cannot read is no Python we know */
+		return !out->py_is_exe ? err : -ENOENT; /* an exe we cannot read: no Python */
 	if (elf_file__find_sym(c->ef, "_PyRuntime", &sym) &&
 	    elf_file__find_sym(c->ef, "Py_GetVersion", &sym))
 		return -ENOENT;
@@ -418,7 +459,6 @@ static void pyrt__asyncio(struct pyrt_ctx *c)
 {
 	struct pyrt_info *out = c->out;
 	const struct procmap *m;
-	char path[PATH_MAX + 64];
 	struct elf_file *ef;
 	bool old = out->minor <= 9;
 
@@ -428,7 +468,8 @@ static void pyrt__asyncio(struct pyrt_ctx *c)
 	if (!m)
 		return;
 	copy_str(out->asyncio_path, sizeof(out->asyncio_path), m->path);
-	if (elf_file__open(pyrt__host_path(out, m->path, path, sizeof(path)), &ef)) {
+	open_path(c, m, m->path, out->asyncio_open, sizeof(out->asyncio_open));
+	if (elf_file__open(out->asyncio_open, &ef)) {
 		copy_str(out->asyncio_note, sizeof(out->asyncio_note), "cannot read _asyncio");
 		return;
 	}
@@ -519,30 +560,6 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 	return pyrt__check_debug_offsets(c);
 }
 
-const char *pyrt__host_path(const struct pyrt_info *info, const char *path, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s%s", info->root, path);
-	return buf;
-}
-
-/* Does procdir's process see another file system than we do? */
-static bool other_root(const char *procdir)
-{
-	char path[PATH_MAX], ours[64], theirs[64];
-	struct stat a, b;
-	ssize_t n, m;
-
-	snprintf(path, sizeof(path), "%s/root", procdir);
-	if (stat(path, &a) || stat("/", &b))
-		return false; /* a fixture directory, or gone: paths as they are */
-	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-		return true; /* chroot */
-	snprintf(path, sizeof(path), "%s/ns/mnt", procdir);
-	n = readlink(path, theirs, sizeof(theirs) - 1);
-	m = readlink("/proc/self/ns/mnt", ours, sizeof(ours) - 1);
-	return n > 0 && m > 0 && (n != m || memcmp(ours, theirs, n));
-}
-
 static int read_exe(const char *procdir, struct pyrt_info *out)
 {
 	char path[PATH_MAX];
@@ -568,7 +585,7 @@ int pyrt__probe_dir(const char *procdir, int pid, struct pyrt_info *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (other_root(procdir))
+	if (other_mnt_ns(procdir))
 		snprintf(out->root, sizeof(out->root), "%s/root", procdir);
 	err = read_exe(procdir, out);
 	if (err)

@@ -30,8 +30,8 @@ enum pyrt_reg {
 
 struct pyrt_info {
 	enum pyrt_runtime runtime;
-	char exe[PATH_MAX]; /* target of /proc/PID/exe */
-	char root[64];	    /* "/proc/PID/root" when its files are not ours (mount ns, chroot) */
+	char exe[PATH_MAX];	  /* target of /proc/PID/exe */
+	char root[64];		  /* "/proc/PID/root" when it has another mount namespace */
 	char node_path[PATH_MAX]; /* Node.js: the node executable or libnode */
 
 	/* CPython: version and interpreter image */
@@ -39,6 +39,7 @@ struct pyrt_info {
 	char version[32];		 /* "3.11.2" */
 	char py_path[PATH_MAX];		 /* ELF holding the interpreter: the exe or libpython */
 	bool py_is_exe;			 /* libpython is linked into the executable */
+	char py_open[PATH_MAX + 64];	 /* py_path as we can open it (see pyrt__probe_dir) */
 	uint64_t py_bias;		 /* load bias of py_path in the process */
 	const struct ap_py_offsets *off; /* struct offsets; NULL when unsupported */
 	uint64_t runtime_addr;		 /* address of _PyRuntime in the process, 0 if unknown */
@@ -54,9 +55,10 @@ struct pyrt_info {
 
 	/* asyncio C Task hooks in the _asyncio extension, if it is mapped */
 	char asyncio_path[PATH_MAX];
-	uint64_t task_step_off;	  /* TaskStepMethWrapper_call */
-	uint64_t task_wakeup_off; /* task_wakeup (3.10+) or TaskWakeupMethWrapper_call */
-	char asyncio_note[128];	  /* why the offsets above are 0, "" otherwise */
+	char asyncio_open[PATH_MAX + 64]; /* asyncio_path as we can open it */
+	uint64_t task_step_off;		  /* TaskStepMethWrapper_call */
+	uint64_t task_wakeup_off;	  /* task_wakeup (3.10+) or TaskWakeupMethWrapper_call */
+	char asyncio_note[128];		  /* why the offsets above are 0, "" otherwise */
 
 	char uvloop_path[PATH_MAX]; /* uvloop/loop.cpython-*.so if mapped, "" otherwise */
 
@@ -73,17 +75,13 @@ int pyrt__probe(int pid, struct pyrt_info *out);
 
 /*
  * pyrt__probe on a procfs-like directory holding "exe" (a symlink) and
- * "maps". Memory of pid is read when pid > 0; otherwise (or when that
- * fails) statically initialised data is read from the ELF files.
+ * "maps". The paths in maps are the process's view; each ELF file is
+ * opened (*_open) through /proc/PID/map_files/START-END, which reaches the
+ * mapped file whatever the process's mount namespace or root, else through
+ * /proc/PID/root in another mount namespace, else as is. Memory of pid is read when pid > 0;
+ * otherwise (or when that fails) statically initialised data is read from the ELF files.
  */
 int pyrt__probe_dir(const char *procdir, int pid, struct pyrt_info *out);
-
-/*
- * path (as the process sees it, e.g. from its maps) as this process can open
- * it: through info->root when the process has another mount namespace or
- * root. Returns buf.
- */
-const char *pyrt__host_path(const struct pyrt_info *info, const char *path, char *buf, size_t size);
 
 /* Read len bytes at addr of some address space; 0 or -errno. */
 typedef int (*pyrt_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);

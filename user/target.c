@@ -215,12 +215,12 @@ int target__open(int pid, enum ap_backend backend, struct target *tg)
 static int attach_one(struct target *tg, struct tracer *tr, enum tracer_uprobe which,
 		      const char *path, uint64_t off)
 {
-	char host[PATH_MAX + 64];
+	const struct pyrt_info *pi = tg->py;
 	int err;
 
-	/* the kernel resolves the path in our mount namespace, not the target's */
+	/* the file as we reach it (pyrt.h): the kernel resolves the path in our namespace */
 	err = tracer__attach_uprobe(tr, which, tg->proc.pid,
-				    pyrt__host_path(tg->py, path, host, sizeof(host)), off);
+				    path == pi->py_path ? pi->py_open : pi->asyncio_open, off);
 
 	if (err)
 		tlog(tg, "failed to attach uprobe at %s+0x%llx: %s\n", path,

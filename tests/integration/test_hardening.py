@@ -479,6 +479,45 @@ def t_target_mount_namespace(ctx):
     c = check_sleep(p, truth)
     check(c["stack"] and c["stack"][0].startswith("sleeper ("), "sleep stack %s",
           c["stack"][:3])
+    check(p["loops"][0]["callbacks"], "no callback counted: the uprobes did not fire")
+
+
+CHROOT_SH = r"""
+set -e
+r=$1 py=$2 dir=$3
+mkdir -p "$r/usr" "$r/etc" "$r/opt" "$r/tmp" "$r$dir"
+ln -s usr/lib "$r/lib"; ln -s usr/lib64 "$r/lib64"; ln -s usr/bin "$r/bin"
+mount --bind /usr "$r/usr"; mount --bind /etc "$r/etc"
+mount -t tmpfs none "$r/opt"; cp "$py" "$r/opt/python3.11"
+mount --bind "$dir" "$r$dir"
+exec chroot "$r" /opt/python3.11 "$dir/hard_churn.py" --stay "$dir/truth.json" "$dir/start"
+"""
+
+
+@test
+def t_target_chroot(ctx):
+    """The target runs chrooted, its interpreter only inside the new root."""
+    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11 (self-contained executable)")
+    if not shutil.which("unshare") or not shutil.which("chroot"):
+        raise Skip("no unshare or chroot")
+    shutil.copy(CHURN, ctx.path("hard_churn.py"))
+    root = ctx.path("root")
+    target = run.Proc(ctx, "target", ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                      CHROOT_SH, "sh", root, py, ctx.dir])
+    pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
+    exe = os.readlink("/proc/%d/exe" % pid)
+    check(exe.endswith("/opt/python3.11") and not os.path.exists(exe), "exe %s", exe)
+    tool = run.start_tool(ctx, pid, duration=2.5)
+    open(ctx.path("start"), "w").close()
+    report = run.finish_tool(tool, 30)
+    truth = wait_truth(ctx.path("truth.json"), target)
+    p = run.the_process(report, pid)
+    check(p["backend"] == "uprobe", "backend %r (stderr: %s)", p["backend"],
+          tool.stderr_lines())
+    c = check_sleep(p, truth)
+    check(c["stack"] and c["stack"][0].startswith("sleeper ("), "sleep stack %s",
+          c["stack"][:3])
+    check(p["loops"][0]["callbacks"], "no callback counted: the uprobes did not fire")
 
 
 # --- signals to the tracer ----------------------------------------------------------------

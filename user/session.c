@@ -354,11 +354,17 @@ static int on_sample(struct session *s, const void *rec)
 	size_t idx;
 	int err = s->light ? light_sample(s, r) : 0;
 
-	raw = err ? NULL : AP_VEC_PUSH(s->samples);
+	if (err)
+		return err;
+	raw = AP_VEC_PUSH(s->samples);
 	if (!raw)
 		return -ENOMEM;
-	*raw = (struct raw_sample){r->hdr.pid,	r->hdr.tid, r->cb_start_ns,
-				   r->stack_id, r->task,    r->callback};
+	raw->pid = r->hdr.pid;
+	raw->tid = r->hdr.tid;
+	raw->cb_start_ns = r->cb_start_ns;
+	raw->stack_id = r->stack_id;
+	raw->task = r->task;
+	raw->callback = r->callback;
 	p = find_process(s, r->hdr.pid, &idx);
 	if (!p || !r->stack_id || (s->light && p->samples.n >= LIGHT_MAX_SAMPLES))
 		return 0;

@@ -6,6 +6,7 @@
  * those few milliseconds (syscall stops of ld.so); then the command runs
  * untouched.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -25,6 +26,8 @@
 #include "procmaps.h"
 
 #define LAUNCH_WRAPPER_WAIT_MS 1000  /* a wrapper (env, a shell script) execs by then */
+#define LAUNCH_SCAN_MS	       250   /* descendants are looked for this often */
+#define LAUNCH_MAX_CHILDREN    63    /* with the command: AP_MAX_TARGETS */
 #define LAUNCH_STOP_GRACE_MS   2000  /* after a stop signal, the command may take this to exit */
 #define LAUNCH_PRELOOP_WAIT_MS 10000 /* a CPython starts its loop by then, or is let go */
 
@@ -41,6 +44,10 @@ struct launch {
 	uid_t uid;
 	gid_t gid;
 	char *user, *home, *shell;
+	/* descendants found by launch__scan */
+	int seen[LAUNCH_MAX_CHILDREN];
+	int nseen;
+	uint64_t next_scan_ns;
 };
 
 /* What the child reports through the close-on-exec pipe before dying. */
@@ -479,6 +486,57 @@ void launch__forward_signals(struct launch *l)
 	fwd_pid = l->pid;
 	for (int i = 0; i < 3; i++)
 		sigaction(fwd_sigs[i], &sa, &fwd_prev[i]);
+}
+
+static bool seen_before(struct launch *l, int pid)
+{
+	for (int i = 0; i < l->nseen; i++)
+		if (l->seen[i] == pid)
+			return true;
+	return false;
+}
+
+/* The children of every thread of pid, each once, then theirs (depth first). */
+static void scan_children(struct launch *l, int pid, int depth, launch_child_fn fn, void *ctx)
+{
+	char path[64];
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	int child;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && l->nseen < LAUNCH_MAX_CHILDREN) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fscanf(f, "%d", &child) == 1 && l->nseen < LAUNCH_MAX_CHILDREN) {
+			if (!seen_before(l, child)) {
+				l->seen[l->nseen++] = child;
+				if (fn(ctx, child))
+					vlog("cannot trace pid %d, started by %s\n", child,
+					     l->argv[0]);
+			}
+			if (depth < 8)
+				scan_children(l, child, depth + 1, fn, ctx);
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
+void launch__scan(struct launch *l, uint64_t now_ns, launch_child_fn fn, void *ctx)
+{
+	if (!l || now_ns < l->next_scan_ns || l->reaped)
+		return;
+	l->next_scan_ns = now_ns + LAUNCH_SCAN_MS * 1000000ull;
+	scan_children(l, l->pid, 0, fn, ctx);
 }
 
 bool launch__exited(struct launch *l)

@@ -11,6 +11,7 @@
 #define AP_LAUNCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct launch;
 
@@ -43,6 +44,14 @@ int launch__exec(struct launch *l, launch_ready_fn ready, void *ctx);
  * installed before still run.
  */
 void launch__forward_signals(struct launch *l);
+/* A new descendant of the command: 0, or -errno (it is not asked again). */
+typedef int (*launch_child_fn)(void *ctx, int pid);
+/*
+ * Every LAUNCH_SCAN_MS (now_ns on CLOCK_MONOTONIC), look for processes the
+ * command started (children, theirs, ...) and call fn once for each new
+ * one. NULL l is ignored.
+ */
+void launch__scan(struct launch *l, uint64_t now_ns, launch_child_fn fn, void *ctx);
 /* Has the command exited? Reaps it; never blocks. */
 bool launch__exited(struct launch *l);
 /* Wait for the command to exit; returns early when a stop signal arrives. */

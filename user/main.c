@@ -161,6 +161,13 @@ static int live_refresh(struct live *lv, struct session *sess, const struct trac
 	return err;
 }
 
+/* Launch mode: a process the command started is traced too (its loop is discovered). */
+static int trace_descendant(void *tr, int pid)
+{
+	vlog("tracing pid %d, started by %s\n", pid, env.cmd_argv[0]);
+	return tracer__add_target(tr, pid);
+}
+
 /* Poll records until the duration ends, a signal arrives, the target exits or q. */
 static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t start_ns,
 		    struct live *lv, struct session *sess, const struct tracer *tr)
@@ -180,6 +187,7 @@ static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t s
 		now = now_ns();
 		progress__update(progress, now, session__events(sess),
 				 tracer__stat(tr, AP_STAT_RB_DROPS));
+		launch__scan(launched, now, trace_descendant, (void *)tr);
 		if (lv && lv->view && view__wait(lv->view, 30) == VIEW_QUIT)
 			break;
 		if (lv && now >= lv->next_ns) {
@@ -291,6 +299,7 @@ static int load_tracer(struct tracer **tr)
 	struct tracer_opts topts = {
 		.pids = env.pids,
 		.npids = env.npids,
+		.pid_map = launched != NULL, /* its descendants join later */
 		.blocking_ns = env.blocking_ns,
 		.slow_cb_ns = env.slow_cb_ns,
 		.lag_interval_ns = env.lag_interval_ns,

@@ -88,9 +88,9 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 		goto err_free;
 	}
 	/* one pid: a compare; several: the targets map; none: every loop but ours */
-	if (opts->npids == 1)
+	if (opts->npids == 1 && !opts->pid_map)
 		t->skel->rodata->targ_tgid = opts->pids[0];
-	t->skel->rodata->targ_use_map = opts->npids > 1;
+	t->skel->rodata->targ_use_map = opts->npids > 1 || opts->pid_map;
 	t->skel->rodata->targ_all = opts->npids == 0;
 	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->blocking_ns = opts->blocking_ns;
@@ -111,7 +111,7 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 	err = asyncprof_bpf__load(t->skel);
 	if (err)
 		goto err_free;
-	for (int i = 0; opts->npids > 1 && i < opts->npids && !err; i++)
+	for (int i = 0; t->skel->rodata->targ_use_map && i < opts->npids && !err; i++)
 		err = tracer__add_target(t, opts->pids[i]);
 	if (err)
 		goto err_free;

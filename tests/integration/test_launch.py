@@ -65,8 +65,11 @@ def check_first_callbacks(ctx, cmd):
     check(slow and slow[0]["duration_ns"] >= 180 * MS,
           "no slow callback for main's first blocking step: %s",
           [(s["callback"], s["duration_ns"]) for s in p["slow_callbacks"]])
-    check(any(f.startswith("first_block (") for f in slow[0]["stack"]),
-          "slow callback stack: %s", slow[0]["stack"][:3])
+    # the slow step is the one that made the call (its stack may be a CPU sample)
+    b, s = first[0], slow[0]
+    check(s["start_ns"] <= b["start_ns"] and
+          b["start_ns"] + b["duration_ns"] <= s["start_ns"] + s["duration_ns"],
+          "first_block's sleep is not inside the slow step")
 
 
 # --- tests --------------------------------------------------------------------------
@@ -125,6 +128,23 @@ def t_thread(ctx):
     """A loop in a second thread: the probes go in as the thread is created."""
     py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
     check_first_callbacks(ctx, [py, FIRST, "0", "thread"])
+
+
+@test("launch-descendants")
+def t_descendants(ctx):
+    """A shell that forks the Python: the child is found and its loop traced."""
+    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    tool = launch(ctx, ["/bin/sh", "-c", "%s %s 2; true" % (py, FIRST)])
+    rc = tool.wait(60)
+    check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
+    procs = run.load_report(tool.report)["processes"]
+    py_procs = [p for p in procs if p["comm"].startswith("python")]
+    check(len(py_procs) == 1, "processes: %s", [(p["pid"], p["comm"]) for p in procs])
+    p = py_procs[0]
+    check(p["pid"] != tool.p.pid and p["backend"] == "uprobe", "pid %d backend %s", p["pid"],
+          p["backend"])
+    check(len(blocking_of(p, "later_block")) >= 10, "the child's later_block calls: %d",
+          len(blocking_of(p, "later_block")))
 
 
 @test("launch-sudo-user")

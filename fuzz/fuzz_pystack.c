@@ -2,7 +2,7 @@
 /*
  * Python frame decoding from target memory: code objects, their str
  * objects (LATIN1/UCS2/UCS4), line tables of every supported version, and
- * name records as BPF sends them.
+ * name records as BPF sends them, path details of blocking calls.
  */
 #include <stdlib.h>
 #include "fuzz_mem.h"
@@ -23,6 +23,8 @@ static void names(const uint8_t *data, size_t size)
 	if (strutil__decode_name(&r, out, 1 + data[4] % sizeof(out)) >= 0)
 		strutil__term(out, term, 1 + data[5] % sizeof(term));
 	strutil__escape_term((const char *)data, size, term, sizeof(term));
+	/* a blocking call's path detail: file names are the target's choice */
+	strutil__join_path(data, size, term, 1 + data[6] % sizeof(term));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

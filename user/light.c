@@ -148,8 +148,6 @@ int light__add_sample(struct light *l, const struct light_sample *s)
 static void ent_blocked(struct light_ent *e, const struct light_sample *s, uint64_t dur)
 {
 	e->blocked_ns += dur;
-	if (!e->steps)
-		e->steps = 1; /* seen only off-CPU: it ran at least once */
 	if (s->ts_ns > e->last_ns)
 		e->last_ns = s->ts_ns;
 	if (s->ts_ns < e->first_ns)
@@ -195,8 +193,8 @@ static void fill_task(const struct light_ent *e, const struct names *names, uint
 	t->first_run_ns = e->first_ns;
 	t->last_run_ns = e->last_ns;
 	t->finished_ns = AP_NULL_U64;
-	t->state = NULL; /* not seen without the return probe */
-	t->steps = e->steps;
+	t->state = NULL;		    /* not seen without the return probe */
+	t->steps = e->steps ? e->steps : 1; /* seen only blocked: it ran at least once */
 	t->busy_ns = e->samples * period + e->blocked_ns;
 	t->max_step_ns = e->max_samples * period;
 	t->blocked_ns = e->blocked_ns;
@@ -227,7 +225,7 @@ int light__fill(const struct light *l, const struct names *names, uint64_t perio
 		if (!c)
 			return -ENOMEM;
 		c->name = name_dup(names, e->pid, AP_NAME_CALLBACK, e->cb);
-		c->count = e->steps;
+		c->count = e->steps ? e->steps : 1;
 		c->total_ns = e->samples * period_ns + e->blocked_ns;
 		c->max_ns = e->max_samples * period_ns;
 	}

@@ -212,6 +212,20 @@ def t_systemwide(ctx):
     check_naps(mine[0], truth)
 
 
+@test("light-usage-error")
+def t_usage(ctx):
+    run.need_tool()
+    out = ctx.path("report.json")
+    tool = run.Proc(ctx, "tool", [run.TOOL, "--pid", str(os.getpid()), "--mode", "light",
+                                  "--backend", "uprobe", "--duration", "1", "-o",
+                                  "json:" + out])
+    rc = tool.wait(20)
+    check(rc != 0, "exit 0 for --mode light --backend uprobe")
+    line = run.one_error_line(tool, "--mode light --backend uprobe")
+    check("light" in line and "uprobe" in line, "error line does not say why: %r", line)
+    check(not os.path.exists(out), "output file created")
+
+
 def main():
     ap = argparse.ArgumentParser(description="asyncprof-bpf light-mode integration tests")
     ap.add_argument("--filter", action="append", default=[])

@@ -148,12 +148,27 @@ def probes_of(tool_pid):
             if e.get("pid") == tool_pid]
 
 
+def prog_ids_of(pid):
+    """Ids of the BPF programs process pid holds, from its fds' fdinfo."""
+    ids = set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
 def attached_while_tracing(ctx, pid, mode):
-    before = {p["id"] for p in run.bpftool_json("prog", "show")}
     tool = run.start_tool(ctx, pid, extra=["--mode", mode], name="tool-" + mode)
     probes = probes_of(tool.pid)
-    # programs loaded since the tool started (bpftool may not know their owner pid)
-    progs = [p for p in run.bpftool_json("prog", "show") if p["id"] not in before]
+    # this tool's programs only: other tracers may run on the host at the same time
+    mine = prog_ids_of(tool.pid)
+    progs = [p for p in run.bpftool_json("prog", "show") if p["id"] in mine]
     with open(ctx.path("attached-%s.json" % mode), "w") as f:
         json.dump({"perf": probes, "progs": progs}, f, indent=1)
     tool.signal(signal.SIGINT)
@@ -169,10 +184,13 @@ def t_no_uprobe(ctx):
     target = run.Proc(ctx, "target", light_argv(py, False) + ["--stay", ctx.path("truth.json"),
                                                                ctx.path("start")])
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
-    full, _ = attached_while_tracing(ctx, pid, "full")
+    full, full_progs = attached_while_tracing(ctx, pid, "full")
     # the control: the same query sees full mode's uprobes
     check(any(t in ("uprobe", "uretprobe") for t, _ in full),
           "control failed: no uprobe seen in full mode (%s)", full)
+    full_kp = [p for p in full_progs if p.get("type") == "kprobe"]
+    check(full_kp, "control failed: no uprobe program among full mode's %s",
+          sorted(p.get("name") for p in full_progs))
     light, progs = attached_while_tracing(ctx, pid, "light")
     check(light, "nothing attached in light mode")
     ups = [x for x in light if x[0] in ("uprobe", "uretprobe")]

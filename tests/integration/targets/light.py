@@ -6,8 +6,9 @@ Usage: light.py [--uvloop] [--stay] GROUND_TRUTH_JSON START_FILE
 Same protocol as blocking.py: "ready <pid>", poll START_FILE every 10 ms,
 run, idle 0.3 s, write GROUND_TRUTH_JSON atomically, exit (or --stay until
 SIGTERM). What runs, with its own CLOCK_MONOTONIC ground truth:
-- task cruncher-1 (coro cruncher): 8 steps of 40 ms of CPU each, a 10 ms
-  sleep between them;
+- task cruncher-1 (coro cruncher): 8 steps of 40 ms of CPU time each
+  (thread CPU time, so a loaded machine does not change it), a 10 ms sleep
+  between them;
 - task napper-1 (coro napper): 3 x time.sleep(0.06) in nap_blocking(),
   a blocking call with a known Python stack;
 - spin_callback: a 150 ms CPU-bound plain callback (loop.call_soon): a
@@ -36,18 +37,19 @@ def now():
 
 
 def burn(secs):
-    end = now() + int(secs * 1e9)
+    """secs of this thread's CPU time (the sampler sees CPU time, not wall time)."""
+    end = time.thread_time_ns() + int(secs * 1e9)
     x = 0
-    while now() < end:  # @burn
+    while time.thread_time_ns() < end:  # @burn
         x += 1
     return x
 
 
 async def cruncher(truth):
     for _ in range(CRUNCH_STEPS):
-        t0 = now()
+        t0 = time.thread_time_ns()
         burn(CRUNCH_S)
-        truth["cpu_ns"] += now() - t0
+        truth["cpu_ns"] += time.thread_time_ns() - t0
         await asyncio.sleep(0.01)
 
 

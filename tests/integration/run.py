@@ -672,7 +672,7 @@ def t_probes(ctx):
     links = [l for l in bpftool_json("link", "show") if l["id"] in link_ids]
     perf = [e for e in bpftool_json("perf") if e.get("pid") == tool.pid]
     with open(ctx.path("attached.json"), "w") as f:
-        json.dump({"progs": progs, "links": links, "perf": perf}, f, indent=1)
+        json.dump({"progs": mine, "links": links, "perf": perf}, f, indent=1)
     check(mine, "no BPF program appeared while tracing")
     ids = {p["id"] for p in mine}
     names = sorted({p.get("name", "?") for p in mine})

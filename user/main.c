@@ -294,7 +294,7 @@ static void print_tracing(const struct targets *ts)
 			i + 1 == targets__count(ts) ? stop : "");
 }
 
-static int load_tracer(struct tracer **tr)
+static int load_tracer(const struct targets *ts, struct tracer **tr)
 {
 	struct tracer_opts topts = {
 		.pids = env.pids,
@@ -306,6 +306,8 @@ static int load_tracer(struct tracer **tr)
 		.max_tasks = env.max_tasks,
 		.trace_callbacks = env__wants_trace(),
 		.light = env.mode == AP_MODE_LIGHT,
+		/* only --pid knows every target before loading; others are found later */
+		.uprobes = env.npids && !launched ? targets__uprobes(ts) : TRACER_UP_ALL,
 		.verbose = env.verbose >= 2,
 	};
 	int err = tracer__new(&topts, tr);
@@ -392,7 +394,7 @@ int main(int argc, char **argv)
 	else if (!err)
 		err = targets__open_pids(ts, env.pids, env.npids, env.backend);
 	if (!err)
-		err = load_tracer(&tr);
+		err = load_tracer(ts, &tr);
 	if (err)
 		goto cleanup;
 	setup_signals();

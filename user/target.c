@@ -251,6 +251,22 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
 }
 
+unsigned int target__uprobes(const struct target *tg)
+{
+	const struct pyrt_info *pi = tg->py;
+	unsigned int m = 0;
+
+	if (!tg->uprobe)
+		return 0;
+	if (pi->context_run_off)
+		m |= 1u << TRACER_UP_CONTEXT_RUN | 1u << TRACER_UP_CONTEXT_RUN_RET;
+	if (pi->uvloop_path[0])
+		m |= 1u << TRACER_UP_CTX_ENTER | 1u << TRACER_UP_CTX_EXIT |
+		     1u << TRACER_UP_TASK_STEP | 1u << TRACER_UP_TASK_WAKEUP |
+		     1u << TRACER_UP_TASK_WAKEUP_WRAP;
+	return m;
+}
+
 int target__attach(struct target *tg, struct tracer *tr)
 {
 	const struct pyrt_info *pi = tg->py;

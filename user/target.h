@@ -30,6 +30,8 @@ struct target {
  * Set tg->discovered first for a process found system-wide.
  */
 int target__open(int pid, enum ap_backend backend, struct target *tg);
+/* The uprobe programs target__attach will attach: bits 1 << enum tracer_uprobe. */
+unsigned int target__uprobes(const struct target *tg);
 /* Configure and attach the backend's per-process probes (none for syscall). */
 int target__attach(struct target *tg, struct tracer *tr);
 void target__close(struct target *tg);

@@ -179,6 +179,15 @@ bool targets__all_exited(const struct targets *ts)
 	return ts->v.n > 0;
 }
 
+unsigned int targets__uprobes(const struct targets *ts)
+{
+	unsigned int m = 0;
+
+	for (size_t i = 0; i < ts->v.n; i++)
+		m |= target__uprobes(&ts->v.v[i].tg);
+	return m;
+}
+
 size_t targets__count(const struct targets *ts)
 {
 	return ts->v.n;

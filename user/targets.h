@@ -37,6 +37,8 @@ void targets__bind(struct targets *ts, struct tracer *tr, struct session *sess);
 /* With --pid: have all the traced processes exited? */
 bool targets__all_exited(const struct targets *ts);
 size_t targets__count(const struct targets *ts);
+/* The uprobe programs the targets opened so far need (target__uprobes, or'ed). */
+unsigned int targets__uprobes(const struct targets *ts);
 const struct target *targets__get(const struct targets *ts, size_t i);
 
 #endif /* AP_TARGETS_H */

@@ -65,13 +65,17 @@ static void choose_flavour(struct tracer *t)
 	vlog("using %s tracepoints\n", btf ? "tp_btf" : "raw_tp");
 }
 
-/* Light mode attaches no uprobe: leave their programs out of the kernel altogether. */
-static void skip_uprobes(struct tracer *t)
+/*
+ * Load only the uprobe programs some target will attach (none in light
+ * mode): the kernel's verifier is most of the time to attach.
+ */
+static void choose_uprobes(struct tracer *t, unsigned int mask)
 {
 	bool ret;
 
 	for (int i = 0; i < TRACER_UP_MAX; i++)
-		bpf_program__set_autoload(uprobe_prog(t, (enum tracer_uprobe)i, &ret), false);
+		bpf_program__set_autoload(uprobe_prog(t, (enum tracer_uprobe)i, &ret),
+					  mask & (1u << i));
 }
 
 int tracer__new(const struct tracer_opts *opts, struct tracer **out)
@@ -106,8 +110,7 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 	}
 	t->skel->rodata->light_mode = opts->light;
 	choose_flavour(t);
-	if (opts->light)
-		skip_uprobes(t);
+	choose_uprobes(t, opts->light ? 0 : opts->uprobes);
 	err = asyncprof_bpf__load(t->skel);
 	if (err)
 		goto err_free;

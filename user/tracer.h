@@ -23,6 +23,7 @@ struct tracer_opts {
 	uint32_t max_tasks;
 	bool trace_callbacks; /* send every callback run through the ring buffer */
 	bool light;	      /* light mode: the uprobe programs are not even loaded */
+	unsigned int uprobes; /* full mode: uprobe programs to load, bits 1 << tracer_uprobe */
 	bool verbose;
 };
 
@@ -37,6 +38,8 @@ enum tracer_uprobe {
 	TRACER_UP_TASK_WAKEUP_WRAP, /* _asyncio: TaskWakeupMethWrapper_call (3.8, 3.9) */
 	TRACER_UP_MAX,
 };
+
+#define TRACER_UP_ALL ((1u << TRACER_UP_MAX) - 1) /* processes may be found later */
 
 /* Open, configure and load the BPF object. Returns 0 or -errno. */
 int tracer__new(const struct tracer_opts *opts, struct tracer **out);

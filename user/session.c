@@ -505,8 +505,9 @@ static int on_cb(struct session *s, const void *rec)
 }
 
 /*
- * A callback that slept off-CPU has no CPU samples: its stack is the one of
- * the longest blocking call it made, if any.
+ * The stack of the longest blocking call a callback made, if any: its stack
+ * when it spent most of its time blocked (its few CPU samples then show
+ * where it ran, not what held the loop) or has no CPU sample at all.
  */
 static int stack_of_longest_block(const struct ap_process *p, struct ap_slow_cb *c)
 {
@@ -547,6 +548,11 @@ static int on_slow_cb(struct session *s, const void *rec)
 		slow_iteration_owner(s, r, &c->task, &cb);
 	c->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, cb);
 	c->blocked_ns = r->blocked_ns;
+	if (2 * c->blocked_ns >= c->duration_ns) {
+		err = stack_of_longest_block(p, c);
+		if (err || c->stack.n)
+			return err;
+	}
 	err = stack_get(s, idx, slow_cb_stack(s, r->hdr.pid, r->hdr.tid, r->start_ns), &c->stack);
 	if (!err && !c->stack.n)
 		err = stack_of_longest_block(p, c);

@@ -852,6 +852,23 @@ def check_stacks(report, truth):
                 start += 1
             check(start > 0, "%s: first frame %r is not in %s", what, st[0], ev["lib_prefix"])
         check_frames(what, st, start, ev["stack"])
+        check_blocked_slow_cb(p, c, what)
+
+
+def check_blocked_slow_cb(p, c, what):
+    """A slow callback mostly spent blocked shows its longest blocking call's
+    stack, not where a stray CPU sample caught it."""
+    end = c["start_ns"] + c["duration_ns"]
+    for s in p["slow_callbacks"]:
+        if s["tid"] != c["tid"] or not s["start_ns"] <= c["start_ns"] < end <= \
+                s["start_ns"] + s["duration_ns"] or 2 * s["blocked_ns"] < s["duration_ns"]:
+            continue
+        inside = [b for b in p["blocking_calls"] if b["tid"] == s["tid"] and
+                  s["start_ns"] <= b["start_ns"] < s["start_ns"] + s["duration_ns"]]
+        if max(inside, key=lambda b: b["duration_ns"]) is c:
+            check(s["stack"] == c["stack"], "%s: the slow callback around it (blocked %.1f of "
+                  "%.1f ms) shows %s", what, s["blocked_ns"] / MS, s["duration_ns"] / MS,
+                  show_stack(s["stack"]))
 
 
 def stacks_test(name, py_fn):

@@ -437,10 +437,17 @@ def check_blocking(report, truth):
                        " calls near it (kind, syscall, tid, ms, start offset ms): %s"
                        % (ev["op"], want / MS, ev["tid"], ev["kind"], near or "none"))
         c = max(cands, key=lambda c: c["duration_ns"])
-        tol = max(0.2 * want, 0.5 * MS)
-        check(abs(c["duration_ns"] - want) <= tol,
-              "%s: reported %s %s lasted %.2f ms, ground truth %.2f ms (tolerance 20%%)",
-              ev["op"], c["kind"], c["syscall"], c["duration_ns"] / MS, want / MS)
+        # The Python-side timing also holds what surrounds the syscall: taking
+        # the GIL back (reported apart, kind gil) and, on a loaded host, being
+        # preempted before the clock is read. So it may exceed the syscall by
+        # a few ms more than the syscall may exceed it.
+        gil = sum(overlap(g["start_ns"], g["start_ns"] + g["duration_ns"], m0, m1)
+                  for g in calls if g["tid"] == ev["tid"] and g["kind"] == "gil")
+        over, under = max(0.2 * want, 0.5 * MS), max(0.2 * want, 2 * MS) + gil
+        check(-under <= c["duration_ns"] - want <= over,
+              "%s: reported %s %s lasted %.2f ms, ground truth %.2f ms (tolerance -%.2f/+%.2f ms)",
+              ev["op"], c["kind"], c["syscall"], c["duration_ns"] / MS, want / MS, under / MS,
+              over / MS)
         check(abs(c["start_ns"] - m0) <= 20 * MS,
               "%s: reported start %+.2f ms off the ground truth (tolerance 20 ms)",
               ev["op"], (c["start_ns"] - m0) / MS)

@@ -260,7 +260,11 @@ static void text_tasks(FILE *f, const struct ap_process *p, size_t top)
 
 	if (!idx)
 		return;
-	fprintf(f, "  tasks by busy time: %zu\n", p->tasks.n);
+	fprintf(f, "  tasks by busy time: %zu", p->tasks.n);
+	if (p->tasks_omitted)
+		fprintf(f, " (and %" PRIu64 " less busy finished tasks not kept)",
+			p->tasks_omitted);
+	fputc('\n', f);
 	for (size_t i = 0; i < p->tasks.n && i < top; i++) {
 		const struct ap_task *t = &p->tasks.v[idx[i]];
 

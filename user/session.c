@@ -471,6 +471,57 @@ static int task_fill(struct session *s, uint32_t pid, uint64_t addr, const struc
 	return 0;
 }
 
+/*
+ * Finished tasks kept per process. A service may finish thousands a second
+ * for days: past this many, only the busiest are kept (a min-heap on
+ * busy_ns while tracing, sorted at the end) and the rest are counted.
+ */
+#define AP_FINISHED_TASKS_MAX 20000
+
+static bool task_less(const struct ap_task *a, const struct ap_task *b)
+{
+	return a->busy_ns < b->busy_ns;
+}
+
+static void task_swap(struct ap_task *a, struct ap_task *b)
+{
+	struct ap_task t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void tasks_sift_up(struct ap_task *v, size_t i)
+{
+	while (i && task_less(&v[i], &v[(i - 1) / 2])) {
+		task_swap(&v[i], &v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+}
+
+static void tasks_sift_down(struct ap_task *v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t m = i, l = 2 * i + 1, r = l + 1;
+
+		if (l < n && task_less(&v[l], &v[m]))
+			m = l;
+		if (r < n && task_less(&v[r], &v[m]))
+			m = r;
+		if (m == i)
+			return;
+		task_swap(&v[i], &v[m]);
+		i = m;
+	}
+}
+
+static void task_free_strings(struct ap_task *t)
+{
+	free(t->name);
+	free(t->coro);
+	free(t->error);
+}
+
 static int on_task_end(struct session *s, const void *rec)
 {
 	const struct ap_rec_task_end *r = rec;
@@ -479,10 +530,26 @@ static int on_task_end(struct session *s, const void *rec)
 
 	if (!p)
 		return 0;
+	if (p->tasks.n >= AP_FINISHED_TASKS_MAX) {
+		p->tasks_omitted++;
+		if (r->st.busy_ns <= p->tasks.v[0].busy_ns)
+			return 0;
+		/* the least busy kept task makes room */
+		task_free_strings(&p->tasks.v[0]);
+		memset(&p->tasks.v[0], 0, sizeof(p->tasks.v[0]));
+		t = &p->tasks.v[0];
+		if (task_fill(s, r->hdr.pid, r->task, &r->st, true, t))
+			return -ENOMEM;
+		tasks_sift_down(p->tasks.v, p->tasks.n, 0);
+		return 0;
+	}
 	t = AP_VEC_PUSH(p->tasks);
 	if (!t)
 		return -ENOMEM;
-	return task_fill(s, r->hdr.pid, r->task, &r->st, true, t);
+	if (task_fill(s, r->hdr.pid, r->task, &r->st, true, t))
+		return -ENOMEM;
+	tasks_sift_up(p->tasks.v, p->tasks.n - 1);
+	return 0;
 }
 
 static int on_cb(struct session *s, const void *rec)

@@ -706,6 +706,29 @@ def t_probes(ctx):
     check(not left_perf, "perf events still attached after exit: %s", left_perf)
 
 
+@test("tasks-bounded")
+def t_tasks_bounded(ctx):
+    """More finished tasks than the report keeps: the busiest stay, the rest are counted."""
+    py = need_exe(DEBIAN_PY or pyenv(11), "python3.11")
+    report, truth, _ = run_target_traced(ctx, [py, os.path.join(TARGETS, "many_tasks.py")],
+                                         duration=14)
+    p = the_process(report, truth["pid"])
+    finished = [t for t in p["tasks"] if t["finished_ns"] is not None]
+    vlog("%d finished tasks listed, %d omitted, %d created", len(finished),
+         p["tasks_omitted"], truth["created"])
+    check(p["tasks_omitted"] > 0, "no task omitted of %d created (listed %d)",
+          truth["created"], len(finished))
+    check(len(finished) + p["tasks_omitted"] == truth["created"],
+          "%d listed + %d omitted != %d created", len(finished), p["tasks_omitted"],
+          truth["created"])
+    ids = {t["id"] for t in finished}
+    missing = [h for h in truth["heavy"] if h not in ids]
+    check(not missing, "busiest tasks %s not kept", missing)
+    least_kept = min(t["busy_ns"] for t in finished)
+    heavy_busy = [t["busy_ns"] for t in finished if t["id"] in truth["heavy"]]
+    check(min(heavy_busy) >= least_kept, "heavy task less busy than a kept one")
+
+
 def tasks_test(name, py_fn, uvloop=False):
     def fn(ctx):
         py = need_exe(py_fn(), name)

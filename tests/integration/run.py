@@ -998,9 +998,11 @@ def run_one(name, fn, keep):
     return status
 
 
-def main():
+def main_for(tests, description):
+    """A suite's command line: run the (name, fn) tests selected, print
+    "ok/FAIL/skip NAME" lines and the closing count; the exit status."""
     global VERBOSE
-    ap = argparse.ArgumentParser(description="asyncprof-bpf integration tests")
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--list", action="store_true", help="list the tests")
     ap.add_argument("--filter", action="append", default=[],
                     help="run tests whose name contains this (repeatable)")
@@ -1008,7 +1010,7 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     VERBOSE = args.verbose
-    sel = [(n, f) for n, f in TESTS if not args.filter or any(s in n for s in args.filter)]
+    sel = [(n, f) for n, f in tests if not args.filter or any(s in n for s in args.filter)]
     if args.list:
         for n, _ in sel:
             print(n)
@@ -1022,4 +1024,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_for(TESTS, "asyncprof-bpf integration tests"))

@@ -8,7 +8,6 @@ three files must be written and each of the service's four faults named.
 Runs as root. Prints "ok NAME" / "FAIL NAME: reason" / "skip NAME: reason"
 and closes with "N passed, N failed, N skipped".
 """
-import argparse
 import json
 import os
 import re
@@ -69,21 +68,5 @@ def t_demo(ctx):
               "how to open %s is not said", what)
 
 
-def main():
-    ap = argparse.ArgumentParser(description="make demo, end to end")
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("--filter", action="append", default=[])
-    args = ap.parse_args()
-    run.VERBOSE = args.verbose
-    os.makedirs(run.OUT, exist_ok=True)
-    counts = {"ok": 0, "FAIL": 0, "skip": 0}
-    for name, fn in TESTS:
-        if not args.filter or any(s in name for s in args.filter):
-            counts[run.run_one(name, fn, args.keep)] += 1
-    print("%d passed, %d failed, %d skipped" % (counts["ok"], counts["FAIL"], counts["skip"]))
-    return 1 if counts["FAIL"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run.main_for(TESTS, "make demo, end to end"))

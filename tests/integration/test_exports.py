@@ -14,7 +14,6 @@ Chromium screenshots included, stay in tests/integration/.out/<test>/.
 The Chromium part is skipped (not failed) only when Chromium is missing and
 `apt-get install -y chromium` cannot install it.
 """
-import argparse
 import html.parser
 import json
 import os
@@ -23,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the shared harness: Proc, Ctx, check, start_tool, ...)
@@ -406,41 +404,5 @@ def t_exports_demo(ctx):
     chromium_part(ctx, check_dom, ctx, paths["html"], report, p, want)
 
 
-def main():
-    ap = argparse.ArgumentParser(description="asyncprof-bpf exporter integration tests")
-    ap.add_argument("--filter", action="append", default=[])
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    run.VERBOSE = args.verbose
-    os.makedirs(run.OUT, exist_ok=True)
-    passed = failed = 0
-    for name, fn in TESTS:
-        if args.filter and not any(s in name for s in args.filter):
-            continue
-        ctx = run.Ctx(name)
-        status, reason = "ok", ""
-        try:
-            fn(ctx)
-        except Fail as e:
-            status, reason = "FAIL", str(e)
-        except Skip as e:
-            status, reason = "skip", str(e)
-        except Exception:
-            status, reason = "FAIL", "exception: " + traceback.format_exc().strip().replace(
-                "\n", " | ")
-        finally:
-            ctx.cleanup()
-        if status != "ok":
-            reason += " [artifacts: %s]" % os.path.relpath(ctx.dir)
-        print("%s %s%s" % (status, name, ": " + reason if reason else ""), flush=True)
-        for test_name, why in SKIPPED:
-            if test_name == name:
-                print("skip %s-chromium: %s" % (name, why), flush=True)
-        passed += status == "ok"
-        failed += status == "FAIL"
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run.main_for(TESTS, "asyncprof-bpf exporter integration tests"))

@@ -13,7 +13,6 @@ leave no probe. Targets: tests/integration/targets/hard_*.
 Runs as root with run.py's harness; prints "ok NAME" / "FAIL NAME: why" /
 "skip NAME: why" and closes with "N passed, N failed, N skipped".
 """
-import argparse
 import json
 import os
 import re
@@ -103,20 +102,6 @@ def check_sleep(p, truth, what="the sleeper's time.sleep(0.2)"):
 
 
 # --- probes attached by a tool process --------------------------------------------
-
-def attached(tool_pid):
-    """Ids of the BPF programs the tool holds (its fds' fdinfo), and of their links."""
-    progs, links = set(), set()
-    d = "/proc/%d/fdinfo" % tool_pid
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                info = f.read()
-        except OSError:
-            continue
-        progs |= {int(x) for x in re.findall(r"^prog_id:\s*(\d+)", info, re.M)}
-        links |= {int(x) for x in re.findall(r"^link_id:\s*(\d+)", info, re.M)}
-    return progs, links
 
 
 def check_detached(ids, what, timeout=5):
@@ -527,7 +512,7 @@ def signal_test(ctx, sig, whole=True):
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--stay"])
     tool = run.start_tool(ctx, target.ready_pid)
-    ids, links = attached(tool.pid)
+    ids, links = run.attached(tool.pid)
     check(ids and links, "no program and link held while tracing: %s %s", ids, links)
     open(start, "w").close()
     truth = wait_truth(gt, target)
@@ -575,7 +560,7 @@ def t_signal_sigpipe(ctx):
         ids = set()
         deadline = time.monotonic() + 10
         while not ids and tool.poll() is None and time.monotonic() < deadline:
-            ids, _ = attached(tool.pid)
+            ids, _ = run.attached(tool.pid)
             time.sleep(0.05)
         open(start, "w").close()  # the target's loop polls for it: loop iterations
         try:
@@ -758,26 +743,5 @@ def t_listen_loopback_only(ctx):
               got, want)
 
 
-def main():
-    ap = argparse.ArgumentParser(description="asyncprof-bpf hardening tests")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("--filter", action="append", default=[])
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    run.VERBOSE = args.verbose
-    sel = [(n, f) for n, f in TESTS if not args.filter or any(s in n for s in args.filter)]
-    if args.list:
-        for n, _ in sel:
-            print(n)
-        return 0
-    os.makedirs(run.OUT, exist_ok=True)
-    counts = {"ok": 0, "FAIL": 0, "skip": 0}
-    for n, f in sel:
-        counts[run.run_one(n, f, args.keep)] += 1
-    print("%d passed, %d failed, %d skipped" % (counts["ok"], counts["FAIL"], counts["skip"]))
-    return 1 if counts["FAIL"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run.main_for(TESTS, "asyncprof-bpf hardening tests"))

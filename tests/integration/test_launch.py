@@ -9,7 +9,6 @@ Runs as root (like run.py, whose helpers it uses). Prints "ok NAME",
 "FAIL NAME: reason" or "skip NAME: reason" per test and closes with
 "N passed, N failed, N skipped". Artifacts stay in tests/integration/.out/<test>/.
 """
-import argparse
 import os
 import pty
 import re
@@ -430,21 +429,5 @@ def t_completion_pids(ctx):
     check(str(os.getpid()) not in got, "a process without a loop is offered")
 
 
-def main():
-    ap = argparse.ArgumentParser(description="asyncprof-bpf launch/list/install tests")
-    ap.add_argument("--filter", action="append", default=[])
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    run.VERBOSE = args.verbose
-    os.makedirs(run.OUT, exist_ok=True)
-    counts = {"ok": 0, "FAIL": 0, "skip": 0}
-    for name, fn in TESTS:
-        if not args.filter or any(s in name for s in args.filter):
-            counts[run.run_one(name, fn, args.keep)] += 1
-    print("%d passed, %d failed, %d skipped" % (counts["ok"], counts["FAIL"], counts["skip"]))
-    return 1 if counts["FAIL"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run.main_for(TESTS, "asyncprof-bpf launch/list/install tests"))

@@ -12,7 +12,6 @@ Runs as root (like run.py, whose helpers it uses). Prints "ok NAME",
 "FAIL NAME: reason" or "skip NAME: reason" per test and closes with
 "N passed, N failed, N skipped".
 """
-import argparse
 import json
 import os
 import shutil
@@ -244,22 +243,5 @@ def t_usage(ctx):
     check(not os.path.exists(out), "output file created")
 
 
-def main():
-    ap = argparse.ArgumentParser(description="asyncprof-bpf light-mode integration tests")
-    ap.add_argument("--filter", action="append", default=[])
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    run.VERBOSE = args.verbose
-    os.makedirs(run.OUT, exist_ok=True)
-    counts = {"ok": 0, "FAIL": 0, "skip": 0}
-    for name, fn in TESTS:
-        if args.filter and not any(s in name for s in args.filter):
-            continue
-        counts[run.run_one(name, fn, args.keep)] += 1
-    print("%d passed, %d failed, %d skipped" % (counts["ok"], counts["FAIL"], counts["skip"]))
-    return 1 if counts["FAIL"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run.main_for(TESTS, "asyncprof-bpf light-mode integration tests"))

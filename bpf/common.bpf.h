@@ -13,6 +13,7 @@
 /* Configuration, set by the loader before load. */
 const volatile __u32 targ_tgid = 0;	  /* the one traced pid, 0: see targ_use_map */
 const volatile bool targ_use_map = false; /* trace the tgids in the targets map */
+const volatile bool targ_launch = false;  /* the targets are a command we started */
 const volatile bool targ_all = false;	  /* system-wide: every process with a loop */
 const volatile __u32 self_tgid = 0;	  /* asyncprof-bpf itself polls too: never a target */
 const volatile __u64 blocking_ns = 1000000;

@@ -132,14 +132,20 @@ static __always_inline bool covers_grid(__u64 b, __u64 e)
 	return g < e;
 }
 
-/* Start of the current busy interval when it was never observed. */
-static __always_inline __u64 busy_since(struct ap_thread *t)
+/*
+ * Start of the current busy interval when it was never observed: the
+ * window's start for a thread that was there before it (it may have been
+ * in a callback when we attached), now for one started since, or for a
+ * command we started: no loop ran before its first poll, so its start-up
+ * (the interpreter, imports) is not a stall.
+ */
+static __always_inline __u64 busy_since(struct ap_thread *t, __u64 now)
 {
-	__u64 b = window_start_ns, born = task_start_ns();
-
 	if (t->busy_start_ns)
 		return t->busy_start_ns;
-	return born > b ? born : b;
+	if (targ_launch || task_start_ns() > window_start_ns)
+		return now;
+	return window_start_ns;
 }
 
 /*
@@ -164,7 +170,7 @@ static __always_inline void slow_iteration_emit(struct ap_thread *t, __u32 tid, 
 /* The thread enters its poll call: a busy interval ends now. */
 static __always_inline void busy_end(struct ap_thread *t, __u32 tid, __u64 now)
 {
-	__u64 b = busy_since(t), len = now > b ? now - b : 0;
+	__u64 b = busy_since(t, now), len = now > b ? now - b : 0;
 	struct ap_rec_busy *r;
 
 	t->busy_ns += len;
@@ -363,7 +369,7 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		/* first sight of a thread that was already in a call: maybe its poll */
 		if (nr_is_poll(nr) && !t->busy_start_ns) {
 			note_poll(t, tid, (__s32)BPF_CORE_READ(regs, di), now);
-			t->idle_ns += now - busy_since(t);
+			t->idle_ns += now - busy_since(t, now);
 			t->iterations++;
 			t->busy_start_ns = now;
 		}

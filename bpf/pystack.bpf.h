@@ -339,7 +339,7 @@ static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 t
 	if (!r)
 		return 0;
 	r->ts_ns = now;
-	r->cb_start_ns = busy_since(t);
+	r->cb_start_ns = busy_since(t, now);
 	r->task = task;
 	r->callback = cb;
 	r->stack_id = stack;

@@ -300,6 +300,7 @@ static int load_tracer(const struct targets *ts, struct tracer **tr)
 		.pids = env.pids,
 		.npids = env.npids,
 		.pid_map = launched != NULL, /* its descendants join later */
+		.launched = launched != NULL,
 		.blocking_ns = env.blocking_ns,
 		.slow_cb_ns = env.slow_cb_ns,
 		.lag_interval_ns = env.lag_interval_ns,

@@ -96,6 +96,7 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 		t->skel->rodata->targ_tgid = opts->pids[0];
 	t->skel->rodata->targ_use_map = opts->npids > 1 || opts->pid_map;
 	t->skel->rodata->targ_all = opts->npids == 0;
+	t->skel->rodata->targ_launch = opts->launched;
 	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->blocking_ns = opts->blocking_ns;
 	t->skel->rodata->slow_cb_ns = opts->slow_cb_ns;

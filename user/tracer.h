@@ -16,7 +16,8 @@ struct ap_py_proc;
 struct tracer_opts {
 	const int *pids; /* processes to trace; none: system-wide */
 	int npids;
-	bool pid_map; /* the pids go in the targets map, even one: more are added later */
+	bool pid_map;  /* the pids go in the targets map, even one: more are added later */
+	bool launched; /* the targets are a command we started (no loop before its first poll) */
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
 	uint64_t lag_interval_ns;

@@ -69,6 +69,10 @@ def check_first_callbacks(ctx, cmd):
     check(s["start_ns"] <= b["start_ns"] and
           b["start_ns"] + b["duration_ns"] <= s["start_ns"] + s["duration_ns"],
           "first_block's sleep is not inside the slow step")
+    # the worst lag is first_block's 200 ms, not the start-up before the loop
+    worst = max(l["lag"]["max_ns"] for l in p["loops"])
+    check(180 * MS <= worst < 350 * MS, "lag max %.1f ms: start-up counted as a stall?",
+          worst / MS)
 
 
 # --- tests --------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
     python3 first_loop.py [SECONDS [uvloop|thread]]
 
-main() awaits once (so the loop has polled twice), then first_block()
+It first sleeps 0.4 s before any loop exists (slow imports, say): that
+is not loop lag. main() awaits once (so the loop has polled twice), then first_block()
 sleeps 200 ms synchronously inside the first step of Task-1; with SECONDS
 it then keeps a loop busy with 30 ms sleeps until SECONDS have passed.
 "thread" runs the loop in a second thread, "uvloop" with uvloop.
@@ -34,6 +35,7 @@ async def main(seconds):
 
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 0
+time.sleep(0.4)  # start-up before any event loop
 if sys.argv[2:] == ["uvloop"]:
     import uvloop
     uvloop.install()

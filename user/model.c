@@ -62,11 +62,8 @@ static void process__free(struct ap_process *p)
 	for (i = 0; i < p->loops.n; i++)
 		free(p->loops.v[i].lag_series.v);
 	free(p->loops.v);
-	for (i = 0; i < p->tasks.n; i++) {
-		free(p->tasks.v[i].name);
-		free(p->tasks.v[i].coro);
-		free(p->tasks.v[i].error);
-	}
+	for (i = 0; i < p->tasks.n; i++)
+		ap_task__free(&p->tasks.v[i]);
 	free(p->tasks.v);
 	for (i = 0; i < p->callbacks.n; i++)
 		free(p->callbacks.v[i].name);
@@ -132,6 +129,14 @@ int ap_stack__copy(struct ap_stack *dst, const struct ap_stack *src)
 	for (; dst->n < src->n && !err; dst->n++)
 		dst->frames[dst->n] = dup_keep_null(src->frames[dst->n], &err);
 	return err;
+}
+
+void ap_task__free(struct ap_task *t)
+{
+	free(t->name);
+	free(t->coro);
+	free(t->error);
+	memset(t, 0, sizeof(*t));
 }
 
 int ap_task__copy(struct ap_task *dst, const struct ap_task *src)

@@ -185,6 +185,9 @@ void ap_stack__free(struct ap_stack *st);
 /* Deep copies (strings duplicated); 0 or -ENOMEM, dst then freed by the owner. */
 int ap_stack__copy(struct ap_stack *dst, const struct ap_stack *src);
 int ap_task__copy(struct ap_task *dst, const struct ap_task *src);
+
+/* Free what t owns and zero it. */
+void ap_task__free(struct ap_task *t);
 int ap_blocking__copy(struct ap_blocking *dst, const struct ap_blocking *src);
 int ap_slow_cb__copy(struct ap_slow_cb *dst, const struct ap_slow_cb *src);
 /* Free every owned string and vector of r, then r itself (heap-allocated). NULL is fine. */

@@ -515,13 +515,6 @@ static void tasks_sift_down(struct ap_task *v, size_t n, size_t i)
 	}
 }
 
-static void task_free_strings(struct ap_task *t)
-{
-	free(t->name);
-	free(t->coro);
-	free(t->error);
-}
-
 static int on_task_end(struct session *s, const void *rec)
 {
 	const struct ap_rec_task_end *r = rec;
@@ -535,9 +528,8 @@ static int on_task_end(struct session *s, const void *rec)
 		if (r->st.busy_ns <= p->tasks.v[0].busy_ns)
 			return 0;
 		/* the least busy kept task makes room */
-		task_free_strings(&p->tasks.v[0]);
-		memset(&p->tasks.v[0], 0, sizeof(p->tasks.v[0]));
 		t = &p->tasks.v[0];
+		ap_task__free(t);
 		if (task_fill(s, r->hdr.pid, r->task, &r->st, true, t))
 			return -ENOMEM;
 		tasks_sift_down(p->tasks.v, p->tasks.n, 0);
@@ -597,6 +589,7 @@ static int on_slow_cb(struct session *s, const void *rec)
 	const struct ap_rec_slow_cb *r = rec;
 	uint64_t cb;
 	size_t idx;
+	bool blocked;
 	int err;
 	struct ap_process *p = find_process(s, r->hdr.pid, &idx);
 	struct ap_slow_cb *c;
@@ -615,13 +608,13 @@ static int on_slow_cb(struct session *s, const void *rec)
 		slow_iteration_owner(s, r, &c->task, &cb);
 	c->callback = name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, cb);
 	c->blocked_ns = r->blocked_ns;
-	if (2 * c->blocked_ns >= c->duration_ns) {
-		err = stack_of_longest_block(p, c);
-		if (err || c->stack.n)
-			return err;
-	}
-	err = stack_get(s, idx, slow_cb_stack(s, r->hdr.pid, r->hdr.tid, r->start_ns), &c->stack);
+	/* mostly blocked: the longest blocking call first, else the samples first */
+	blocked = 2 * c->blocked_ns >= c->duration_ns;
+	err = blocked ? stack_of_longest_block(p, c) : 0;
 	if (!err && !c->stack.n)
+		err = stack_get(s, idx, slow_cb_stack(s, r->hdr.pid, r->hdr.tid, r->start_ns),
+				&c->stack);
+	if (!err && !c->stack.n && !blocked)
 		err = stack_of_longest_block(p, c);
 	return err;
 }

@@ -13,7 +13,7 @@ MANDIR    ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 # Debian packages the build, the tests and the demo need.
-DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev \
+DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcapstone-dev libcmocka-dev \
 	pkg-config make gcc python3 python3-uvloop nodejs cppcheck clang-format clang-tidy \
 	libncurses-dev libmicrohttpd-dev tmux chromium man-db groff-base \
 	libclang-rt-14-dev valgrind
@@ -23,7 +23,7 @@ CFLAGS    ?= $(CFLAGS_COMMON)
 BPF_CFLAGS := -g -O2 -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Wall -Wno-unused-function
 # libbpf, libelf, zlib and ncurses statically, so the binary can be copied to another
 # host; libmicrohttpd (--prometheus) dynamically: its archive needs GnuTLS's.
-LIBS      := -Wl,-Bstatic -lbpf -lelf -lz -lncursesw -ltinfo -Wl,-Bdynamic -lmicrohttpd -lpthread -lm
+LIBS      := -Wl,-Bstatic -lbpf -lelf -lz -lcapstone -lncursesw -ltinfo -Wl,-Bdynamic -lmicrohttpd -lpthread -lm
 
 ifeq ($(V),1)
 Q =
@@ -84,7 +84,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
 ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
 TEST_CFLAGS := -g -O1 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT) -Itests/unit
-TEST_LIBS := -lcmocka -lelf -lz -lm -lbpf -lncursesw -ltinfo -lmicrohttpd -lpthread
+TEST_LIBS := -lcmocka -lelf -lz -lcapstone -lm -lbpf -lncursesw -ltinfo -lmicrohttpd -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # The loader's modules are compiled once per flavour into an archive the tests link.
@@ -144,7 +144,7 @@ valgrind: asyncprof-bpf
 # FUZZ_TIME seconds, one at a time, niced; the corpus grows in .output/fuzz/, seeds stay small.
 FUZZ_TIME    ?= 60
 FUZZ_TARGETS := elfsym procmaps methods pystack
-FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets pystack pyline strutil model)
+FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets ctxend pystack pyline strutil model)
 FUZZ_BINS    := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -Ifuzz \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -152,7 +152,7 @@ FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -Ifuzz \
 $(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_mem.h $(FUZZ_MODS) $(wildcard user/*.h) bpf/asyncprof.h
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_MODS) -lelf -lz -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_MODS) -lelf -lz -lcapstone -o $@
 
 fuzz: $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \

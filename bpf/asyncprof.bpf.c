@@ -69,7 +69,14 @@ int BPF_KPROBE(ap_context_run)
 SEC("uretprobe")
 int BPF_KRETPROBE(ap_context_run_ret)
 {
-	return on_context_run_ret();
+	return on_context_run_ret(ctx);
+}
+
+/* ... or at a plain uprobe past the callback's return, cheaper (user/ctxend.h). */
+SEC("uprobe")
+int BPF_KPROBE(ap_context_run_end)
+{
+	return on_context_run_end(ctx);
 }
 
 /* uvloop: PyContext_Enter/Exit around each handle, at a cheap instruction. */

@@ -231,7 +231,9 @@ struct ap_thread {
 	__u64 cb_id;
 	__u64 cb_blocked_ns;
 	__u64 callbacks;
-	__u32 cb_depth; /* nested dispatches (a callback calling Context.run) */
+	__u64 cb_sp;	 /* stack pointer at the open callback's context_run entry */
+	__u64 cb_end_ns; /* its end point's hit while checking (AP_END_CHECK) */
+	__u32 pad_cb;
 	__u32 uv_depth; /* uvloop: PyContext_Enter nesting */
 	__u64 uv_start_ns[4];
 	__u64 uv_task[4];
@@ -330,15 +332,33 @@ struct ap_py_proc {
 	__u32 loop_in_c;       /* uvloop: handles run from C, no Handle._run frame */
 	__u32 pad_light;
 	__u64 loop_entry_code; /* uvloop: code of the frame that runs the loop, learnt by BPF */
+	/*
+	 * asyncio: where a callback ends (user/ctxend.h). The end points are
+	 * checked against the return for a while (AP_END_CHECK) before they
+	 * alone are used; the counters below are that check's.
+	 */
+	__u32 end_mode;	     /* enum ap_end_mode */
+	__u32 end_sp_off;    /* entry sp minus sp at the end points */
+	__u64 end_ok;	     /* returns that followed an end point's hit */
+	__u64 end_missed;    /* returns with no end point hit before them */
+	__u64 end_before_ns; /* sum of entry-to-end-point times of end_ok */
+	__u64 end_after_ns;  /* sum of end-point-to-return times of end_ok */
+};
+
+enum ap_end_mode {
+	AP_END_RET = 0,	  /* the uretprobe ends callbacks; no end points */
+	AP_END_CHECK = 1, /* the uretprobe ends them; end points are checked against it */
+	AP_END_PROBE = 2, /* the end points end them; the uretprobe is gone */
 };
 
 /* Counters of what was lost; index into the stats array map. */
 enum ap_stat {
-	AP_STAT_RB_DROPS = 0,	 /* ring buffer full */
-	AP_STAT_THREAD_FULL = 1, /* thread map full */
-	AP_STAT_TASK_EVICT = 2,	 /* task map full */
-	AP_STAT_CB_FULL = 3,	 /* callback map full */
-	AP_STAT_STACK_DROPS = 4, /* stack map full */
+	AP_STAT_RB_DROPS = 0,	   /* ring buffer full */
+	AP_STAT_THREAD_FULL = 1,   /* thread map full */
+	AP_STAT_TASK_EVICT = 2,	   /* task map full */
+	AP_STAT_CB_FULL = 3,	   /* callback map full */
+	AP_STAT_STACK_DROPS = 4,   /* stack map full */
+	AP_STAT_CB_END_MISSED = 5, /* a callback's end not seen: closed at the next one or poll */
 	AP_STAT_MAX = 8,
 };
 

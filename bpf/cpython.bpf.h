@@ -491,7 +491,6 @@ static __always_inline void cb_end(struct ap_thread *t, __u32 tid, __u64 now,
 	t->cb_start_ns = 0;
 	t->cb_task = 0;
 	t->cb_id = 0;
-	t->cb_depth = 0;
 }
 
 static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur)
@@ -501,11 +500,13 @@ static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur)
 		t->cb_blocked_ns += dur;
 }
 
-/* A callback still open when the loop polls again lost its return probe. */
+/* A callback still open when the loop polls again: its end was not seen. */
 static __always_inline void cb_end_at_poll(struct ap_thread *t, __u32 tid, __u64 now)
 {
-	if (t->cb_start_ns)
+	if (t->cb_start_ns) {
+		stat_inc(AP_STAT_CB_END_MISSED);
 		cb_end(t, tid, now, NULL);
+	}
 	t->uv_depth = 0;
 }
 
@@ -523,10 +524,15 @@ static __always_inline struct ap_thread *py_thread(__u32 *tidp, struct ap_py_pro
 	return thread_get(tid, tgid, now);
 }
 
-/* context_run(PyContext *self, PyObject *const *args, Py_ssize_t nargs, kwnames) */
+/*
+ * context_run(PyContext *self, PyObject *const *args, Py_ssize_t nargs, kwnames).
+ * Nesting is told by the stack pointer: a Context.run called inside a
+ * callback enters deeper (lower) than the callback's own, and is part of it;
+ * one entering at or above it means the open callback's end was not seen.
+ */
 static __always_inline int on_context_run(struct pt_regs *ctx)
 {
-	__u64 now = bpf_ktime_get_ns(), args = PT_REGS_PARM2(ctx);
+	__u64 now = bpf_ktime_get_ns(), args = PT_REGS_PARM2(ctx), sp = PT_REGS_SP(ctx);
 	struct ap_py_proc *pp;
 	struct ap_thread *t;
 	__u32 tid;
@@ -535,28 +541,74 @@ static __always_inline int on_context_run(struct pt_regs *ctx)
 	if (!t)
 		return 0;
 	if (t->cb_start_ns) {
-		t->cb_depth++; /* Context.run inside a callback: part of it */
-		return 0;
+		if (sp < t->cb_sp)
+			return 0;
+		stat_inc(AP_STAT_CB_END_MISSED);
+		cb_end(t, tid, now, NULL);
 	}
+	t->cb_sp = sp;
+	t->cb_end_ns = 0;
 	cb_begin(t, tid, rd_ptr(args), &pp->off, now);
 	return 0;
 }
 
-static __always_inline int on_context_run_ret(void)
+/*
+ * The thread whose open callback's context_run ends here, else NULL (none
+ * open, or a nested Context.run's end). The stack pointer is the entry's
+ * plus the return address at the return, minus the frame at an end point.
+ */
+static __always_inline struct ap_thread *
+ctx_run_ending(struct pt_regs *ctx, bool at_end, __u32 *tid, struct ap_py_proc **pp, __u64 now)
+{
+	__u64 sp = PT_REGS_SP(ctx);
+	struct ap_thread *t;
+
+	/* the load stays a constant offset into the context, as the verifier wants */
+	asm volatile("" : "+r"(sp));
+	t = py_thread(tid, pp, now);
+	if (!t || !t->cb_start_ns)
+		return NULL;
+	sp = at_end ? sp + (*pp)->end_sp_off : sp - 8;
+	return sp == t->cb_sp ? t : NULL;
+}
+
+/* At the return (a uretprobe). */
+static __always_inline int on_context_run_ret(struct pt_regs *ctx)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct ap_py_proc *pp;
 	struct ap_thread *t;
 	__u32 tid;
 
-	t = py_thread(&tid, &pp, now);
-	if (!t || !t->cb_start_ns)
+	t = ctx_run_ending(ctx, false, &tid, &pp, now);
+	if (!t)
 		return 0;
-	if (t->cb_depth) {
-		t->cb_depth--;
-		return 0;
+	if (pp->end_mode == AP_END_CHECK && t->cb_end_ns) {
+		__sync_fetch_and_add(&pp->end_ok, 1);
+		__sync_fetch_and_add(&pp->end_before_ns, t->cb_end_ns - t->cb_start_ns);
+		__sync_fetch_and_add(&pp->end_after_ns, now - t->cb_end_ns);
+	} else if (pp->end_mode == AP_END_CHECK) {
+		__sync_fetch_and_add(&pp->end_missed, 1);
 	}
 	cb_end(t, tid, now, &pp->off);
+	return 0;
+}
+
+/* At an end point (a plain uprobe, user/ctxend.h): the callback has returned. */
+static __always_inline int on_context_run_end(struct pt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct ap_py_proc *pp;
+	struct ap_thread *t;
+	__u32 tid;
+
+	t = ctx_run_ending(ctx, true, &tid, &pp, now);
+	if (!t)
+		return 0;
+	if (pp->end_mode == AP_END_PROBE)
+		cb_end(t, tid, now, &pp->off);
+	else if (!t->cb_end_ns)
+		t->cb_end_ns = now;
 	return 0;
 }
 

@@ -106,6 +106,7 @@ static void report_full_maps(struct ap_report *rep, const struct tracer *tr)
 	rep->drops_tasks = tracer__stat(tr, AP_STAT_TASK_EVICT);
 	rep->drops_threads = tracer__stat(tr, AP_STAT_THREAD_FULL);
 	rep->drops_callbacks = tracer__stat(tr, AP_STAT_CB_FULL);
+	rep->callback_ends = tracer__stat(tr, AP_STAT_CB_END_MISSED);
 	if (rep->drops_tasks || rep->drops_threads || rep->drops_callbacks)
 		wlog("full maps: %llu tasks past --max-tasks, %llu threads, %llu callbacks not "
 		     "tracked in full (counted in the report)\n",
@@ -169,8 +170,8 @@ static int trace_descendant(void *tr, int pid)
 }
 
 /* Poll records until the duration ends, a signal arrives, the target exits or q. */
-static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t start_ns,
-		    struct live *lv, struct session *sess, const struct tracer *tr)
+static int run_loop(struct ring_buffer *rb, struct targets *ts, uint64_t start_ns, struct live *lv,
+		    struct session *sess, const struct tracer *tr)
 {
 	uint64_t limit = env.duration_s > 0 ? start_ns + (uint64_t)(env.duration_s * 1e9) : 0;
 	uint64_t now;
@@ -188,6 +189,7 @@ static int run_loop(struct ring_buffer *rb, const struct targets *ts, uint64_t s
 		progress__update(progress, now, session__events(sess),
 				 tracer__stat(tr, AP_STAT_RB_DROPS));
 		launch__scan(launched, now, trace_descendant, (void *)tr);
+		targets__tick(ts);
 		if (lv && lv->view && view__wait(lv->view, 30) == VIEW_QUIT)
 			break;
 		if (lv && now >= lv->next_ns) {

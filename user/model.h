@@ -168,6 +168,7 @@ struct ap_report {
 	uint64_t drops_tasks;	   /* tasks past --max-tasks: tracked without a slot (partial) */
 	uint64_t drops_threads;	   /* threads the full thread map could not take */
 	uint64_t drops_callbacks;  /* callbacks the full callback map could not count */
+	uint64_t callback_ends;	   /* callbacks whose end was not seen (closed at the next one) */
 	bool traced;		   /* per-callback slices were recorded (a trace was requested) */
 	uint64_t sample_period_ns; /* CPU sampling period, 0 when sampling was off */
 	bool group_by_task;	   /* folded export: stacks rooted at the task name */

@@ -374,6 +374,30 @@ static int pyrt__find_py(struct pyrt_ctx *c)
 	return err;
 }
 
+/*
+ * The end points of the context_run at vaddr (size 0: unknown). None found
+ * is not an error: the callback's end is then taken at the return.
+ */
+static void pyrt__context_run_end(struct pyrt_ctx *c, uint64_t vaddr, uint64_t size)
+{
+	struct pyrt_info *out = c->out;
+	uint8_t code[1024];
+	struct ctxend ce;
+	size_t len = size && size < sizeof(code) ? size : sizeof(code);
+
+	/* an unknown size may run past the segment's end: try a shorter read */
+	while (elf_file__read(c->ef, vaddr, code, len))
+		if ((len /= 2) < 64)
+			return;
+	if (ctxend__find(code, len, &ce))
+		return;
+	for (int i = 0; i < ce.n; i++)
+		if (elf_file__vaddr_to_off(c->ef, vaddr + ce.at[i], &out->context_run_end_off[i]))
+			return;
+	out->context_run_end_sp = ce.sp_off;
+	out->context_run_n_ends = ce.n;
+}
+
 /* context_run from .symtab, else through PyContext_Type.tp_methods ("run"). */
 static int pyrt__context_run(struct pyrt_ctx *c)
 {
@@ -384,6 +408,7 @@ static int pyrt__context_run(struct pyrt_ctx *c)
 
 	if (!elf_file__find_sym(c->ef, "context_run", &sym) && sym.type == STT_FUNC) {
 		out->context_run_from_symtab = true;
+		pyrt__context_run_end(c, sym.value, sym.size);
 		return elf_file__vaddr_to_off(c->ef, sym.value, &out->context_run_off);
 	}
 	err = elf_file__find_sym(c->ef, "PyContext_Type", &sym);
@@ -394,6 +419,8 @@ static int pyrt__context_run(struct pyrt_ctx *c)
 				&meth);
 	if (!err)
 		err = procmaps__addr_to_off(c->pm, meth, &out->context_run_off, NULL);
+	if (!err)
+		pyrt__context_run_end(c, meth - c->bias, 0);
 	if (err)
 		return pyrt__fail(out, err, "cannot find Context.run through PyContext_Type in %s",
 				  out->py_path);

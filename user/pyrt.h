@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "asyncprof.h"
+#include "ctxend.h"
 
 enum pyrt_runtime {
 	PYRT_UNKNOWN = 0,
@@ -48,9 +49,13 @@ struct pyrt_info {
 	/* CPython: probe points, file offsets in py_path; 0 when not found */
 	uint64_t context_run_off;     /* context_run, the C Context.run (one hit per callback) */
 	bool context_run_from_symtab; /* else found through PyContext_Type.tp_methods */
-	uint64_t ctx_enter_off;	      /* cheap instruction in PyContext_Enter (uvloop) */
-	uint64_t ctx_exit_off;	      /* same for PyContext_Exit */
-	enum pyrt_reg enter_ctx_reg;  /* where the context is at ctx_enter_off */
+	/* where a callback ends inside context_run (ctxend.h); n_ends 0: use a uretprobe */
+	uint64_t context_run_end_off[CTXEND_MAX];
+	int context_run_n_ends;
+	uint32_t context_run_end_sp; /* entry sp minus sp at those points */
+	uint64_t ctx_enter_off;	     /* cheap instruction in PyContext_Enter (uvloop) */
+	uint64_t ctx_exit_off;	     /* same for PyContext_Exit */
+	enum pyrt_reg enter_ctx_reg; /* where the context is at ctx_enter_off */
 	enum pyrt_reg exit_ctx_reg;
 
 	/* asyncio C Task hooks in the _asyncio extension, if it is mapped */

@@ -191,6 +191,7 @@ static void json_header(json_writer_t *w, const struct ap_report *r)
 	jsonw_uint_field(w, "tasks", r->drops_tasks);
 	jsonw_uint_field(w, "threads", r->drops_threads);
 	jsonw_uint_field(w, "callbacks", r->drops_callbacks);
+	jsonw_uint_field(w, "callback_ends", r->callback_ends);
 	jsonw_end_object(w);
 }
 

@@ -212,20 +212,21 @@ int target__open(int pid, enum ap_backend backend, struct target *tg)
 }
 
 /* One uprobe; a failure names the probe and the file. */
+/* Attach one uprobe; the link's id, or -errno. */
 static int attach_one(struct target *tg, struct tracer *tr, enum tracer_uprobe which,
 		      const char *path, uint64_t off)
 {
 	const struct pyrt_info *pi = tg->py;
-	int err;
+	int id;
 
 	/* the file as we reach it (pyrt.h): the kernel resolves the path in our namespace */
-	err = tracer__attach_uprobe(tr, which, tg->proc.pid,
-				    path == pi->py_path ? pi->py_open : pi->asyncio_open, off);
+	id = tracer__attach_uprobe(tr, which, tg->proc.pid,
+				   path == pi->py_path ? pi->py_open : pi->asyncio_open, off);
 
-	if (err)
+	if (id < 0)
 		tlog(tg, "failed to attach uprobe at %s+0x%llx: %s\n", path,
-		     (unsigned long long)off, strerror(-err));
-	return err;
+		     (unsigned long long)off, strerror(-id));
+	return id;
 }
 
 /* glibc 2.36 x86-64: offsetof(struct pthread, specific_1stblock) */
@@ -244,11 +245,31 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 		.tls_specific = GLIBC_PTHREAD_SPECIFIC,
 		.stack_depth = env.stack_depth,
 		.off = *pi->off,
+		.end_sp_off = pi->context_run_end_sp,
 	};
 
 	light__offsets(pi->minor, &pp.code_flags, &pp.frame_locals);
 	pp.loop_in_c = pi->uvloop_path[0] != 0;
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
+}
+
+/*
+ * Are context_run's end points used (user/ctxend.h)? ASYNCPROF_CTX_END=ret
+ * keeps the uretprobe (to compare the two, or to work around a misfit);
+ * =probe uses the end points from the first callback, unchecked (tests).
+ */
+static bool use_end_points(const struct pyrt_info *pi)
+{
+	const char *e = getenv("ASYNCPROF_CTX_END");
+
+	return pi->context_run_n_ends > 0 && !(e && !strcmp(e, "ret"));
+}
+
+static bool end_points_unchecked(void)
+{
+	const char *e = getenv("ASYNCPROF_CTX_END");
+
+	return e && !strcmp(e, "probe");
 }
 
 unsigned int target__uprobes(const struct target *tg)
@@ -260,11 +281,51 @@ unsigned int target__uprobes(const struct target *tg)
 		return 0;
 	if (pi->context_run_off)
 		m |= 1u << TRACER_UP_CONTEXT_RUN | 1u << TRACER_UP_CONTEXT_RUN_RET;
+	if (pi->context_run_off && use_end_points(pi))
+		m |= 1u << TRACER_UP_CONTEXT_RUN_END;
 	if (pi->uvloop_path[0])
 		m |= 1u << TRACER_UP_CTX_ENTER | 1u << TRACER_UP_CTX_EXIT |
 		     1u << TRACER_UP_TASK_STEP | 1u << TRACER_UP_TASK_WAKEUP |
 		     1u << TRACER_UP_TASK_WAKEUP_WRAP;
 	return m;
+}
+
+/* context_run: entry, return, and the end points to be checked against the return. */
+static int attach_context_run(struct target *tg, struct tracer *tr)
+{
+	const struct pyrt_info *pi = tg->py;
+	bool unchecked = use_end_points(pi) && end_points_unchecked();
+	int id, i;
+
+	tg->ret_link = -1;
+	tg->n_end_links = 0;
+	id = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN, pi->py_path, pi->context_run_off);
+	if (id >= 0 && !unchecked)
+		id = tg->ret_link = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_RET, pi->py_path,
+					       pi->context_run_off);
+	for (i = 0; id >= 0 && use_end_points(pi) && i < pi->context_run_n_ends; i++) {
+		id = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_END, pi->py_path,
+				pi->context_run_end_off[i]);
+		if (id >= 0)
+			tg->end_links[tg->n_end_links++] = id;
+	}
+	if (id < 0)
+		return id;
+	tg->end_mode = !tg->n_end_links ? AP_END_RET : unchecked ? AP_END_PROBE : AP_END_CHECK;
+	return 0;
+}
+
+/* Switch how callbacks end; the counters BPF keeps meanwhile may lose a count. */
+static int set_end_mode(struct target *tg, struct tracer *tr, enum ap_end_mode mode)
+{
+	struct ap_py_proc pp;
+	int err = tracer__get_py_proc(tr, tg->proc.pid, &pp);
+
+	if (err)
+		return err;
+	pp.end_mode = mode;
+	tg->end_mode = mode;
+	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
 }
 
 int target__attach(struct target *tg, struct tracer *tr)
@@ -277,24 +338,58 @@ int target__attach(struct target *tg, struct tracer *tr)
 	if (!tg->uprobe)
 		return 0;
 	err = set_py_proc(tg, tr);
-	if (!err && pi->context_run_off)
-		err = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN, pi->py_path, pi->context_run_off);
-	if (!err && pi->context_run_off)
-		err = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_RET, pi->py_path,
-				 pi->context_run_off);
+	if (!err && pi->context_run_off) {
+		err = attach_context_run(tg, tr);
+		if (!err && tg->end_mode != AP_END_RET)
+			err = set_end_mode(tg, tr, tg->end_mode);
+	}
 	if (err || !pi->uvloop_path[0])
 		return err;
 	err = attach_one(tg, tr, TRACER_UP_CTX_ENTER, pi->py_path, pi->ctx_enter_off);
-	if (!err)
+	if (err >= 0)
 		err = attach_one(tg, tr, TRACER_UP_CTX_EXIT, pi->py_path, pi->ctx_exit_off);
-	if (!err)
+	if (err >= 0)
 		err = attach_one(tg, tr, TRACER_UP_TASK_STEP, pi->asyncio_path, pi->task_step_off);
-	if (!err && pi->task_wakeup_off)
+	if (err >= 0 && pi->task_wakeup_off)
 		err = attach_one(tg, tr,
 				 pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP
 						 : TRACER_UP_TASK_WAKEUP_WRAP,
 				 pi->asyncio_path, pi->task_wakeup_off);
-	return err;
+	return err < 0 ? err : 0;
+}
+
+/*
+ * The end points are kept once END_CHECK_RUNS callbacks hit one before their
+ * return, none returned without, and less time passed from the end points
+ * to the returns than from the entries to the end points. A point hit
+ * before the callback ran (a misread build) fails the last test.
+ */
+#define END_CHECK_RUNS 200
+
+void target__tick(struct target *tg, struct tracer *tr)
+{
+	struct ap_py_proc pp;
+	bool keep;
+	int i;
+
+	if (tg->end_mode != AP_END_CHECK || tracer__get_py_proc(tr, tg->proc.pid, &pp) ||
+	    pp.end_ok + pp.end_missed < END_CHECK_RUNS)
+		return;
+	keep = !pp.end_missed && pp.end_after_ns < pp.end_before_ns;
+	vlog("pid %d: context_run: %s its %d end point(s): %llu callbacks hit one, %llu did not, "
+	     "%.2f us from entry to end point, %.2f us to the return\n",
+	     tg->proc.pid, keep ? "callbacks end at" : "rejected", tg->n_end_links,
+	     (unsigned long long)pp.end_ok, (unsigned long long)pp.end_missed,
+	     pp.end_ok ? pp.end_before_ns / 1e3 / pp.end_ok : 0.0,
+	     pp.end_ok ? pp.end_after_ns / 1e3 / pp.end_ok : 0.0);
+	if (set_end_mode(tg, tr, keep ? AP_END_PROBE : AP_END_RET))
+		return;
+	if (keep) {
+		tracer__detach_link(tr, tg->ret_link);
+		return;
+	}
+	for (i = 0; i < tg->n_end_links; i++)
+		tracer__detach_link(tr, tg->end_links[i]);
 }
 
 void target__close(struct target *tg)

@@ -6,6 +6,7 @@
 #ifndef AP_TARGET_H
 #define AP_TARGET_H
 
+#include "ctxend.h"
 #include "env.h"
 #include "session.h"
 
@@ -23,6 +24,11 @@ struct target {
 	bool discovered;	 /* found system-wide: any runtime, errors only at -v */
 	const char *why_syscall; /* CPython on the syscall backend: why not uprobe */
 	bool early; /* launch mode: opened before the program ran, its modules load later */
+	/* asyncio: how callbacks end (enum ap_end_mode) and the links that end them */
+	int end_mode;
+	int ret_link;
+	int end_links[CTXEND_MAX];
+	int n_end_links;
 };
 
 /*
@@ -34,6 +40,8 @@ int target__open(int pid, enum ap_backend backend, struct target *tg);
 unsigned int target__uprobes(const struct target *tg);
 /* Configure and attach the backend's per-process probes (none for syscall). */
 int target__attach(struct target *tg, struct tracer *tr);
+/* Between polls: settle how callbacks end once the end points are checked. */
+void target__tick(struct target *tg, struct tracer *tr);
 void target__close(struct target *tg);
 
 #endif /* AP_TARGET_H */

@@ -179,6 +179,12 @@ bool targets__all_exited(const struct targets *ts)
 	return ts->v.n > 0;
 }
 
+void targets__tick(struct targets *ts)
+{
+	for (size_t i = 0; i < ts->v.n && ts->tr; i++)
+		target__tick(&ts->v.v[i].tg, ts->tr);
+}
+
 unsigned int targets__uprobes(const struct targets *ts)
 {
 	unsigned int m = 0;

@@ -34,6 +34,8 @@ int targets__discover(void *ctx, int pid);
 int targets__launched(void *ctx, int pid, enum launch_stage stage);
 /* Let discovery attach probes and add processes. */
 void targets__bind(struct targets *ts, struct tracer *tr, struct session *sess);
+/* Between polls: per-target upkeep (target__tick). */
+void targets__tick(struct targets *ts);
 /* With --pid: have all the traced processes exited? */
 bool targets__all_exited(const struct targets *ts);
 size_t targets__count(const struct targets *ts);

@@ -12,7 +12,7 @@
 #include "log.h"
 #include "tracer.h"
 
-#define TRACER_MAX_LINKS 64
+#define TRACER_MAX_LINKS 512 /* system-wide: up to 7 uprobes per process, one event per CPU */
 
 struct tracer {
 	struct asyncprof_bpf *skel;
@@ -142,6 +142,8 @@ static struct bpf_program *uprobe_prog(struct tracer *t, enum tracer_uprobe whic
 		return s->progs.ap_context_run;
 	case TRACER_UP_CONTEXT_RUN_RET:
 		return s->progs.ap_context_run_ret;
+	case TRACER_UP_CONTEXT_RUN_END:
+		return s->progs.ap_context_run_end;
 	case TRACER_UP_CTX_ENTER:
 		return s->progs.ap_ctx_enter;
 	case TRACER_UP_CTX_EXIT:
@@ -170,9 +172,17 @@ int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, c
 	link = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
 	if (!link)
 		return -errno;
-	t->links[t->nlinks++] = link;
 	vlog("uprobe %s at %s+0x%llx\n", bpf_program__name(prog), path, (unsigned long long)off);
-	return 0;
+	t->links[t->nlinks] = link;
+	return t->nlinks++;
+}
+
+void tracer__detach_link(struct tracer *t, int id)
+{
+	if (id < 0 || id >= t->nlinks)
+		return;
+	bpf_link__destroy(t->links[id]);
+	t->links[id] = NULL; /* tracer__detach skips it */
 }
 
 int tracer__add_target(struct tracer *t, int pid)
@@ -192,6 +202,15 @@ int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_proc *pp)
 
 	if (bpf_map__update_elem(t->skel->maps.py_procs, &key, sizeof(key), pp, sizeof(*pp),
 				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracer__get_py_proc(const struct tracer *t, int pid, struct ap_py_proc *pp)
+{
+	__u32 key = pid;
+
+	if (bpf_map__lookup_elem(t->skel->maps.py_procs, &key, sizeof(key), pp, sizeof(*pp), 0))
 		return -errno;
 	return 0;
 }

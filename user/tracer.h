@@ -37,6 +37,7 @@ enum tracer_uprobe {
 	TRACER_UP_TASK_STEP,	    /* _asyncio: TaskStepMethWrapper_call */
 	TRACER_UP_TASK_WAKEUP,	    /* _asyncio: task_wakeup (3.10+) */
 	TRACER_UP_TASK_WAKEUP_WRAP, /* _asyncio: TaskWakeupMethWrapper_call (3.8, 3.9) */
+	TRACER_UP_CONTEXT_RUN_END,  /* asyncio: an end point inside context_run (ctxend.h) */
 	TRACER_UP_MAX,
 };
 
@@ -50,11 +51,18 @@ int tracer__attach(struct tracer *t, uint64_t window_start_ns);
 int tracer__add_target(struct tracer *t, int pid);
 /* Give BPF the CPython layout and addresses of process pid. */
 int tracer__set_py_proc(struct tracer *t, int pid, const struct ap_py_proc *pp);
+/* Read it back, with the counters BPF keeps in it. */
+int tracer__get_py_proc(const struct tracer *t, int pid, struct ap_py_proc *pp);
 /* Sample every CPU at freq Hz; samples in long callbacks of traced loops are kept. */
 int tracer__attach_sampler(struct tracer *t, unsigned int freq);
-/* Attach one uprobe program at file offset off of path, for process pid only. */
+/*
+ * Attach one uprobe program at file offset off of path, for process pid
+ * only. Returns the link's id (for tracer__detach_link) or -errno.
+ */
 int tracer__attach_uprobe(struct tracer *t, enum tracer_uprobe which, int pid, const char *path,
 			  uint64_t off);
+/* Detach one probe while tracing goes on. */
+void tracer__detach_link(struct tracer *t, int id);
 /* Detach every probe; maps stay readable. */
 void tracer__detach(struct tracer *t);
 void tracer__free(struct tracer *t);

@@ -213,15 +213,16 @@ def need_tool():
         raise Skip("needs root")
 
 
-def start_tool(ctx, pid, duration=None, extra=(), name="tool"):
-    """Start asyncprof-bpf writing json to <dir>/report.json; wait for "Tracing"."""
+def start_tool(ctx, pid, duration=None, extra=(), name="tool", env=None):
+    """Start asyncprof-bpf writing json to <dir>/report.json; wait for "Tracing".
+    env: variables added to the tool's environment."""
     need_tool()
     report = ctx.path("report.json")
     argv = [TOOL, "--pid", str(pid), "--format", "json", "--output", report]
     if duration is not None:
         argv += ["--duration", str(duration)]
     argv += list(extra)
-    tool = Proc(ctx, name, argv)
+    tool = Proc(ctx, name, argv, env=dict(os.environ, **(env or {})))
     tool.report = report
     tool.wait_line("stderr", r"^Tracing", 30)
     return tool
@@ -364,7 +365,7 @@ def the_process(r, pid):
 # --- scenario runner -----------------------------------------------------------
 
 def run_target_traced(ctx, argv, gt=True, duration=6, tool_extra=(), stay=True,
-                      target_timeout=30):
+                      target_timeout=30, tool_env=None):
     """Start target argv (+ GT START args), trace it for `duration` s, return
     (report, ground truth or None, target Proc)."""
     gt_path, start = ctx.path("truth.json"), ctx.path("start")
@@ -376,9 +377,10 @@ def run_target_traced(ctx, argv, gt=True, duration=6, tool_extra=(), stay=True,
     target = Proc(ctx, "target", full, cwd=ctx.dir)
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
     check(pid == target.pid, "target says pid %d, it is %d", pid, target.pid)
-    tool = start_tool(ctx, pid, duration=duration, extra=tool_extra)
+    tool = start_tool(ctx, pid, duration=duration, extra=tool_extra, env=tool_env)
     open(start, "w").close()
     report = finish_tool(tool, duration + 30)
+    ctx.tool_stderr = tool.stderr_lines()
     truth = None
     if gt:
         deadline = time.monotonic() + target_timeout
@@ -708,10 +710,18 @@ def t_probes(ctx):
 
 @test("tasks-bounded")
 def t_tasks_bounded(ctx):
-    """More finished tasks than the report keeps: the busiest stay, the rest are counted."""
+    """More finished tasks than the report keeps: the busiest stay, the rest are counted.
+    Also the default way callbacks end: context_run's end points, checked
+    against the return for 200 callbacks, then alone (every task's end is
+    counted across that switch)."""
     py = need_exe(DEBIAN_PY or pyenv(11), "python3.11")
     report, truth, _ = run_target_traced(ctx, [py, os.path.join(TARGETS, "many_tasks.py")],
-                                         duration=14)
+                                         duration=14, tool_extra=["-v"])
+    kept = [l for l in ctx.tool_stderr if "context_run: callbacks end at" in l]
+    check(kept, "end points not kept after their check: %s",
+          [l for l in ctx.tool_stderr if "context_run:" in l])
+    check(report["drops"]["callback_ends"] == 0, "%d callback ends not seen",
+          report["drops"]["callback_ends"])
     p = the_process(report, truth["pid"])
     finished = [t for t in p["tasks"] if t["finished_ns"] is not None]
     vlog("%d finished tasks listed, %d omitted, %d created", len(finished),
@@ -729,14 +739,23 @@ def t_tasks_bounded(ctx):
     check(min(heavy_busy) >= least_kept, "heavy task less busy than a kept one")
 
 
-def tasks_test(name, py_fn, uvloop=False):
+def tasks_test(name, py_fn, uvloop=False, ends="probe"):
+    """ends: how asyncio callbacks end (ASYNCPROF_CTX_END): "probe", at
+    context_run's end points from the start, or "ret", at its return."""
     def fn(ctx):
         py = need_exe(py_fn(), name)
         argv = [py, os.path.join(TARGETS, "tasks.py")]
         if uvloop:
             need_uvloop(py)
             argv.append("--uvloop")
-        report, truth, _ = run_target_traced(ctx, argv, duration=5)
+        report, truth, _ = run_target_traced(ctx, argv, duration=5, tool_extra=["-v"],
+                                             tool_env={"ASYNCPROF_CTX_END": ends})
+        if not uvloop:
+            used = [l for l in ctx.tool_stderr if "uprobe ap_context_run_end at" in l]
+            check(bool(used) == (ends == "probe"), "end point probes %s with %s: %s",
+                  "missing" if ends == "probe" else "attached", ends, used)
+        check(report["drops"]["callback_ends"] == 0, "%d callback ends not seen",
+              report["drops"]["callback_ends"])
         p = the_process(report, truth["pid"])
         if p["backend"] != "uprobe":
             raise Skip("backend is %r, not 'uprobe' (CPython backend not there yet)"
@@ -797,6 +816,8 @@ def tasks_test(name, py_fn, uvloop=False):
 for _minor in (8, 9, 10, 11, 12, 13):
     tasks_test("tasks-pyenv-3.%d" % _minor, (lambda m: lambda: pyenv(m))(_minor))
 tasks_test("tasks-debian-3.11", lambda: DEBIAN_PY)
+tasks_test("tasks-pyenv-3.11-uretprobe", lambda: pyenv(11), ends="ret")
+tasks_test("tasks-debian-3.11-uretprobe", lambda: DEBIAN_PY, ends="ret")
 tasks_test("tasks-debian-3.11-uvloop", lambda: DEBIAN_PY, uvloop=True)
 
 

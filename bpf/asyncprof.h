@@ -343,6 +343,13 @@ struct ap_py_proc {
 	__u64 end_missed;    /* returns with no end point hit before them */
 	__u64 end_before_ns; /* sum of entry-to-end-point times of end_ok */
 	__u64 end_after_ns;  /* sum of end-point-to-return times of end_ok */
+	/*
+	 * uvloop: task steps found by the register search at PyContext_Enter,
+	 * and those only the _asyncio task probes found (user/target.c drops
+	 * the task probes once the search is seen to find them all).
+	 */
+	__u64 uv_found;
+	__u64 uv_missed;
 };
 
 enum ap_end_mode {

@@ -690,6 +690,7 @@ static __always_inline int on_ctx_enter(struct pt_regs *regs)
 	if (ci.task) {
 		t->uv_task[d & 3] = ci.task;
 		task_get(t->tgid, tid, ci.task, &pp->off, now);
+		__sync_fetch_and_add(&pp->uv_found, 1);
 		return 0;
 	}
 	t->uv_id[d & 3] = ci.id;
@@ -714,6 +715,7 @@ static __always_inline int on_task_run(__u64 task_or_wrapper, bool wrapper, bool
 	if (task && !t->uv_task[d & 3]) {
 		t->uv_task[d & 3] = task;
 		task_get(t->tgid, tid, task, &pp->off, t->uv_start_ns[d & 3]);
+		__sync_fetch_and_add(&pp->uv_missed, 1); /* the register search missed it */
 	}
 	return 0;
 }

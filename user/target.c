@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "light.h"
 #include "log.h"
@@ -328,6 +329,35 @@ static int set_end_mode(struct target *tg, struct tracer *tr, enum ap_end_mode m
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
 }
 
+/*
+ * uvloop: PyContext_Enter/Exit, and _asyncio's task step and wakeup, which
+ * name the task of a handle the register search at PyContext_Enter missed;
+ * they stay only until the search is seen to find them all (target__tick).
+ */
+static int attach_uvloop(struct target *tg, struct tracer *tr)
+{
+	const struct pyrt_info *pi = tg->py;
+	const char *e = getenv("ASYNCPROF_UV_TASK_PROBES");
+	int id;
+
+	tg->n_task_links = 0;
+	id = attach_one(tg, tr, TRACER_UP_CTX_ENTER, pi->py_path, pi->ctx_enter_off);
+	if (id >= 0)
+		id = attach_one(tg, tr, TRACER_UP_CTX_EXIT, pi->py_path, pi->ctx_exit_off);
+	if (e && !strcmp(e, "none"))
+		return id < 0 ? id : 0; /* tests: the register search alone */
+	if (id >= 0)
+		id = tg->task_links[tg->n_task_links++] = attach_one(
+			tg, tr, TRACER_UP_TASK_STEP, pi->asyncio_path, pi->task_step_off);
+	if (id >= 0 && pi->task_wakeup_off)
+		id = tg->task_links[tg->n_task_links++] = attach_one(
+			tg, tr,
+			pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP : TRACER_UP_TASK_WAKEUP_WRAP,
+			pi->asyncio_path, pi->task_wakeup_off);
+	tg->uv_checking = id >= 0 && !(e && !strcmp(e, "keep"));
+	return id < 0 ? id : 0;
+}
+
 int target__attach(struct target *tg, struct tracer *tr)
 {
 	const struct pyrt_info *pi = tg->py;
@@ -345,17 +375,7 @@ int target__attach(struct target *tg, struct tracer *tr)
 	}
 	if (err || !pi->uvloop_path[0])
 		return err;
-	err = attach_one(tg, tr, TRACER_UP_CTX_ENTER, pi->py_path, pi->ctx_enter_off);
-	if (err >= 0)
-		err = attach_one(tg, tr, TRACER_UP_CTX_EXIT, pi->py_path, pi->ctx_exit_off);
-	if (err >= 0)
-		err = attach_one(tg, tr, TRACER_UP_TASK_STEP, pi->asyncio_path, pi->task_step_off);
-	if (err >= 0 && pi->task_wakeup_off)
-		err = attach_one(tg, tr,
-				 pi->minor >= 10 ? TRACER_UP_TASK_WAKEUP
-						 : TRACER_UP_TASK_WAKEUP_WRAP,
-				 pi->asyncio_path, pi->task_wakeup_off);
-	return err < 0 ? err : 0;
+	return attach_uvloop(tg, tr);
 }
 
 /*
@@ -364,32 +384,79 @@ int target__attach(struct target *tg, struct tracer *tr)
  * to the returns than from the entries to the end points. A point hit
  * before the callback ran (a misread build) fails the last test.
  */
-#define END_CHECK_RUNS 200
+#define END_CHECK_RUNS	    200
+#define RET_DETACH_DELAY_NS (100 * 1000000ull)
 
-void target__tick(struct target *tg, struct tracer *tr)
+static uint64_t now_ns(void)
 {
-	struct ap_py_proc pp;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void end_check(struct target *tg, struct tracer *tr, const struct ap_py_proc *pp)
+{
 	bool keep;
 	int i;
 
-	if (tg->end_mode != AP_END_CHECK || tracer__get_py_proc(tr, tg->proc.pid, &pp) ||
-	    pp.end_ok + pp.end_missed < END_CHECK_RUNS)
+	if (pp->end_ok + pp->end_missed < END_CHECK_RUNS)
 		return;
-	keep = !pp.end_missed && pp.end_after_ns < pp.end_before_ns;
+	keep = !pp->end_missed && pp->end_after_ns < pp->end_before_ns;
 	vlog("pid %d: context_run: %s its %d end point(s): %llu callbacks hit one, %llu did not, "
 	     "%.2f us from entry to end point, %.2f us to the return\n",
 	     tg->proc.pid, keep ? "callbacks end at" : "rejected", tg->n_end_links,
-	     (unsigned long long)pp.end_ok, (unsigned long long)pp.end_missed,
-	     pp.end_ok ? pp.end_before_ns / 1e3 / pp.end_ok : 0.0,
-	     pp.end_ok ? pp.end_after_ns / 1e3 / pp.end_ok : 0.0);
+	     (unsigned long long)pp->end_ok, (unsigned long long)pp->end_missed,
+	     pp->end_ok ? pp->end_before_ns / 1e3 / pp->end_ok : 0.0,
+	     pp->end_ok ? pp->end_after_ns / 1e3 / pp->end_ok : 0.0);
 	if (set_end_mode(tg, tr, keep ? AP_END_PROBE : AP_END_RET))
 		return;
 	if (keep) {
-		tracer__detach_link(tr, tg->ret_link);
+		/*
+		 * A callback past its end point under the check ends at its
+		 * return: the uretprobe goes a little later (ret_detach_ns).
+		 */
+		tg->ret_detach_ns = now_ns() + RET_DETACH_DELAY_NS;
 		return;
 	}
 	for (i = 0; i < tg->n_end_links; i++)
 		tracer__detach_link(tr, tg->end_links[i]);
+}
+
+/*
+ * uvloop: the task probes go once the register search found END_CHECK_RUNS
+ * task steps and the probes none it missed: a trap less per task step.
+ * ASYNCPROF_UV_TASK_PROBES=keep keeps them, =none attaches none (tests).
+ */
+static void uv_check(struct target *tg, struct tracer *tr, const struct ap_py_proc *pp)
+{
+	if (pp->uv_found + pp->uv_missed < END_CHECK_RUNS)
+		return;
+	tg->uv_checking = false;
+	vlog("pid %d: uvloop: %s the task probes: the register search found %llu task steps, "
+	     "missed %llu\n",
+	     tg->proc.pid, pp->uv_missed ? "keeping" : "detaching",
+	     (unsigned long long)pp->uv_found, (unsigned long long)pp->uv_missed);
+	for (int i = 0; !pp->uv_missed && i < tg->n_task_links; i++)
+		tracer__detach_link(tr, tg->task_links[i]);
+}
+
+void target__tick(struct target *tg, struct tracer *tr)
+{
+	struct ap_py_proc pp;
+
+	if (tg->ret_detach_ns && now_ns() >= tg->ret_detach_ns) {
+		tracer__detach_link(tr, tg->ret_link);
+		tg->ret_detach_ns = 0;
+	}
+	if (tg->end_mode != AP_END_CHECK && !tg->uv_checking)
+		return;
+	if (tracer__get_py_proc(tr, tg->proc.pid, &pp))
+		return;
+	if (tg->end_mode == AP_END_CHECK)
+		end_check(tg, tr, &pp);
+	if (tg->uv_checking)
+		uv_check(tg, tr, &pp);
 }
 
 void target__close(struct target *tg)

@@ -27,8 +27,13 @@ struct target {
 	/* asyncio: how callbacks end (enum ap_end_mode) and the links that end them */
 	int end_mode;
 	int ret_link;
+	uint64_t ret_detach_ns; /* when to detach ret_link (end points kept), else 0 */
 	int end_links[CTXEND_MAX];
 	int n_end_links;
+	/* uvloop: the task probes' links, attached until the register search is checked */
+	int task_links[2];
+	int n_task_links;
+	bool uv_checking;
 };
 
 /*

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Many-tasks target: more finished tasks than the report keeps.
 
-Usage: many_tasks.py [--stay] [--count N] GROUND_TRUTH_JSON START_FILE
+Usage: many_tasks.py [--uvloop] [--stay] [--count N] GROUND_TRUTH_JSON START_FILE
 
 Same protocol as blocking.py: "ready <pid>", poll START_FILE every 10 ms,
 run, write GROUND_TRUTH_JSON atomically, exit (or --stay until SIGTERM).
@@ -48,10 +48,13 @@ async def main(count):
 
 
 def run(args):
+    if args.uvloop:
+        global uvloop
+        import uvloop  # before "ready": the tracer looks for it when it attaches
     print("ready %d" % os.getpid(), flush=True)
     while not os.path.exists(args.start):
         time.sleep(0.01)
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop() if args.uvloop else asyncio.new_event_loop()
     created, heavy_ids = loop.run_until_complete(main(args.count))
     # run_until_complete wrapped main() in a task too
     truth = {"pid": os.getpid(), "created": created + 1, "heavy": heavy_ids}
@@ -68,6 +71,7 @@ def run(args):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--stay", action="store_true")
+    ap.add_argument("--uvloop", action="store_true")
     ap.add_argument("--count", type=int, default=26000)
     ap.add_argument("truth")
     ap.add_argument("start")

@@ -121,7 +121,7 @@ struct ap_rec_slow_cb {
 /* Where a name came from: userspace keeps one table per kind. */
 enum ap_name_kind {
 	AP_NAME_TASK = 1,	/* key: Task address; name: Task name (str or "Task-N") */
-	AP_NAME_TASK_CORO = 2,	/* key: Task address; name: its coroutine's qualname */
+	AP_NAME_TASK_CORO = 2,	/* key: Task address; name: its coroutine's qualname (light mode) */
 	AP_NAME_CALLBACK = 3,	/* key: callback identity; name: its qualname */
 	AP_NAME_TASK_ERROR = 4, /* key: Task address; name: its exception's type name */
 };

@@ -347,7 +347,7 @@ static __always_inline struct ap_task_stats *task_get(__u32 tgid, __u32 tid, __u
 		__sync_fetch_and_add(&live_tasks, 1);
 	bpf_map_update_elem(&tasks, &task, &init, BPF_ANY);
 	emit_pyname(tgid, tid, AP_NAME_TASK, task, rd_ptr(task + o->task_name), o);
-	emit_pyname(tgid, tid, AP_NAME_TASK_CORO, task, qual, o);
+	/* the coroutine's name goes once per qualname; the task has it as coro_id */
 	if (qual && name_is_new(tgid, AP_NAME_CALLBACK, qual))
 		emit_pyname(tgid, tid, AP_NAME_CALLBACK, qual, qual, o);
 	return bpf_map_lookup_elem(&tasks, &task);

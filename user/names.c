@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Name cache: open addressing with linear probing, FIFO eviction. */
+/* Name cache: open addressing with linear probing, oldest-first eviction in batches. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -100,21 +100,25 @@ static void remove_at(struct names *n, size_t i)
 	}
 }
 
+/*
+ * Evict the oldest eighth (by insertion order) in two passes over the
+ * table: evicting one entry per insertion scanned the whole table on every
+ * insertion once full, which made the tracer fall behind the ring buffer
+ * when thousands of tasks a second sent their names.
+ */
 static void evict_oldest(struct names *n)
 {
-	size_t oldest = 0;
-	bool found = false;
+	uint64_t min = UINT64_MAX, cut;
+	size_t before = n->count;
 
-	for (size_t i = 0; i < n->cap; i++) {
-		if (n->slots[i].kind && (!found || n->slots[i].seq < n->slots[oldest].seq)) {
-			oldest = i;
-			found = true;
-		}
-	}
-	if (found) {
-		remove_at(n, oldest);
-		n->evictions++;
-	}
+	for (size_t i = 0; i < n->cap; i++)
+		if (n->slots[i].kind && n->slots[i].seq < min)
+			min = n->slots[i].seq;
+	cut = min + n->max / 8 + 1;
+	for (size_t i = 0; i < n->cap; i++)
+		while (n->slots[i].kind && n->slots[i].seq < cut)
+			remove_at(n, i); /* may move a later entry of the run into i */
+	n->evictions += before - n->count;
 }
 
 int names__set(struct names *n, uint32_t pid, uint32_t kind, uint64_t key, const char *name)
@@ -143,6 +147,14 @@ int names__set(struct names *n, uint32_t pid, uint32_t kind, uint64_t key, const
 	n->slots[i] = (struct name_ent){key, pid, kind, ++n->seq, copy};
 	n->count++;
 	return 0;
+}
+
+void names__del(struct names *n, uint32_t pid, uint32_t kind, uint64_t key)
+{
+	struct name_ent *e = find(n, pid, kind, key);
+
+	if (e)
+		remove_at(n, (size_t)(e - n->slots));
 }
 
 const char *names__get(const struct names *n, uint32_t pid, uint32_t kind, uint64_t key)

@@ -455,7 +455,10 @@ static int task_fill(struct session *s, uint32_t pid, uint64_t addr, const struc
 {
 	t->id = addr;
 	t->name = name_dup(s, pid, AP_NAME_TASK, addr);
+	/* full mode names the coroutine once per qualname (coro_id); light mode per task */
 	t->coro = name_dup(s, pid, AP_NAME_TASK_CORO, addr);
+	if (!t->coro)
+		t->coro = name_dup(s, pid, AP_NAME_CALLBACK, st->coro_id);
 	t->loop_tid = st->loop_tid;
 	t->created_ns = AP_NULL_U64;
 	t->first_run_ns = st->first_run_ns;
@@ -515,14 +518,11 @@ static void tasks_sift_down(struct ap_task *v, size_t n, size_t i)
 	}
 }
 
-static int on_task_end(struct session *s, const void *rec)
+/* Keep a finished task in p's bounded list, or count it as omitted. */
+static int task_end_keep(struct session *s, struct ap_process *p, const struct ap_rec_task_end *r)
 {
-	const struct ap_rec_task_end *r = rec;
-	struct ap_process *p = find_process(s, r->hdr.pid, NULL);
 	struct ap_task *t;
 
-	if (!p)
-		return 0;
 	if (p->tasks.n >= AP_FINISHED_TASKS_MAX) {
 		p->tasks_omitted++;
 		if (r->st.busy_ns <= p->tasks.v[0].busy_ns)
@@ -542,6 +542,27 @@ static int on_task_end(struct session *s, const void *rec)
 		return -ENOMEM;
 	tasks_sift_up(p->tasks.v, p->tasks.n - 1);
 	return 0;
+}
+
+/* A finished task's names are copied into its report entry (or not kept): drop them. */
+static void task_names_forget(struct session *s, uint32_t pid, uint64_t addr)
+{
+	names__del(s->names, pid, AP_NAME_TASK, addr);
+	names__del(s->names, pid, AP_NAME_TASK_CORO, addr);
+	names__del(s->names, pid, AP_NAME_TASK_ERROR, addr);
+}
+
+static int on_task_end(struct session *s, const void *rec)
+{
+	const struct ap_rec_task_end *r = rec;
+	struct ap_process *p = find_process(s, r->hdr.pid, NULL);
+	int err;
+
+	if (!p)
+		return 0;
+	err = task_end_keep(s, p, r);
+	task_names_forget(s, r->hdr.pid, r->task);
+	return err;
 }
 
 static int on_cb(struct session *s, const void *rec)

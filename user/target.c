@@ -247,6 +247,7 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 		.stack_depth = env.stack_depth,
 		.off = *pi->off,
 		.end_sp_off = pi->context_run_end_sp,
+		.end_mode = tg->end_mode,
 	};
 
 	light__offsets(pi->minor, &pp.code_flags, &pp.frame_locals);
@@ -291,29 +292,31 @@ unsigned int target__uprobes(const struct target *tg)
 	return m;
 }
 
-/* context_run: entry, return, and the end points to be checked against the return. */
+/*
+ * context_run: the end points and the return, then the entry: a callback
+ * running as they go in has no start and its end is ignored, where the
+ * other order would leave a started callback without an end.
+ */
 static int attach_context_run(struct target *tg, struct tracer *tr)
 {
 	const struct pyrt_info *pi = tg->py;
 	bool unchecked = use_end_points(pi) && end_points_unchecked();
-	int id, i;
+	int id = 0, i;
 
 	tg->ret_link = -1;
 	tg->n_end_links = 0;
-	id = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN, pi->py_path, pi->context_run_off);
-	if (id >= 0 && !unchecked)
-		id = tg->ret_link = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_RET, pi->py_path,
-					       pi->context_run_off);
 	for (i = 0; id >= 0 && use_end_points(pi) && i < pi->context_run_n_ends; i++) {
 		id = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_END, pi->py_path,
 				pi->context_run_end_off[i]);
 		if (id >= 0)
 			tg->end_links[tg->n_end_links++] = id;
 	}
-	if (id < 0)
-		return id;
-	tg->end_mode = !tg->n_end_links ? AP_END_RET : unchecked ? AP_END_PROBE : AP_END_CHECK;
-	return 0;
+	if (id >= 0 && !unchecked)
+		id = tg->ret_link = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_RET, pi->py_path,
+					       pi->context_run_off);
+	if (id >= 0)
+		id = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN, pi->py_path, pi->context_run_off);
+	return id < 0 ? id : 0;
 }
 
 /* Switch how callbacks end; the counters BPF keeps meanwhile may lose a count. */
@@ -367,12 +370,13 @@ int target__attach(struct target *tg, struct tracer *tr)
 		return set_py_proc(tg, tr);
 	if (!tg->uprobe)
 		return 0;
+	/* the mode is in place before the probes it needs are */
+	tg->end_mode = !pi->context_run_off || !use_end_points(pi) ? AP_END_RET
+		       : end_points_unchecked()			   ? AP_END_PROBE
+								   : AP_END_CHECK;
 	err = set_py_proc(tg, tr);
-	if (!err && pi->context_run_off) {
+	if (!err && pi->context_run_off)
 		err = attach_context_run(tg, tr);
-		if (!err && tg->end_mode != AP_END_RET)
-			err = set_end_mode(tg, tr, tg->end_mode);
-	}
 	if (err || !pi->uvloop_path[0])
 		return err;
 	return attach_uvloop(tg, tr);

@@ -76,11 +76,40 @@ static void test_names_probe_runs_survive_eviction(void **state)
 		snprintf(buf, sizeof(buf), "%d", i);
 		assert_string_equal(names__get(n, 7, 3, (uint64_t)i << 20), buf);
 	}
-	for (int i = 1000 - 64; i < 1000; i++) {
+	/* evicted an eighth at a time: the newest 56 at least are there */
+	for (int i = 1000 - 56; i < 1000; i++) {
 		snprintf(buf, sizeof(buf), "%d", i);
 		assert_string_equal(names__get(n, 7, 3, (uint64_t)i << 20), buf);
 	}
-	assert_int_equal(names__count(n), 64);
+	assert_in_range(names__count(n), 56, 64);
+	assert_int_equal(names__evictions(n), 1000 - names__count(n));
+	assert_null(names__get(n, 7, 3, (uint64_t)(1000 - 65) << 20));
+	names__free(n);
+}
+
+/* A deleted name is gone; the others of its probe run still resolve. */
+static void test_names_del(void **state)
+{
+	struct names *n = names__new(64);
+	char buf[32];
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		snprintf(buf, sizeof(buf), "%d", i);
+		assert_int_equal(names__set(n, 7, 3, (uint64_t)i << 20, buf), 0);
+	}
+	for (int i = 0; i < 40; i += 2)
+		names__del(n, 7, 3, (uint64_t)i << 20);
+	names__del(n, 7, 3, 0xdead); /* unknown: nothing happens */
+	assert_int_equal(names__count(n), 20);
+	assert_int_equal(names__evictions(n), 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(buf, sizeof(buf), "%d", i);
+		if (i % 2)
+			assert_string_equal(names__get(n, 7, 3, (uint64_t)i << 20), buf);
+		else
+			assert_null(names__get(n, 7, 3, (uint64_t)i << 20));
+	}
 	names__free(n);
 }
 
@@ -91,6 +120,7 @@ int main(void)
 		cmocka_unit_test(test_names_replace_and_null),
 		cmocka_unit_test(test_names_evicts_oldest),
 		cmocka_unit_test(test_names_probe_runs_survive_eviction),
+		cmocka_unit_test(test_names_del),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -443,6 +443,13 @@ int main(int argc, char **argv)
 		wlog("%llu events lost to a full ring buffer (counted in the report)\n",
 		     (unsigned long long)rep->drops_events);
 	report_full_maps(rep, tr);
+	for (size_t i = 0; i < rep->processes.n; i++)
+		if (rep->processes.v[i].slices_omitted)
+			wlog("pid %u: %llu fast callback runs past the first million not in the "
+			     "trace "
+			     "(counted in the report)\n",
+			     rep->processes.v[i].pid,
+			     (unsigned long long)rep->processes.v[i].slices_omitted);
 	rep->group_by_task = env.group_by_task;
 	err = write_report(rep);
 	launch_finish();

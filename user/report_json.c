@@ -155,6 +155,7 @@ static void json_process(json_writer_t *w, const struct ap_process *p)
 	jsonw_string_field(w, "backend", p->backend);
 	jsonw_bool_field(w, "steps_exact", p->steps_exact);
 	jsonw_uint_field(w, "tasks_omitted", p->tasks_omitted);
+	jsonw_uint_field(w, "slices_omitted", p->slices_omitted);
 	JSON_VEC(w, "loops", p->loops, json_loop);
 	JSON_VEC(w, "tasks", p->tasks, json_task);
 	JSON_VEC(w, "callbacks", p->callbacks, json_callback);

@@ -565,6 +565,13 @@ static int on_task_end(struct session *s, const void *rec)
 	return err;
 }
 
+/*
+ * Callback runs kept per process for the trace exports (about 70 bytes
+ * each): a long trace of a busy loop would otherwise grow without bound.
+ * Past it, only slow callbacks are kept; the others are counted.
+ */
+#define SESSION_MAX_SLICES 1000000
+
 static int on_cb(struct session *s, const void *rec)
 {
 	const struct ap_rec_cb *r = rec;
@@ -573,6 +580,10 @@ static int on_cb(struct session *s, const void *rec)
 
 	if (!p)
 		return 0;
+	if (p->slices.n >= SESSION_MAX_SLICES && r->duration_ns < s->rep->slow_callback_ns) {
+		p->slices_omitted++;
+		return 0;
+	}
 	c = AP_VEC_PUSH(p->slices);
 	if (!c)
 		return -ENOMEM;

@@ -266,21 +266,29 @@ static __always_inline void light_ident(struct ap_thread *t, __u32 tid, struct a
 	*cb = ci.id;
 }
 
-/* A blocking call gets the Python stack at the syscall (and in light mode its task). */
-static __always_inline void blocking_py(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task,
-					__u64 *cb)
+/*
+ * The Python stack of thread t now (and in light mode its task and
+ * callback): for a blocking call and, in light mode, a CPU sample. A
+ * global function: the verifier checks the walk and the attribution once
+ * per program, not once per state of the caller that reaches them.
+ */
+__noinline int py_attribute(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task, __u64 *cb)
 {
-	struct ap_py_proc *pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
+	struct ap_py_proc *pp;
 	struct light_hit hit = {};
 
+	if (!t || !stack || !task || !cb)
+		return -EINVAL;
+	pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
 	if (!pp)
-		return;
+		return -ENOENT;
 	if (!light_mode) {
 		*stack = py_stack_id(pp, NULL);
-		return;
+		return 0;
 	}
 	*stack = py_stack_id(pp, &hit);
 	light_ident(t, tid, pp, &hit, task, cb);
+	return 0;
 }
 
 #define NR_FUTEX   202
@@ -323,18 +331,14 @@ static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *star
  */
 static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 tid, __u64 now)
 {
-	struct light_hit hit = {};
+	__u64 stack = 0, task = 0, cb = 0;
 	struct ap_rec_sample *r;
-	struct ap_py_proc *pp;
-	__u64 stack, task = 0, cb = 0;
 
 	if (t->in_poll)
 		return 0;
-	pp = bpf_map_lookup_elem(&py_procs, &tgid);
-	if (!pp)
+	/* t->tgid is tgid: the entry was made by this process */
+	if (py_attribute(t, tid, &stack, &task, &cb))
 		return 0;
-	stack = py_stack_id(pp, &hit);
-	light_ident(t, tid, pp, &hit, &task, &cb);
 	r = rec_reserve(struct ap_rec_sample, AP_REC_SAMPLE, tgid, tid);
 	if (!r)
 		return 0;

@@ -142,12 +142,27 @@ static __always_inline __u32 classify_name(const char *n)
 	return PK_OTHER;
 }
 
+/*
+ * Kind of a type not in the cache, from its name (tp_name at tp_name_off);
+ * cached. A global function: the verifier checks the name comparisons
+ * once per program instead of at every obj_kind (up to nine in a program).
+ */
+__noinline __u32 type_kind(__u64 type, __u64 tp_name_off)
+{
+	char name[TP_NAME_BUF] = {};
+	__u32 kind;
+
+	bpf_probe_read_user_str(name, sizeof(name), (const void *)rd_ptr(type + tp_name_off));
+	kind = classify_name(name);
+	bpf_map_update_elem(&py_kinds, &type, &kind, BPF_ANY);
+	return kind;
+}
+
 /* Kind of the object at obj, from its type's name; cached per type. */
 static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, __u64 *typep)
 {
 	__u64 type = rd_ptr(obj + o->ob_type);
-	char name[TP_NAME_BUF] = {};
-	__u32 *k, kind;
+	__u32 *k;
 
 	*typep = type;
 	if (!type)
@@ -155,10 +170,7 @@ static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, 
 	k = bpf_map_lookup_elem(&py_kinds, &type);
 	if (k)
 		return *k;
-	bpf_probe_read_user_str(name, sizeof(name), (const void *)rd_ptr(type + o->tp_name));
-	kind = classify_name(name);
-	bpf_map_update_elem(&py_kinds, &type, &kind, BPF_ANY);
-	return kind;
+	return type_kind(type, o->tp_name);
 }
 
 /* Is this PyMethodDef task_wakeup's? Cached per PyMethodDef. */

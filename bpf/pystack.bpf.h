@@ -62,11 +62,14 @@ struct light_hit {
 	__u64 cb_code;	 /* uvloop: code object of the running callback's first frame */
 };
 
+/*
+ * The frames kept and their count are in the stack_scratch entry, not
+ * here: a count kept on the stack has exact bounds for the verifier, so
+ * each frame count was another state of the callback to check.
+ */
 struct walk_ctx {
 	__u64 f;   /* the next frame */
-	__u32 n;   /* frames kept */
 	__u32 max; /* frames to keep */
-	__u32 trunc;
 	__u32 version;
 	__u32 off_code, off_back, off_lasti, off_owner, off_adaptive;
 	/* light mode only: the walk goes on past max to find the outermost coroutine */
@@ -142,7 +145,7 @@ static __always_inline __u64 walk_pos(const struct walk_ctx *w, __u64 f, __u64 c
 static long walk_one(__u32 i, void *arg)
 {
 	struct walk_ctx *w = arg;
-	__u32 zero = 0;
+	__u32 zero = 0, n;
 	struct ap_pystack *st;
 	__u64 f = w->f, code, pos;
 	__u8 owner = 0;
@@ -158,18 +161,19 @@ static long walk_one(__u32 i, void *arg)
 		return 0;
 	if (w->pp)
 		light_frame(w, f, code);
-	if (w->n >= w->max || w->n >= AP_STACK_DEPTH) {
-		w->trunc = 1;
-		return w->pp ? 0 : 1;
-	}
 	st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	if (!st)
 		return 1;
+	n = st->depth;
+	if (n >= w->max || n >= AP_STACK_DEPTH) {
+		st->truncated = 1;
+		return w->pp ? 0 : 1;
+	}
 	pos = walk_pos(w, f, code);
 	if (pos > AP_POS_START)
 		pos = AP_POS_START - 1;
-	st->frames[w->n & (AP_STACK_DEPTH - 1)] = (code & 0xffffffffffffULL) | (pos << 48);
-	w->n++;
+	st->frames[n & (AP_STACK_DEPTH - 1)] = (code & 0xffffffffffffULL) | (pos << 48);
+	st->depth = n + 1;
 	return 0;
 }
 
@@ -198,23 +202,19 @@ static __always_inline void py_walk(struct ap_py_proc *pp, struct ap_pystack *st
 		return;
 	w.f = py_top_frame(pp, tstate);
 	bpf_loop(w.pp ? LIGHT_WALK_MAX : AP_STACK_DEPTH + 8, walk_one, &w, 0);
-	st->depth = w.n;
-	st->truncated = w.trunc;
 	if (hit)
 		*hit = w.hit;
 }
 
-/* Walk, intern and return the stack's id (0 when there is none); fills hit if given. */
-static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit *hit)
+/*
+ * Intern stack st; its id (0 when it cannot be kept). A global function:
+ * the hash loop is checked once, not once per state the walk ends in.
+ */
+__noinline __u64 stack_intern(struct ap_pystack *st)
 {
-	__u32 zero = 0;
-	struct ap_pystack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	__u64 h = 0xcbf29ce484222325ULL;
 
 	if (!st)
-		return 0;
-	py_walk(pp, st, hit);
-	if (!st->depth)
 		return 0;
 	for (int i = 0; i < AP_STACK_DEPTH; i++) {
 		if (i >= st->depth)
@@ -228,6 +228,20 @@ static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit
 		return 0;
 	}
 	return h;
+}
+
+/* Walk, intern and return the stack's id (0 when there is none); fills hit if given. */
+static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit *hit)
+{
+	__u32 zero = 0;
+	struct ap_pystack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+
+	if (!st)
+		return 0;
+	py_walk(pp, st, hit);
+	if (!st->depth)
+		return 0;
+	return stack_intern(st);
 }
 
 /*

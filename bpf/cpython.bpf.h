@@ -109,12 +109,32 @@ static __always_inline __u32 rd_u32(__u64 addr)
 	return v;
 }
 
+/* Bytes [8w, 8w+8) of literal lit (n bytes with its NUL), zero past n; folded at compile time. */
+static __always_inline __u64 lit_word(const char *lit, int n, int w)
+{
+	__u64 v = 0;
+
+	for (int i = 0; i < 8; i++)
+		if (w * 8 + i < n)
+			v |= (__u64)(__u8)lit[w * 8 + i] << (i * 8);
+	return v;
+}
+
+/*
+ * Is the string in buf lit? buf is 8-aligned and zero past its NUL (read
+ * with bpf_probe_read_user_str into zeroed bytes), so comparing whole
+ * words is comparing the n bytes: one branch per name instead of one per
+ * byte, which the verifier followed byte by byte.
+ */
 static __always_inline bool str_is(const char *buf, const char *lit, int n)
 {
-	for (int i = 0; i < n; i++)
-		if (buf[i] != lit[i])
-			return false;
-	return true;
+	const __u64 *w = (const __u64 *)buf;
+	__u64 diff = 0;
+
+	for (int i = 0; i < TP_NAME_BUF / 8; i++)
+		if (i * 8 < n)
+			diff |= w[i] ^ lit_word(lit, n, i);
+	return !diff;
 }
 
 #define STR_IS(buf, lit) str_is(buf, lit, sizeof(lit))
@@ -149,7 +169,7 @@ static __always_inline __u32 classify_name(const char *n)
  */
 __noinline __u32 type_kind(__u64 type, __u64 tp_name_off)
 {
-	char name[TP_NAME_BUF] = {};
+	char name[TP_NAME_BUF] __attribute__((aligned(8))) = {};
 	__u32 kind;
 
 	bpf_probe_read_user_str(name, sizeof(name), (const void *)rd_ptr(type + tp_name_off));
@@ -176,7 +196,7 @@ static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, 
 /* Is this PyMethodDef task_wakeup's? Cached per PyMethodDef. */
 static __always_inline bool ml_is_wakeup(__u64 ml)
 {
-	char name[TP_NAME_BUF] = {};
+	char name[TP_NAME_BUF] __attribute__((aligned(8))) = {};
 	__u32 *k, kind;
 
 	k = bpf_map_lookup_elem(&py_kinds, &ml);

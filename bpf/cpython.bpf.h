@@ -592,13 +592,17 @@ static __always_inline int on_context_run_ret(void)
 	return 0;
 }
 
-/* The user callable of a uvloop handle, if obj is one for context ctx. */
-static __always_inline __u64 uv_callable(__u64 obj, __u64 ctx, const struct ap_py_offsets *o)
+/*
+ * The user callable of a uvloop handle, if obj is one for context ctx. A
+ * global function: the register search tries up to seven candidates, and
+ * the verifier checks this once instead of seven times.
+ */
+__noinline __u64 uv_callable(__u64 obj, __u64 ctx, const struct ap_py_offsets *o)
 {
 	__u64 type;
 	__u32 kind;
 
-	if (!obj || obj & 7)
+	if (!obj || obj & 7 || !o)
 		return 0;
 	kind = obj_kind(obj, o, &type);
 	if (kind == PK_UV_HANDLE && rd_ptr(obj + UV_HANDLE_CONTEXT) == ctx)

@@ -10,6 +10,10 @@
 #include <bpf/bpf_endian.h>
 #include "asyncprof.h"
 
+/* Error numbers the global (verified once) functions return; vmlinux.h has none. */
+#define ENOENT 2
+#define EINVAL 22
+
 /* Configuration, set by the loader before load. */
 const volatile __u32 targ_tgid = 0;	  /* the one traced pid, 0: see targ_use_map */
 const volatile bool targ_use_map = false; /* trace the tgids in the targets map */

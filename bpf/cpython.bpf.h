@@ -109,12 +109,32 @@ static __always_inline __u32 rd_u32(__u64 addr)
 	return v;
 }
 
+/* Bytes [8w, 8w+8) of literal lit (n bytes with its NUL), zero past n; folded at compile time. */
+static __always_inline __u64 lit_word(const char *lit, int n, int w)
+{
+	__u64 v = 0;
+
+	for (int i = 0; i < 8; i++)
+		if (w * 8 + i < n)
+			v |= (__u64)(__u8)lit[w * 8 + i] << (i * 8);
+	return v;
+}
+
+/*
+ * Is the string in buf lit? buf is 8-aligned and zero past its NUL (read
+ * with bpf_probe_read_user_str into zeroed bytes), so comparing whole
+ * words is comparing the n bytes: one branch per name instead of one per
+ * byte, which the verifier followed byte by byte.
+ */
 static __always_inline bool str_is(const char *buf, const char *lit, int n)
 {
-	for (int i = 0; i < n; i++)
-		if (buf[i] != lit[i])
-			return false;
-	return true;
+	const __u64 *w = (const __u64 *)buf;
+	__u64 diff = 0;
+
+	for (int i = 0; i < TP_NAME_BUF / 8; i++)
+		if (i * 8 < n)
+			diff |= w[i] ^ lit_word(lit, n, i);
+	return !diff;
 }
 
 #define STR_IS(buf, lit) str_is(buf, lit, sizeof(lit))
@@ -142,12 +162,27 @@ static __always_inline __u32 classify_name(const char *n)
 	return PK_OTHER;
 }
 
+/*
+ * Kind of a type not in the cache, from its name (tp_name at tp_name_off);
+ * cached. A global function: the verifier checks the name comparisons
+ * once per program instead of at every obj_kind (up to nine in a program).
+ */
+__noinline __u32 type_kind(__u64 type, __u64 tp_name_off)
+{
+	char name[TP_NAME_BUF] __attribute__((aligned(8))) = {};
+	__u32 kind;
+
+	bpf_probe_read_user_str(name, sizeof(name), (const void *)rd_ptr(type + tp_name_off));
+	kind = classify_name(name);
+	bpf_map_update_elem(&py_kinds, &type, &kind, BPF_ANY);
+	return kind;
+}
+
 /* Kind of the object at obj, from its type's name; cached per type. */
 static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, __u64 *typep)
 {
 	__u64 type = rd_ptr(obj + o->ob_type);
-	char name[TP_NAME_BUF] = {};
-	__u32 *k, kind;
+	__u32 *k;
 
 	*typep = type;
 	if (!type)
@@ -155,16 +190,13 @@ static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, 
 	k = bpf_map_lookup_elem(&py_kinds, &type);
 	if (k)
 		return *k;
-	bpf_probe_read_user_str(name, sizeof(name), (const void *)rd_ptr(type + o->tp_name));
-	kind = classify_name(name);
-	bpf_map_update_elem(&py_kinds, &type, &kind, BPF_ANY);
-	return kind;
+	return type_kind(type, o->tp_name);
 }
 
 /* Is this PyMethodDef task_wakeup's? Cached per PyMethodDef. */
 static __always_inline bool ml_is_wakeup(__u64 ml)
 {
-	char name[TP_NAME_BUF] = {};
+	char name[TP_NAME_BUF] __attribute__((aligned(8))) = {};
 	__u32 *k, kind;
 
 	k = bpf_map_lookup_elem(&py_kinds, &ml);
@@ -612,13 +644,17 @@ static __always_inline int on_context_run_end(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The user callable of a uvloop handle, if obj is one for context ctx. */
-static __always_inline __u64 uv_callable(__u64 obj, __u64 ctx, const struct ap_py_offsets *o)
+/*
+ * The user callable of a uvloop handle, if obj is one for context ctx. A
+ * global function: the register search tries up to seven candidates, and
+ * the verifier checks this once instead of seven times.
+ */
+__noinline __u64 uv_callable(__u64 obj, __u64 ctx, const struct ap_py_offsets *o)
 {
 	__u64 type;
 	__u32 kind;
 
-	if (!obj || obj & 7)
+	if (!obj || obj & 7 || !o)
 		return 0;
 	kind = obj_kind(obj, o, &type);
 	if (kind == PK_UV_HANDLE && rd_ptr(obj + UV_HANDLE_CONTEXT) == ctx)

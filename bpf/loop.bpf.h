@@ -220,16 +220,21 @@ static __always_inline bool is_loop_poll(struct ap_thread *t, __u32 nr, __s32 fd
 	return !t->is_loop || fd == t->loop_epfd;
 }
 
-/* Fill detail of a blocking call from the syscall's arguments. */
-static __always_inline void blocking_detail(struct ap_rec_blocking *r)
+/*
+ * Fill detail of a blocking call from the syscall's arguments. A global
+ * function: the verifier checks it once, not once per state it is reached in.
+ */
+__noinline int blocking_detail(struct ap_rec_blocking *r)
 {
 	const char *path = NULL;
 	long n;
 
+	if (!r)
+		return 0;
 	switch (nr_arg_kind(r->syscall_nr)) {
 	case ARG_FD0:
 		fd_describe((int)r->args[0], r);
-		return;
+		return 0;
 	case ARG_PATH0:
 		path = (const char *)r->args[0];
 		break;
@@ -237,22 +242,23 @@ static __always_inline void blocking_detail(struct ap_rec_blocking *r)
 		path = (const char *)r->args[1];
 		break;
 	default:
-		return;
+		return 0;
 	}
 	n = bpf_probe_read_user_str(r->detail, AP_DETAIL_USE, path);
 	if (n > 0) {
 		r->detail_kind = AP_DETAIL_STRING;
 		r->detail_len = n;
 	}
+	return 0;
 }
 
 /*
  * Hook for the CPython backend: the Python stack (*stack), and in light
  * mode the task and callback found from it. Runs before the record is
- * reserved, so the names it sends arrive first.
+ * reserved, so the names it sends arrive first. -ENOENT: not a Python
+ * process we know, nothing set.
  */
-static __always_inline void blocking_py(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task,
-					__u64 *cb);
+int py_attribute(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task, __u64 *cb);
 
 /* Hook for the CPython backend: syscall time lands in the running callback. */
 static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
@@ -278,7 +284,7 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 		t->blocked_ns += dur;
 		t->blocking_calls++;
 	}
-	blocking_py(t, tid, &stack, &task, &cb);
+	py_attribute(t, tid, &stack, &task, &cb);
 	r = rec_reserve(struct ap_rec_blocking, AP_REC_BLOCKING, t->tgid, tid);
 	if (!r)
 		return;

@@ -62,11 +62,14 @@ struct light_hit {
 	__u64 cb_code;	 /* uvloop: code object of the running callback's first frame */
 };
 
+/*
+ * The frames kept and their count are in the stack_scratch entry, not
+ * here: a count kept on the stack has exact bounds for the verifier, so
+ * each frame count was another state of the callback to check.
+ */
 struct walk_ctx {
 	__u64 f;   /* the next frame */
-	__u32 n;   /* frames kept */
 	__u32 max; /* frames to keep */
-	__u32 trunc;
 	__u32 version;
 	__u32 off_code, off_back, off_lasti, off_owner, off_adaptive;
 	/* light mode only: the walk goes on past max to find the outermost coroutine */
@@ -142,7 +145,7 @@ static __always_inline __u64 walk_pos(const struct walk_ctx *w, __u64 f, __u64 c
 static long walk_one(__u32 i, void *arg)
 {
 	struct walk_ctx *w = arg;
-	__u32 zero = 0;
+	__u32 zero = 0, n;
 	struct ap_pystack *st;
 	__u64 f = w->f, code, pos;
 	__u8 owner = 0;
@@ -158,18 +161,19 @@ static long walk_one(__u32 i, void *arg)
 		return 0;
 	if (w->pp)
 		light_frame(w, f, code);
-	if (w->n >= w->max || w->n >= AP_STACK_DEPTH) {
-		w->trunc = 1;
-		return w->pp ? 0 : 1;
-	}
 	st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	if (!st)
 		return 1;
+	n = st->depth;
+	if (n >= w->max || n >= AP_STACK_DEPTH) {
+		st->truncated = 1;
+		return w->pp ? 0 : 1;
+	}
 	pos = walk_pos(w, f, code);
 	if (pos > AP_POS_START)
 		pos = AP_POS_START - 1;
-	st->frames[w->n & (AP_STACK_DEPTH - 1)] = (code & 0xffffffffffffULL) | (pos << 48);
-	w->n++;
+	st->frames[n & (AP_STACK_DEPTH - 1)] = (code & 0xffffffffffffULL) | (pos << 48);
+	st->depth = n + 1;
 	return 0;
 }
 
@@ -198,23 +202,19 @@ static __always_inline void py_walk(struct ap_py_proc *pp, struct ap_pystack *st
 		return;
 	w.f = py_top_frame(pp, tstate);
 	bpf_loop(w.pp ? LIGHT_WALK_MAX : AP_STACK_DEPTH + 8, walk_one, &w, 0);
-	st->depth = w.n;
-	st->truncated = w.trunc;
 	if (hit)
 		*hit = w.hit;
 }
 
-/* Walk, intern and return the stack's id (0 when there is none); fills hit if given. */
-static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit *hit)
+/*
+ * Intern stack st; its id (0 when it cannot be kept). A global function:
+ * the hash loop is checked once, not once per state the walk ends in.
+ */
+__noinline __u64 stack_intern(struct ap_pystack *st)
 {
-	__u32 zero = 0;
-	struct ap_pystack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	__u64 h = 0xcbf29ce484222325ULL;
 
 	if (!st)
-		return 0;
-	py_walk(pp, st, hit);
-	if (!st->depth)
 		return 0;
 	for (int i = 0; i < AP_STACK_DEPTH; i++) {
 		if (i >= st->depth)
@@ -228,6 +228,20 @@ static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit
 		return 0;
 	}
 	return h;
+}
+
+/* Walk, intern and return the stack's id (0 when there is none); fills hit if given. */
+static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit *hit)
+{
+	__u32 zero = 0;
+	struct ap_pystack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+
+	if (!st)
+		return 0;
+	py_walk(pp, st, hit);
+	if (!st->depth)
+		return 0;
+	return stack_intern(st);
 }
 
 /*
@@ -266,21 +280,29 @@ static __always_inline void light_ident(struct ap_thread *t, __u32 tid, struct a
 	*cb = ci.id;
 }
 
-/* A blocking call gets the Python stack at the syscall (and in light mode its task). */
-static __always_inline void blocking_py(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task,
-					__u64 *cb)
+/*
+ * The Python stack of thread t now (and in light mode its task and
+ * callback): for a blocking call and, in light mode, a CPU sample. A
+ * global function: the verifier checks the walk and the attribution once
+ * per program, not once per state of the caller that reaches them.
+ */
+__noinline int py_attribute(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task, __u64 *cb)
 {
-	struct ap_py_proc *pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
+	struct ap_py_proc *pp;
 	struct light_hit hit = {};
 
+	if (!t || !stack || !task || !cb)
+		return -EINVAL;
+	pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
 	if (!pp)
-		return;
+		return -ENOENT;
 	if (!light_mode) {
 		*stack = py_stack_id(pp, NULL);
-		return;
+		return 0;
 	}
 	*stack = py_stack_id(pp, &hit);
 	light_ident(t, tid, pp, &hit, task, cb);
+	return 0;
 }
 
 #define NR_FUTEX   202
@@ -323,18 +345,14 @@ static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *star
  */
 static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 tid, __u64 now)
 {
-	struct light_hit hit = {};
+	__u64 stack = 0, task = 0, cb = 0;
 	struct ap_rec_sample *r;
-	struct ap_py_proc *pp;
-	__u64 stack, task = 0, cb = 0;
 
 	if (t->in_poll)
 		return 0;
-	pp = bpf_map_lookup_elem(&py_procs, &tgid);
-	if (!pp)
+	/* t->tgid is tgid: the entry was made by this process */
+	if (py_attribute(t, tid, &stack, &task, &cb))
 		return 0;
-	stack = py_stack_id(pp, &hit);
-	light_ident(t, tid, pp, &hit, &task, &cb);
 	r = rec_reserve(struct ap_rec_sample, AP_REC_SAMPLE, tgid, tid);
 	if (!r)
 		return 0;

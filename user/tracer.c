@@ -47,11 +47,10 @@ static bool probe_tp_btf(const char *name)
 
 static struct bpf_program *uprobe_prog(struct tracer *t, enum tracer_uprobe which, bool *ret);
 
-/* Load one flavour of each hook, tp_btf when the kernel has it. */
-static void choose_flavour(struct tracer *t)
+/* Load one flavour of each hook: tp_btf, or raw_tp for kernels without it. */
+static void choose_flavour(struct tracer *t, bool btf)
 {
 	struct asyncprof_bpf *s = t->skel;
-	bool btf = probe_tp_btf("sys_enter") && probe_tp_btf("sched_switch");
 
 	t->tp_btf = btf;
 	bpf_program__set_autoload(s->progs.ap_sys_enter_btf, btf);
@@ -78,19 +77,12 @@ static void choose_uprobes(struct tracer *t, unsigned int mask)
 					  mask & (1u << i));
 }
 
-int tracer__new(const struct tracer_opts *opts, struct tracer **out)
+/* Open the skeleton, configure it from opts, load one flavour of the hooks. */
+static int tracer_load(struct tracer *t, const struct tracer_opts *opts, bool btf)
 {
-	struct tracer *t;
-	int err;
-
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
 	t->skel = asyncprof_bpf__open();
-	if (!t->skel) {
-		err = -errno;
-		goto err_free;
-	}
+	if (!t->skel)
+		return -errno;
 	/* one pid: a compare; several: the targets map; none: every loop but ours */
 	if (opts->npids == 1 && !opts->pid_map)
 		t->skel->rodata->targ_tgid = opts->pids[0];
@@ -110,9 +102,29 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 		bpf_map__set_max_entries(t->skel->maps.tasks, opts->max_tasks);
 	}
 	t->skel->rodata->light_mode = opts->light;
-	choose_flavour(t);
+	choose_flavour(t, btf);
 	choose_uprobes(t, opts->light ? 0 : opts->uprobes);
-	err = asyncprof_bpf__load(t->skel);
+	return asyncprof_bpf__load(t->skel);
+}
+
+int tracer__new(const struct tracer_opts *opts, struct tracer **out)
+{
+	struct tracer *t;
+	int err;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	/*
+	 * tp_btf first, and probe for it only when that load fails: the probe
+	 * parses the kernel's BTF twice (tens of ms each, as much as the
+	 * verifier now takes), and every kernel with bpf_loop has tp_btf.
+	 */
+	err = tracer_load(t, opts, true);
+	if (err && t->skel && !(probe_tp_btf("sys_enter") && probe_tp_btf("sched_switch"))) {
+		asyncprof_bpf__destroy(t->skel);
+		err = tracer_load(t, opts, false);
+	}
 	if (err)
 		goto err_free;
 	for (int i = 0; t->skel->rodata->targ_use_map && i < opts->npids && !err; i++)

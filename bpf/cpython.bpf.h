@@ -193,6 +193,52 @@ static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, 
 	return type_kind(type, o->tp_name);
 }
 
+/*
+ * A per-CPU cache in front of py_kinds for the uprobe programs, where a
+ * callback's type is looked up once or twice per callback: an array slot is
+ * a few instructions, a hash lookup a hundred nanoseconds. Direct-mapped on
+ * the type's address. Only uprobe programs use it: the kernel runs no other
+ * tracing program on a CPU while one runs, so a slot is never read half
+ * written.
+ */
+struct kind_slot {
+	__u64 type;
+	__u64 kind;
+};
+
+#define KIND_SLOTS 8
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kind_slot[KIND_SLOTS]);
+} kind_cache SEC(".maps");
+
+static __always_inline __u32 obj_kind_fast(__u64 obj, const struct ap_py_offsets *o, __u64 *typep)
+{
+	__u64 type = rd_ptr(obj + o->ob_type);
+	struct kind_slot *c, *s = NULL;
+	__u32 zero = 0, *k, kind;
+
+	*typep = type;
+	if (!type)
+		return PK_NONE;
+	c = bpf_map_lookup_elem(&kind_cache, &zero);
+	if (c) {
+		s = &c[(type >> 4) & (KIND_SLOTS - 1)];
+		if (s->type == type)
+			return s->kind;
+	}
+	k = bpf_map_lookup_elem(&py_kinds, &type);
+	kind = k ? *k : type_kind(type, o->tp_name);
+	if (s) {
+		s->type = type;
+		s->kind = kind;
+	}
+	return kind;
+}
+
 /* Is this PyMethodDef task_wakeup's? Cached per PyMethodDef. */
 static __always_inline bool ml_is_wakeup(__u64 ml)
 {
@@ -319,17 +365,21 @@ static __always_inline void ident_func(__u64 fn, const struct ap_py_offsets *o, 
 	ci->name_obj = rd_ptr(fn + o->func_qualname);
 }
 
-/* Classify callable cb; follows one level of bound method or partial. */
-static __always_inline void identify(__u64 cb, const struct ap_py_offsets *o, struct cb_ident *ci)
+/*
+ * Classify callable cb; follows one level of bound method or partial.
+ * fast: in a uprobe program (obj_kind_fast's cache).
+ */
+static __always_inline void identify(__u64 cb, const struct ap_py_offsets *o, struct cb_ident *ci,
+				     bool fast)
 {
 	__u64 type, inner, ml;
-	__u32 kind = obj_kind(cb, o, &type);
+	__u32 kind = fast ? obj_kind_fast(cb, o, &type) : obj_kind(cb, o, &type);
 
 	if (kind == PK_PARTIAL || kind == PK_METHOD) {
 		inner = rd_ptr(cb + (kind == PK_PARTIAL ? o->partial_fn : o->meth_func));
 		if (inner) {
 			cb = inner;
-			kind = obj_kind(cb, o, &type);
+			kind = fast ? obj_kind_fast(cb, o, &type) : obj_kind(cb, o, &type);
 		}
 	}
 	switch (kind) {
@@ -404,7 +454,7 @@ static __always_inline void cb_begin(struct ap_thread *t, __u32 tid, __u64 cb,
 	struct cb_ident ci = {};
 	struct ap_task_stats *st;
 
-	identify(cb, o, &ci);
+	identify(cb, o, &ci, true);
 	t->cb_start_ns = now;
 	t->cb_task = ci.task;
 	t->cb_blocked_ns = 0;
@@ -656,7 +706,7 @@ __noinline __u64 uv_callable(__u64 obj, __u64 ctx, const struct ap_py_offsets *o
 
 	if (!obj || obj & 7 || !o)
 		return 0;
-	kind = obj_kind(obj, o, &type);
+	kind = obj_kind_fast(obj, o, &type);
 	if (kind == PK_UV_HANDLE && rd_ptr(obj + UV_HANDLE_CONTEXT) == ctx)
 		/* cb_type 1 is a Python callable; others are uvloop's own methods */
 		return rd_u32(obj + UV_HANDLE_CB_TYPE) == 1 ? rd_ptr(obj + UV_HANDLE_ARG1) : 0;
@@ -722,7 +772,7 @@ static __always_inline int on_ctx_enter(struct pt_regs *regs)
 	cb = uv_find_callable(regs, t, ctx, &pp->off);
 	if (!cb)
 		return 0;
-	identify(cb, &pp->off, &ci);
+	identify(cb, &pp->off, &ci, true);
 	if (ci.task) {
 		t->uv_task[d & 3] = ci.task;
 		task_get(t->tgid, tid, ci.task, &pp->off, now);

@@ -258,7 +258,7 @@ static __always_inline void light_ident(struct ap_thread *t, __u32 tid, struct a
 	__u64 coro, qual;
 
 	if (hit->handle)
-		identify(rd_ptr(hit->handle + AIO_HANDLE_CALLBACK), o, &ci);
+		identify(rd_ptr(hit->handle + AIO_HANDLE_CALLBACK), o, &ci, false);
 	if (ci.task) {
 		coro = rd_ptr(ci.task + o->task_coro);
 		qual = coro ? rd_ptr(coro + o->coro_qualname) : 0;

@@ -11,6 +11,11 @@
 #include "asyncprof.h"
 
 /* Error numbers the global (verified once) functions return; vmlinux.h has none. */
+/* Plain loads and stores the compiler keeps, in order (shared per-CPU slots). */
+#define READ_ONCE(x)	 (*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#define barrier()	 asm volatile("" ::: "memory")
+
 #define ENOENT 2
 #define EINVAL 22
 

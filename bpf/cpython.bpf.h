@@ -197,9 +197,10 @@ static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, 
  * A per-CPU cache in front of py_kinds for the uprobe programs, where a
  * callback's type is looked up once or twice per callback: an array slot is
  * a few instructions, a hash lookup a hundred nanoseconds. Direct-mapped on
- * the type's address. Only uprobe programs use it: the kernel runs no other
- * tracing program on a CPU while one runs, so a slot is never read half
- * written.
+ * the type's address. A program can be preempted, and another write the
+ * same slot: a slot is cleared before it is written and read as the same
+ * type twice around its kind, so a half-written slot is a miss (the kind
+ * is a function of the type).
  */
 struct kind_slot {
 	__u64 type;
@@ -227,14 +228,21 @@ static __always_inline __u32 obj_kind_fast(__u64 obj, const struct ap_py_offsets
 	c = bpf_map_lookup_elem(&kind_cache, &zero);
 	if (c) {
 		s = &c[(type >> 4) & (KIND_SLOTS - 1)];
-		if (s->type == type)
-			return s->kind;
+		if (READ_ONCE(s->type) == type) {
+			kind = READ_ONCE(s->kind);
+			barrier();
+			if (READ_ONCE(s->type) == type)
+				return kind;
+		}
 	}
 	k = bpf_map_lookup_elem(&py_kinds, &type);
 	kind = k ? *k : type_kind(type, o->tp_name);
 	if (s) {
-		s->type = type;
-		s->kind = kind;
+		WRITE_ONCE(s->type, 0);
+		barrier();
+		WRITE_ONCE(s->kind, kind);
+		barrier();
+		WRITE_ONCE(s->type, type);
 	}
 	return kind;
 }

@@ -59,13 +59,15 @@ def context_run_at(tool, py):
         r = subprocess.run([tool, "--pid", str(p.pid), "--mode", "full", "-v", "-q", "--no-live",
                             "--duration", "0.2", "-o", "json:/dev/null"],
                            stderr=subprocess.PIPE, text=True, timeout=30)
+        m = re.search(r"uprobe ap_context_run at (\S+)\+0x([0-9a-f]+)", r.stderr)
+        if not m:
+            raise RuntimeError("no context_run attach line: %s" % r.stderr[-300:])
+        # the tool names the file by /proc/PID/map_files/...: the file, while PID lives
+        path = os.path.realpath(m.group(1))
     finally:
         p.kill()
         p.wait()
-    m = re.search(r"uprobe ap_context_run at (\S+)\+0x([0-9a-f]+)", r.stderr)
-    if not m:
-        raise RuntimeError("no context_run attach line: %s" % r.stderr[-300:])
-    return m.group(1), int(m.group(2), 16)
+    return path, int(m.group(2), 16)
 
 
 def exec_segment(path):

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Overhead of one tracer mode by paired, in-process alternation.
 
-    sudo python3 bench/paired.py [--only WORKLOAD]... [--mode light|full|none]
+    sudo python3 bench/paired.py [--only WORKLOAD]... [--mode light|full|none] [--control]
                                  [--pairs N] [--window S] [--json FILE]
+    python3 bench/paired.py --pool RUN.json...   (pairs of several runs together)
 
 bench/run.py compares separate runs; on this shared 2-CPU VM two runs of
 the same configuration differ by up to ±10 %, so it cannot show a 1-2 %
@@ -90,23 +91,23 @@ def measure(ticks, control, seconds):
     return w
 
 
-def alternate(pid, ticks, control, mode, pairs, window, tmp):
+def alternate(pid, ticks, control, a, tmp):
     """off, on, off, ..., off: 2 * pairs + 1 windows."""
     offs, ons, tracer = [], [], []
     time.sleep(SETTLE)
-    offs.append(measure(ticks, control, window))
-    for i in range(pairs):
+    offs.append(measure(ticks, control, a.window))
+    for i in range(a.pairs):
         t = None
-        if mode != "none":
-            t = bench.Tracer(pid, mode, tmp)
+        if a.mode != "none":
+            t = bench.Tracer(pid, a.mode, tmp, a.tool_args.split())
         else:
             time.sleep(0.7)  # about the attach time, so the schedule is the same
         time.sleep(SETTLE)
-        ons.append(measure(ticks, control, window))
+        ons.append(measure(ticks, control, a.window))
         if t:
             tracer.append(t.stop())
         time.sleep(SETTLE)
-        offs.append(measure(ticks, control, window))
+        offs.append(measure(ticks, control, a.window))
         bench.log("  pair %2d: cpu/op %.4f (off %.4f, %.4f)  rate %.0f (off %.0f, %.0f)", i,
                   ons[-1]["cpu_us_per_op"], offs[-2]["cpu_us_per_op"], offs[-1]["cpu_us_per_op"],
                   ons[-1]["rate"], offs[-2]["rate"], offs[-1]["rate"])
@@ -167,8 +168,7 @@ def run_steps(py, uvloop, a, tmp):
                                           text=True))
             procs[-1].pid_ = int(procs[-1].stdout.readline().split()[1])
         control = Ticks(procs[1].stdout) if a.control else None
-        return alternate(procs[0].pid_, Ticks(procs[0].stdout), control, a.mode, a.pairs,
-                         a.window, tmp)
+        return alternate(procs[0].pid_, Ticks(procs[0].stdout), control, a, tmp)
     finally:
         for p in procs:
             stop(p)
@@ -192,7 +192,7 @@ def run_fastapi(a, tmp):
                               "http://127.0.0.1:%d/" % port], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         time.sleep(2)  # warm-up
-        return alternate(pid, ticks, None, a.mode, a.pairs, a.window, tmp)
+        return alternate(pid, ticks, None, a, tmp)
     finally:
         if w:
             stop(w)
@@ -212,6 +212,30 @@ def fmt(r):
                                          (r["ci95"][1] - 1) * 100)
 
 
+def pool(paths):
+    """One row per workload and mode over the pairs of several runs: the run-to-run spread,
+    which a single run's interval does not include, is then in the interval."""
+    runs = {}
+    for path in paths:
+        with open(path) as f:
+            d = json.load(f)
+        for name, w in d["workloads"].items():
+            # controlled and uncontrolled ratios differ in spread: never pooled together
+            key = (name, d["mode"] + (", control" if w["summary"].get("controlled") else ""))
+            runs.setdefault(key, []).append(w["summary"])
+    print("| workload | mode | runs | pairs | target CPU per op, on/off - 1 (95 % CI) | "
+          "ops/s, on/off - 1 (95 % CI) |")
+    print("|---|---|---|---|---|---|")
+    for (name, mode), ss in sorted(runs.items()):
+        row = []
+        for key in ("cpu_us_per_op", "rate"):
+            m, lo, hi = bootstrap_median([r for s in ss for r in s[key]["ratios"]])
+            row.append(fmt({"ratio": m, "ci95": [lo, hi]}))
+        print("| %s | %s | %d | %d | %s | %s |" % (name, mode, len(ss),
+                                                  sum(s["pairs"] for s in ss), row[0], row[1]))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", action="append", choices=sorted(WORKLOADS))
@@ -221,11 +245,18 @@ def main():
     ap.add_argument("--control", action="store_true",
                     help="(a) only: a second, never traced target on the same CPU; each "
                     "window's figure is the traced one's over the control's")
+    ap.add_argument("--tool-args", default="", metavar="ARGS",
+                    help="more asyncprof-bpf options, e.g. \"--frequency 99\"")
     ap.add_argument("--json", help="write every window here")
+    ap.add_argument("--pool", nargs="+", metavar="JSON",
+                    help="measure nothing: pool the pairs of earlier runs' JSON per workload")
     a = ap.parse_args()
+    if a.pool:
+        return pool(a.pool)
     if os.geteuid() != 0:
         sys.exit("bench/paired.py: needs root (BPF)")
-    results = {"machine": bench.machine(), "mode": a.mode, "pairs": a.pairs, "window_s": a.window,
+    results = {"machine": bench.machine(), "mode": a.mode, "tool_args": a.tool_args,
+               "pairs": a.pairs, "window_s": a.window,
                "settle_s": SETTLE, "tick_s": TICK, "workloads": {}}
     print("machine: %s" % json.dumps(results["machine"]))
     print("\n| workload | mode | pairs | control | target CPU per op, on/off - 1 (95 % CI) | "

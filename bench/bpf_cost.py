@@ -11,7 +11,10 @@ kernel.bpf_stats_enabled for the window (restoring it after) and reads
 runs per second, ns per run, and ns per operation of the target next to
 the target's CPU per operation. BPF time is charged to whatever runs when
 the program fires (the target for its syscalls and samples; any process,
-the control too, for sched_switch). Standard library and bpftool.
+the control too, for sched_switch). --idle traces an asyncio loop that
+sleeps instead: then nearly every run is another process's, which gives
+the cost of a run that is not the target's (to take out of the above).
+Standard library and bpftool.
 """
 import argparse
 import json
@@ -55,6 +58,8 @@ def main():
     ap.add_argument("--mode", default="light", choices=["light", "full"])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--control", action="store_true")
+    ap.add_argument("--idle", action="store_true",
+                    help="trace a loop that sleeps: the cost of the other processes' runs")
     ap.add_argument("--json")
     a = ap.parse_args()
     py = bench.PYENV39 if a.workload == "steps-pyenv39" else bench.DEBIAN_PY
@@ -62,6 +67,12 @@ def main():
             str(bench.STEPS_TASKS), "--ticks", str(paired.TICK)]
     if a.workload == "steps-uvloop":
         args.append("--uvloop")
+    if a.idle:
+        # an operation is one wake-up every 0.1 s
+        args = [py, "-c", "import asyncio, os, time\nasync def m():\n"
+                " print('ready', os.getpid(), flush=True)\n i = 0\n while True:\n"
+                "  print('tick %f %d %f' % (time.monotonic(), i, time.process_time()),"
+                " flush=True)\n  i += 1\n  await asyncio.sleep(0.1)\nasyncio.run(m())"]
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         was = f.read().strip()
     procs, tracer = [], None

@@ -3,11 +3,12 @@
  * probe_floor: attach empty BPF programs to one function of a running
  * process, to measure what the uprobe mechanism alone costs a call.
  *
- *   probe_floor --pid PID --path FILE --entry OFF [--ret] [--end OFF]
+ *   probe_floor --pid PID --path FILE --entry OFF [--ret] [--end OFF]...
  *
  * OFF are file offsets in FILE. --entry: an empty uprobe there; --ret: an
  * empty uretprobe on the same function; --end OFF: an empty plain uprobe
- * at OFF (e.g. the last call before the function returns). Prints
+ * at OFF (e.g. the last call of each path before the function returns; up
+ * to MAX_ENDS of them). Prints
  * "attached" once every probe is in place, then waits for SIGINT or
  * SIGTERM and detaches. bench/probe_floor/run.py drives it.
  */
@@ -20,6 +21,8 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "floor.skel.h"
+
+#define MAX_ENDS 4
 
 static volatile sig_atomic_t exiting;
 
@@ -45,11 +48,12 @@ static int attach(struct bpf_program *prog, struct bpf_link **link, int pid, con
 
 int main(int argc, char **argv)
 {
-	long entry = -1, end = -1;
+	struct bpf_link *end_links[MAX_ENDS] = {};
+	long entry = -1, ends[MAX_ENDS];
+	int pid = -1, err, nends = 0;
 	const char *path = NULL;
 	struct floor_bpf *skel;
 	bool ret = false;
-	int pid = -1, err;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--ret"))
@@ -60,8 +64,8 @@ int main(int argc, char **argv)
 			path = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--entry"))
 			entry = strtol(argv[++i], NULL, 0);
-		else if (i + 1 < argc && !strcmp(argv[i], "--end"))
-			end = strtol(argv[++i], NULL, 0);
+		else if (i + 1 < argc && nends < MAX_ENDS && !strcmp(argv[i], "--end"))
+			ends[nends++] = strtol(argv[++i], NULL, 0);
 		else
 			goto usage;
 	}
@@ -76,8 +80,8 @@ int main(int argc, char **argv)
 	err = attach(skel->progs.floor_entry, &skel->links.floor_entry, pid, path, entry, false);
 	if (!err && ret)
 		err = attach(skel->progs.floor_ret, &skel->links.floor_ret, pid, path, entry, true);
-	if (!err && end >= 0)
-		err = attach(skel->progs.floor_end, &skel->links.floor_end, pid, path, end, false);
+	for (int i = 0; !err && i < nends; i++)
+		err = attach(skel->progs.floor_end, &end_links[i], pid, path, ends[i], false);
 	if (err)
 		goto cleanup;
 
@@ -88,10 +92,12 @@ int main(int argc, char **argv)
 	while (!exiting)
 		sleep(1); /* a signal ends it early */
 cleanup:
-	floor_bpf__destroy(skel); /* detaches every link */
+	for (int i = 0; i < nends; i++)
+		bpf_link__destroy(end_links[i]); /* NULL-safe */
+	floor_bpf__destroy(skel);		 /* detaches the other links */
 	return err ? 1 : 0;
 usage:
 	fprintf(stderr,
-		"usage: probe_floor --pid PID --path FILE --entry OFF [--ret] [--end OFF]\n");
+		"usage: probe_floor --pid PID --path FILE --entry OFF [--ret] [--end OFF]...\n");
 	return 2;
 }

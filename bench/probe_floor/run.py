@@ -12,8 +12,14 @@ configurations, run in interleaved rounds:
   none        nothing attached;
   entry       an empty uprobe at context_run's entry;
   entry+ret   the same plus an empty uretprobe;
-  entry+end   the same plus an empty plain uprobe at the last direct call
-              before context_run's first ret (bench/ctxrun_end/run.py).
+  entry+end   the same plus an empty plain uprobe on the last direct call
+              of each path to context_run's first ret: the last direct call
+              before it (bench/ctxrun_end/run.py), and any direct call that
+              jumps back to the instruction after that one. On pyenv's 3.11
+              the last call (_Py_CheckFunctionResult) is on the vectorcall
+              path only; the tp_call path (_PyObject_MakeTpCall, which
+              checks the result itself) jumps past it, and asyncio's Task
+              steps (TaskStepMethWrapper) take that path.
 For pyenv 3.11 (context_run from its shared libpython's symbol table) and
 Debian's python3.11 (stripped: the offset asked of asyncprof-bpf -v, as
 bench/ctxrun_end does).
@@ -24,6 +30,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -68,15 +75,41 @@ def symbol_offset(path, name):
     raise RuntimeError("no %s in the symbol table of %s" % (name, path))
 
 
+def end_offsets(path, off):
+    """File offsets of the last direct call on each path to context_run's first ret."""
+    last = ctxrun_end.end_offset(path, off)
+    vaddr, foff = ctxrun_end.exec_segment(path)
+    start = off - foff + vaddr
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "--start-address=%#x" % start,
+                          "--stop-address=%#x" % (start + 0x400), path],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    insns = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+(\S+)\s*(.*)", line)
+        if m:
+            insns.append((int(m.group(1), 16), m.group(2), m.group(3)))
+    addrs = [a for a, _, _ in insns]
+    last_va = last - foff + vaddr
+    join = addrs[addrs.index(last_va) + 1]  # where the last call returns to
+    ends = [last]
+    for i, (a, op, arg) in enumerate(insns[:-1]):
+        nxt = insns[i + 1]
+        if (op == "call" and not arg.startswith("*") and nxt[1] == "jmp" and
+                nxt[2].split()[0] == "%x" % join):
+            ends.append(a - vaddr + foff)
+    return ends
+
+
 class Floor:
     """probe_floor attached to pid in one configuration."""
 
-    def __init__(self, config, pid, path, entry, end):
+    def __init__(self, config, pid, path, entry, ends):
         argv = [FLOOR, "--pid", str(pid), "--path", path, "--entry", hex(entry)]
         if config == "entry+ret":
             argv.append("--ret")
         elif config == "entry+end":
-            argv += ["--end", hex(end)]
+            for e in ends:
+                argv += ["--end", hex(e)]
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         if self.p.stdout.readline().strip() != "attached":
             self.p.wait()
@@ -104,8 +137,9 @@ def main():
             # the tool names a shared libpython by /proc/PID/map_files/..., gone with PID
             path, off = ((lib, symbol_offset(lib, "context_run")) if lib else
                          ctxrun_end.context_run_at(bench.TOOL, py))
-            end = ctxrun_end.end_offset(path, off)
-            bench.log("%s: context_run at %s+%#x, end probe at +%#x", name, path, off, end)
+            end = end_offsets(path, off)
+            bench.log("%s: context_run at %s+%#x, end probes at %s", name, path, off,
+                      ", ".join("+%#x" % e for e in end))
             runs = {c: [] for c in CONFIGS}
             for rnd in range(a.rounds):
                 for c in CONFIGS[rnd % 4:] + CONFIGS[:rnd % 4]:
@@ -131,7 +165,7 @@ def main():
                          cpu - bcpu))
                 sys.stdout.flush()
             results["targets"][name] = {"python": py, "path": path, "context_run": off,
-                                        "end_probe": end, "runs": runs, "summary": rows}
+                                        "end_probes": end, "runs": runs, "summary": rows}
     results["machine"]["loadavg_end"] = os.getloadavg()
     print("\nload average at the start %s, at the end %s"
           % (results["machine"]["loadavg_start"], results["machine"]["loadavg_end"]))

@@ -41,7 +41,7 @@ BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
 .PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench \
-	bench-deps \
+	bench-deps probe-floor \
 	install uninstall \
 	fuzz valgrind test-asan-integration
 
@@ -216,6 +216,24 @@ bench-deps:
 bench: bench-deps all
 	$(Q)$(PYTHON) bench/run.py
 	$(Q)$(PYTHON) bench/accuracy.py
+
+# bench/probe_floor: empty uprobes on context_run, the floor of any per-callback probe.
+FLOOR_OUT := $(OUTPUT)/probe_floor
+
+$(FLOOR_OUT)/floor.bpf.o: bench/probe_floor/floor.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(FLOOR_OUT)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(FLOOR_OUT)/floor.skel.h: $(FLOOR_OUT)/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(FLOOR_OUT)/probe_floor: bench/probe_floor/probe_floor.c $(FLOOR_OUT)/floor.skel.h
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS_COMMON) -I$(FLOOR_OUT) $< -l:libbpf.a -lelf -lz -o $@
+
+probe-floor: $(FLOOR_OUT)/probe_floor
 
 clean:
 	$(call msg,CLEAN)

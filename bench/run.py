@@ -76,10 +76,10 @@ def proc_cpu(pid):
 class Tracer:
     """asyncprof-bpf attached to pid; its own cost read with wait4 at the end."""
 
-    def __init__(self, pid, mode, tmp):
+    def __init__(self, pid, mode, tmp, extra=()):
         self.report = os.path.join(tmp, "report-%d.json" % pid)
         argv = [TOOL, "--pid", str(pid), "--mode", mode, "-q", "--no-live",
-                "-o", "json:" + self.report]
+                "-o", "json:" + self.report] + list(extra)
         self.t0 = time.monotonic()
         self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True)

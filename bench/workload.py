@@ -6,9 +6,13 @@ echo:  an asyncio TCP echo over loopback: CONNS connections x ROUNDS round
        trips, about ten syscalls per round trip: the syscall tracepoints' cost.
 
 Usage: workload.py steps|echo [--uvloop] [--wait-file F] [--tasks N] [--each N] [--seconds S]
+                   [--ticks S]
 Prints "ready <pid>" then, once F exists (if given), runs and prints
 "result <name> <seconds> <steps> <cpu seconds>" (steps: those run by
 `steps`, else 0; CPU time of the process, probes run in it included).
+With --ticks, `steps` runs until killed and prints every S seconds
+"tick <CLOCK_MONOTONIC s> <steps so far> <process CPU s>", for
+bench/paired.py, which attaches and detaches the tracer meanwhile.
 """
 import asyncio
 import os
@@ -16,8 +20,9 @@ import sys
 import time
 
 
-async def steps(tasks=100, n=3000, seconds=0.0):
-    """n steps per task, or as many as fit in `seconds`; returns the steps run."""
+async def steps(tasks=100, n=3000, seconds=0.0, ticks=0.0):
+    """n steps per task, or as many as fit in `seconds` (forever with ticks); returns the
+    steps run."""
     done = [0]
 
     async def one():
@@ -31,6 +36,16 @@ async def steps(tasks=100, n=3000, seconds=0.0):
                 await asyncio.sleep(0)
             done[0] += 100
 
+    async def ticker():
+        # cumulative counts: the reader takes differences between any two ticks
+        while True:
+            print("tick %.6f %d %.6f" % (time.monotonic(), done[0], time.process_time()),
+                  flush=True)
+            await asyncio.sleep(ticks)
+
+    if ticks:
+        seconds = float("inf")
+        asyncio.get_running_loop().create_task(ticker())
     await asyncio.gather(*((timed() if seconds else one()) for _ in range(tasks)))
     return done[0] if seconds else tasks * n
 
@@ -80,9 +95,10 @@ if __name__ == "__main__":
         wait = args[i + 1]
         del args[i:i + 2]
     kw = {}
-    for opt, key in (("--tasks", "tasks"), ("--each", "n"), ("--seconds", "seconds")):
+    for opt, key in (("--tasks", "tasks"), ("--each", "n"), ("--seconds", "seconds"),
+                     ("--ticks", "ticks")):
         if opt in args:
             i = args.index(opt)
-            kw[key] = float(args[i + 1]) if key == "seconds" else int(args[i + 1])
+            kw[key] = float(args[i + 1]) if key in ("seconds", "ticks") else int(args[i + 1])
             del args[i:i + 2]
     asyncio.run(main(args[0], wait, kw))

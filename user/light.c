@@ -28,9 +28,29 @@ struct light_ent {
 	uint64_t max_samples;  /* most samples in one interval */
 };
 
+/* Tasks of one process left out of the full table. */
+struct light_omitted {
+	uint32_t pid;
+	uint64_t count;
+	uint64_t last_task; /* dedupes consecutive samples once the set is full */
+};
+
 struct light {
+	size_t max_ents; /* LIGHT_MAX_ENTS; smaller in the unit tests */
 	AP_VEC(struct light_ent) tasks;
 	AP_VEC(struct light_ent) cbs;
+	AP_VEC(struct light_omitted) omitted;
+	/*
+	 * Tasks first seen once the table is full go to processes[].tasks_omitted,
+	 * each once: a set of (pid, task) hashes, open addressing, 0 is empty. It
+	 * stops growing at 4 x max_ents (a 4 MB table for the default cap); past that a
+	 * task counts again each time it follows another omitted task of its
+	 * process: an upper estimate, in bounded memory.
+	 */
+	uint64_t *seen;
+	size_t seen_cap; /* slots, a power of two, at most half used */
+	size_t seen_n;
+	size_t seen_max;
 };
 
 int light__pick(struct target *tg, const struct pyrt_info *pi, enum ap_backend backend)
@@ -75,9 +95,20 @@ void light__offsets(int minor, uint32_t *code_flags, uint32_t *frame_locals)
 	}
 }
 
+struct light *light__new_cap(size_t max_ents)
+{
+	struct light *l = calloc(1, sizeof(*l));
+
+	if (l) {
+		l->max_ents = max_ents;
+		l->seen_max = 4 * max_ents;
+	}
+	return l;
+}
+
 struct light *light__new(void)
 {
-	return calloc(1, sizeof(struct light));
+	return light__new_cap(LIGHT_MAX_ENTS);
 }
 
 void light__free(struct light *l)
@@ -86,18 +117,101 @@ void light__free(struct light *l)
 		return;
 	free(l->tasks.v);
 	free(l->cbs.v);
+	free(l->omitted.v);
+	free(l->seen);
 	free(l);
 }
 
+/* A non-zero 64-bit mix of (pid, task) (splitmix64's finaliser). */
+static uint64_t omit_hash(uint32_t pid, uint64_t task)
+{
+	uint64_t x = task ^ ((uint64_t)pid << 47 | (uint64_t)pid >> 17);
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x ? x : 1;
+}
+
+static int seen_grow(struct light *l)
+{
+	size_t cap = l->seen_cap ? 2 * l->seen_cap : 1024;
+	uint64_t *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->seen_cap; i++) {
+		size_t j = l->seen[i] & (cap - 1);
+
+		if (!l->seen[i])
+			continue;
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = l->seen[i];
+	}
+	free(l->seen);
+	l->seen = v;
+	l->seen_cap = cap;
+	return 0;
+}
+
+/* 1 when h was added to the set, 0 when it was there, -ENOSPC when the set is full. */
+static int seen_add(struct light *l, uint64_t h)
+{
+	size_t j;
+
+	if (2 * (l->seen_n + 1) > l->seen_cap) {
+		if (l->seen_n >= l->seen_max)
+			goto probe_only;
+		if (seen_grow(l))
+			return -ENOMEM;
+	}
+	for (j = h & (l->seen_cap - 1); l->seen[j]; j = (j + 1) & (l->seen_cap - 1))
+		if (l->seen[j] == h)
+			return 0;
+	l->seen[j] = h;
+	l->seen_n++;
+	return 1;
+probe_only:
+	for (j = h & (l->seen_cap - 1); l->seen[j]; j = (j + 1) & (l->seen_cap - 1))
+		if (l->seen[j] == h)
+			return 0;
+	return -ENOSPC;
+}
+
+/* Task of s seen while the table was full: counted once for its process. */
+static int omit_task(struct light *l, const struct light_sample *s)
+{
+	struct light_omitted *o = NULL;
+	int added;
+
+	for (size_t i = 0; i < l->omitted.n && !o; i++)
+		if (l->omitted.v[i].pid == s->pid)
+			o = &l->omitted.v[i];
+	if (!o) {
+		o = AP_VEC_PUSH(l->omitted);
+		if (!o)
+			return -ENOMEM;
+		o->pid = s->pid;
+	}
+	added = seen_add(l, omit_hash(s->pid, s->task));
+	if (added == -ENOMEM)
+		return added;
+	if (added == 1 || (added == -ENOSPC && s->task != o->last_task))
+		o->count++;
+	o->last_task = s->task;
+	return 0;
+}
+
 /* The entry (pid, task, cb), made when missing; NULL when full or out of memory. */
-#define ENT_GET(vec, s, task_, cb_)                                                         \
+#define ENT_GET(vec, max, s, task_, cb_)                                                    \
 	({                                                                                  \
 		struct light_ent *__e = NULL;                                               \
 		for (size_t __i = (vec).n; __i-- > 0 && !__e;)                              \
 			if ((vec).v[__i].pid == (s)->pid && (vec).v[__i].task == (task_) && \
 			    (vec).v[__i].cb == (cb_))                                       \
 				__e = &(vec).v[__i];                                        \
-		if (!__e && (vec).n < LIGHT_MAX_ENTS) {                                     \
+		if (!__e && (vec).n < (max)) {                                              \
 			__e = AP_VEC_PUSH(vec);                                             \
 			if (__e) {                                                          \
 				__e->pid = (s)->pid;                                        \
@@ -127,18 +241,21 @@ static void ent_sample(struct light_ent *e, const struct light_sample *s)
 int light__add_sample(struct light *l, const struct light_sample *s)
 {
 	struct light_ent *e;
+	int err;
 
 	if (s->task) {
-		e = ENT_GET(l->tasks, s, s->task, s->cb);
-		if (!e && l->tasks.n < LIGHT_MAX_ENTS)
+		e = ENT_GET(l->tasks, l->max_ents, s, s->task, s->cb);
+		if (!e && l->tasks.n < l->max_ents)
 			return -ENOMEM;
 		if (e)
 			ent_sample(e, s);
+		else if ((err = omit_task(l, s)))
+			return err;
 	}
 	if (!s->cb)
 		return 0;
-	e = ENT_GET(l->cbs, s, 0, s->cb);
-	if (!e && l->cbs.n < LIGHT_MAX_ENTS)
+	e = ENT_GET(l->cbs, l->max_ents, s, 0, s->cb);
+	if (!e && l->cbs.n < l->max_ents)
 		return -ENOMEM;
 	if (e)
 		ent_sample(e, s);
@@ -157,18 +274,21 @@ static void ent_blocked(struct light_ent *e, const struct light_sample *s, uint6
 int light__add_blocked(struct light *l, const struct light_sample *s, uint64_t dur_ns)
 {
 	struct light_ent *e;
+	int err;
 
 	if (s->task) {
-		e = ENT_GET(l->tasks, s, s->task, s->cb);
-		if (!e && l->tasks.n < LIGHT_MAX_ENTS)
+		e = ENT_GET(l->tasks, l->max_ents, s, s->task, s->cb);
+		if (!e && l->tasks.n < l->max_ents)
 			return -ENOMEM;
 		if (e)
 			ent_blocked(e, s, dur_ns);
+		else if ((err = omit_task(l, s)))
+			return err;
 	}
 	if (!s->cb)
 		return 0;
-	e = ENT_GET(l->cbs, s, 0, s->cb);
-	if (!e && l->cbs.n < LIGHT_MAX_ENTS)
+	e = ENT_GET(l->cbs, l->max_ents, s, 0, s->cb);
+	if (!e && l->cbs.n < l->max_ents)
 		return -ENOMEM;
 	if (e)
 		ent_blocked(e, s, dur_ns);
@@ -206,6 +326,9 @@ int light__fill(const struct light *l, const struct names *names, uint64_t perio
 	struct ap_callback *c;
 	struct ap_task *t;
 
+	for (size_t i = 0; i < l->omitted.n; i++)
+		if (l->omitted.v[i].pid == p->pid)
+			p->tasks_omitted += l->omitted.v[i].count;
 	for (size_t i = 0; i < l->tasks.n; i++) {
 		const struct light_ent *e = &l->tasks.v[i];
 

@@ -11,6 +11,7 @@
 #ifndef AP_LIGHT_H
 #define AP_LIGHT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "env.h"
 #include "model.h"
@@ -26,7 +27,10 @@ int light__pick(struct target *tg, const struct pyrt_info *pi, enum ap_backend b
 /* co_flags and first-local offsets of CPython 3.minor; 0 when unknown (no search then). */
 void light__offsets(int minor, uint32_t *code_flags, uint32_t *frame_locals);
 
+/* The estimates, with at most LIGHT_MAX_ENTS tasks and as many callbacks. */
 struct light *light__new(void);
+/* The same with a cap of max_ents each (the unit tests fill a small table). */
+struct light *light__new_cap(size_t max_ents);
 void light__free(struct light *l);
 
 /* One CPU sample of a busy loop thread; task 0: not a task; cb 0: not attributed. */
@@ -44,7 +48,8 @@ int light__add_sample(struct light *l, const struct light_sample *s);
 int light__add_blocked(struct light *l, const struct light_sample *s, uint64_t dur_ns);
 
 /*
- * The tasks and callbacks of process p estimated so far, appended to p:
+ * The tasks and callbacks of process p estimated so far, appended to p, and
+ * the tasks left out of the full table added to p->tasks_omitted:
  * busy time is samples times period_ns plus blocked time; steps (and
  * callback counts) are the loop iterations in which the task was seen, a
  * lower bound. Names come from the session's cache.

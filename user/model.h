@@ -153,7 +153,9 @@ struct ap_process {
 	AP_VEC(struct ap_sample) samples;	      /* CPU samples inside long callbacks */
 	AP_VEC(struct ap_blocking_sum) blocking_sums; /* every blocking call, summed */
 	bool steps_exact; /* false in light mode: tasks and callbacks estimated from samples */
-	uint64_t tasks_omitted;	 /* finished tasks left out: only the busiest are kept */
+	/* finished tasks left out: only the busiest are kept (light mode: tasks seen
+	 * once its table was full) */
+	uint64_t tasks_omitted;
 	uint64_t slices_omitted; /* callback runs not kept for the trace (past the first million) */
 };
 

@@ -261,8 +261,11 @@ static void text_tasks(FILE *f, const struct ap_process *p, size_t top)
 	if (!idx)
 		return;
 	fprintf(f, "  tasks by busy time: %zu", p->tasks.n);
-	if (p->tasks_omitted)
+	if (p->tasks_omitted && p->steps_exact)
 		fprintf(f, " (and %" PRIu64 " less busy finished tasks not kept)",
+			p->tasks_omitted);
+	else if (p->tasks_omitted) /* light mode: seen after its table was full */
+		fprintf(f, " (and %" PRIu64 " tasks seen once the table was full, not counted)",
 			p->tasks_omitted);
 	fputc('\n', f);
 	for (size_t i = 0; i < p->tasks.n && i < top; i++) {

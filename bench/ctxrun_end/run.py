@@ -62,11 +62,12 @@ def context_run_at(tool, py):
         m = re.search(r"uprobe ap_context_run at (\S+)\+0x([0-9a-f]+)", r.stderr)
         if not m:
             raise RuntimeError("no context_run attach line: %s" % r.stderr[-300:])
-        # the tool names the file by /proc/PID/map_files/... (mount namespaces)
-        return os.path.realpath(m.group(1)), int(m.group(2), 16)
+        # the tool names the file by /proc/PID/map_files/...: the file, while PID lives
+        path = os.path.realpath(m.group(1))
     finally:
         p.kill()
         p.wait()
+    return path, int(m.group(2), 16)
 
 
 def exec_segment(path):

@@ -123,6 +123,75 @@ static void test_light_blocked_and_processes(void **state)
 	names__free(n);
 }
 
+/*
+ * A table of 4: tasks first seen after it is full are counted in
+ * tasks_omitted, once each however often they are sampled or block, per
+ * process; the kept tasks keep their figures.
+ */
+static void test_light_tasks_omitted(void **state)
+{
+	struct light *l = light__new_cap(4);
+	struct names *n = names__new(16);
+	struct ap_process p = {.pid = PID}, q = {.pid = PID + 1};
+	struct light_sample s;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(n);
+	for (uint64_t i = 0; i < 10; i++) {
+		s = smp(10 * MS + i, 10 * MS, TASK + i * 0x100, CORO);
+		assert_int_equal(light__add_sample(l, &s), 0);
+	}
+	/* an omitted task seen again, sampled and blocked: still one */
+	s = smp(20 * MS, 20 * MS, TASK + 9 * 0x100, CORO);
+	assert_int_equal(light__add_sample(l, &s), 0);
+	assert_int_equal(light__add_blocked(l, &s, 3 * MS), 0);
+	/* a kept task is still counted */
+	s = smp(30 * MS, 30 * MS, TASK, CORO);
+	assert_int_equal(light__add_sample(l, &s), 0);
+	/* another process's task: its own count */
+	s = smp(40 * MS, 40 * MS, TASK, CORO);
+	s.pid = PID + 1;
+	assert_int_equal(light__add_blocked(l, &s, MS), 0);
+
+	assert_int_equal(light__fill(l, n, PERIOD, &p), 0);
+	assert_int_equal(p.tasks.n, 4);
+	assert_int_equal(p.tasks_omitted, 6);
+	assert_int_equal(p.tasks.v[0].steps, 2);
+	assert_int_equal(light__fill(l, n, PERIOD, &q), 0);
+	assert_int_equal(q.tasks.n, 0);
+	assert_int_equal(q.tasks_omitted, 1);
+	free_process(&p);
+	free_process(&q);
+	names__free(n);
+	light__free(l);
+}
+
+/* Past the set of omitted tasks (4 x the cap) the count is an upper estimate. */
+static void test_light_tasks_omitted_many(void **state)
+{
+	struct light *l = light__new_cap(2);
+	struct names *n = names__new(16);
+	struct ap_process p = {.pid = PID};
+	struct light_sample s;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(n);
+	for (uint64_t i = 0; i < 1000; i++) {
+		/* each task sampled twice in a row: the repeat is never counted */
+		s = smp(MS + i, MS, TASK + i * 0x100, CORO);
+		assert_int_equal(light__add_sample(l, &s), 0);
+		assert_int_equal(light__add_sample(l, &s), 0);
+	}
+	assert_int_equal(light__fill(l, n, PERIOD, &p), 0);
+	assert_int_equal(p.tasks.n, 2);
+	assert_int_equal(p.tasks_omitted, 998);
+	free_process(&p);
+	names__free(n);
+	light__free(l);
+}
+
 static void test_light_offsets(void **state)
 {
 	uint32_t flags, locals;
@@ -146,6 +215,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_light_task_from_samples),
 		cmocka_unit_test(test_light_blocked_and_processes),
+		cmocka_unit_test(test_light_tasks_omitted),
+		cmocka_unit_test(test_light_tasks_omitted_many),
 		cmocka_unit_test(test_light_offsets),
 	};
 

@@ -89,6 +89,22 @@ static __always_inline bool is_target(__u32 tgid)
 	return false;
 }
 
+/*
+ * Submit a record without waking the tracer until a good part of the ring
+ * buffer is filled: it drains the buffer at least every 100 ms anyway
+ * (user/main.c). A wakeup per record cost the tracer a context switch per
+ * record: 12 % of a core at 7,000 HTTP requests a second.
+ */
+#define AP_RB_WAKEUP_BYTES (512 * 1024)
+
+static __always_inline void rec_submit(void *r)
+{
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(r,
+			   queued >= AP_RB_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 /* Reserve a ring-buffer record of type T and fill its header; counts drops. */
 #define rec_reserve(T, type_, tgid_, tid_)                           \
 	({                                                           \

@@ -338,7 +338,7 @@ static __always_inline void emit_pyname(__u32 tgid, __u32 tid, __u32 kind, __u64
 	r->kind = kind;
 	if (obj)
 		read_pyobj_name(r, obj, o);
-	bpf_ringbuf_submit(r, 0);
+	rec_submit(r);
 }
 
 static __always_inline void emit_cname(__u32 tgid, __u32 tid, __u32 kind, __u64 key, __u64 str)
@@ -356,7 +356,7 @@ static __always_inline void emit_cname(__u32 tgid, __u32 tid, __u32 kind, __u64 
 	r->enc = AP_STR_LATIN1;
 	n = bpf_probe_read_user_str(r->name, AP_NAME_MAX, (const void *)str);
 	r->len = n > 1 ? n - 1 : 0;
-	bpf_ringbuf_submit(r, 0);
+	rec_submit(r);
 }
 
 /* What a callback is: the Task it steps, or its identity and a name source. */
@@ -505,7 +505,7 @@ static __always_inline void trace_cb_emit(struct ap_thread *t, __u32 tid, __u64 
 	r->duration_ns = dur;
 	r->task = t->cb_task;
 	r->callback = t->cb_id;
-	bpf_ringbuf_submit(r, 0);
+	rec_submit(r);
 }
 
 static __always_inline void slow_cb_emit(struct ap_thread *t, __u32 tid, __u64 dur)
@@ -524,7 +524,7 @@ static __always_inline void slow_cb_emit(struct ap_thread *t, __u32 tid, __u64 d
 	r->task = t->cb_task;
 	r->callback = t->cb_id;
 	r->blocked_ns = t->cb_blocked_ns;
-	bpf_ringbuf_submit(r, 0);
+	rec_submit(r);
 }
 
 /* State of a task after a step; a finished one leaves the map with a record. */
@@ -561,7 +561,7 @@ static __always_inline void task_step_end(struct ap_thread *t, __u32 tid, __u64 
 	if (r) {
 		r->task = task;
 		r->st = *st;
-		bpf_ringbuf_submit(r, 0);
+		rec_submit(r);
 	}
 	bpf_map_delete_elem(&tasks, &task);
 	if (live_tasks)

@@ -178,7 +178,10 @@ static int run_loop(struct ring_buffer *rb, struct targets *ts, uint64_t start_n
 	int err;
 
 	while (!exiting) {
+		/* BPF wakes us only once records pile up (rec_submit): drain on each timeout */
 		err = ring_buffer__poll(rb, lv ? 20 : 100);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		if (err == -EINTR)
 			continue; /* SIGWINCH too; a stop signal sets exiting */
 		if (err < 0) {

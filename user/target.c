@@ -344,9 +344,10 @@ static int attach_uvloop(struct target *tg, struct tracer *tr)
 	int id;
 
 	tg->n_task_links = 0;
-	id = attach_one(tg, tr, TRACER_UP_CTX_ENTER, pi->py_path, pi->ctx_enter_off);
+	/* exit before enter, as for context_run (attach_context_run) */
+	id = attach_one(tg, tr, TRACER_UP_CTX_EXIT, pi->py_path, pi->ctx_exit_off);
 	if (id >= 0)
-		id = attach_one(tg, tr, TRACER_UP_CTX_EXIT, pi->py_path, pi->ctx_exit_off);
+		id = attach_one(tg, tr, TRACER_UP_CTX_ENTER, pi->py_path, pi->ctx_enter_off);
 	if (e && !strcmp(e, "none"))
 		return id < 0 ? id : 0; /* tests: the register search alone */
 	if (id >= 0)

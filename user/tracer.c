@@ -261,7 +261,12 @@ void tracer__detach(struct tracer *t)
 {
 	if (!t)
 		return;
-	for (int i = 0; i < t->nlinks; i++)
+	/*
+	 * Last attached, first detached: the probes that start a callback go
+	 * in after those that end it (target.c), so they go first, and a
+	 * callback running meanwhile still has its end.
+	 */
+	for (int i = t->nlinks - 1; i >= 0; i--)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
 	if (t->skel)

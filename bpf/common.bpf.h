@@ -93,7 +93,8 @@ static __always_inline bool is_target(__u32 tgid)
  * Submit a record without waking the tracer until a good part of the ring
  * buffer is filled: it drains the buffer at least every 100 ms anyway
  * (user/main.c). A wakeup per record cost the tracer a context switch per
- * record: 12 % of a core at 7,000 HTTP requests a second.
+ * record: 12 % of a core at 7,000 HTTP requests a second. For the
+ * frequent records (names, task ends, busy intervals, trace slices).
  */
 #define AP_RB_WAKEUP_BYTES (512 * 1024)
 
@@ -103,6 +104,16 @@ static __always_inline void rec_submit(void *r)
 
 	bpf_ringbuf_submit(r,
 			   queued >= AP_RB_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/*
+ * Submit a rare record the tracer must see at once: a new loop (system-wide,
+ * its probes go in then) and records with a stack, which the tracer resolves
+ * by reading the target's memory, gone once a short-lived target exits.
+ */
+static __always_inline void rec_submit_now(void *r)
+{
+	bpf_ringbuf_submit(r, 0);
 }
 
 /* Reserve a ring-buffer record of type T and fill its header; counts drops. */

@@ -524,7 +524,7 @@ static __always_inline void slow_cb_emit(struct ap_thread *t, __u32 tid, __u64 d
 	r->task = t->cb_task;
 	r->callback = t->cb_id;
 	r->blocked_ns = t->cb_blocked_ns;
-	rec_submit(r);
+	rec_submit_now(r);
 }
 
 /* State of a task after a step; a finished one leaves the map with a record. */

@@ -164,7 +164,7 @@ static __always_inline void slow_iteration_emit(struct ap_thread *t, __u32 tid, 
 	r->task = 0;
 	r->callback = 0;
 	r->blocked_ns = t->cb_blocked_ns;
-	rec_submit(r);
+	rec_submit_now(r);
 }
 
 /* The thread enters its poll call: a busy interval ends now. */
@@ -209,7 +209,7 @@ static __always_inline void note_poll(struct ap_thread *t, __u32 tid, __s32 epfd
 	if (r) {
 		r->first_ns = t->first_ns;
 		r->epfd = epfd;
-		rec_submit(r);
+		rec_submit_now(r);
 	}
 }
 
@@ -306,7 +306,7 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 	/* native frames (frame pointers permitting); a failure leaves none */
 	n = bpf_get_stack(ctx, r->ustack, sizeof(r->ustack), BPF_F_USER_STACK);
 	r->nustack = n > 0 ? n / sizeof(r->ustack[0]) : 0;
-	rec_submit(r);
+	rec_submit_now(r);
 }
 
 /* Hook for the CPython backend: the loop thread enters its poll call. */

@@ -361,7 +361,7 @@ static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 t
 	r->task = task;
 	r->callback = cb;
 	r->stack_id = stack;
-	rec_submit(r);
+	rec_submit_now(r);
 	return 0;
 }
 
@@ -404,7 +404,7 @@ static __always_inline int on_sample(void)
 	r->task = t->cb_task ? t->cb_task : t->uv_task[0];
 	r->callback = t->cb_id ? t->cb_id : t->uv_id[0];
 	r->stack_id = py_stack_id(pp, NULL);
-	rec_submit(r);
+	rec_submit_now(r);
 	return 0;
 }
 

@@ -1,22 +1,18 @@
 #!/usr/bin/env python3
-"""Experiment: end the asyncio callback with a plain uprobe instead of the uretprobe.
+"""Where an asyncio callback ends: context_run's return (uretprobe) against its end points.
 
-    sudo python3 bench/ctxrun_end/run.py [--rounds N] [--tool PATCHED_BINARY]
+    sudo python3 bench/ctxrun_end/run.py [--rounds N]
 
-On Linux 6.11+ a uretprobe returns through the uretprobe syscall, so every
-callback pays a second trap, a syscall and our sys_enter/sys_exit programs.
-context_run's end has a cheaper point: once the callback has returned, both
-call paths (vectorcall and _PyObject_MakeTpCall) meet at one direct `call`
-(_Py_CheckFunctionResult on pyenv's builds; the outlined _PyContext_Exit on
-Debian's), the last direct call before the function's first `ret`. A direct
-call is emulated by the kernel's uprobe code, like the `push` at the entry.
+The tool ends callbacks at plain uprobes on context_run's end points
+(user/ctxend.c, docs/design.md); ASYNCPROF_CTX_END=ret keeps the
+uretprobe. Workload (a) runs in interleaved rounds: untraced, full mode
+with the uretprobe, full mode with the end points (the default, checked
+for 200 callbacks first); medians of steps/s and of the target's CPU time
+per step. (This began as a patch to the tool, which probed only the last
+direct call before the first ret and so missed pyenv's tp_call path.)
 
-end-probe.patch adds that probe (program ap_context_run_end; offset from
-the AP_CTXRUN_END environment variable, this script finds it with objdump).
-Without --tool, the patch is applied to a copy of the tree at HEAD and
-built. Then workload (a) runs in interleaved rounds: untraced, full mode
-with the uretprobe, full mode with the end probe; medians of steps/s and of
-the target's CPU time per step.
+context_run_at, exec_segment and end_offset (objdump, last direct call
+only) are kept for bench/probe_floor/run.py.
 """
 import argparse
 import os
@@ -37,16 +33,6 @@ if os.path.isdir("/root/.pyenv/versions"):
     _v = sorted(v for v in os.listdir("/root/.pyenv/versions") if v.startswith("3.11."))
     if _v:
         PYTHONS.append(("pyenv-" + _v[-1], "/root/.pyenv/versions/%s/bin/python3" % _v[-1]))
-
-
-def build(tmp):
-    src = os.path.join(tmp, "src")
-    subprocess.run("git -C %s archive HEAD | (mkdir -p %s && tar -x -C %s)" % (ROOT, src, src),
-                   shell=True, check=True)
-    subprocess.run(["patch", "-p1", "-i", os.path.join(HERE, "end-probe.patch")], cwd=src,
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["make", "-j2"], cwd=src, check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(src, "asyncprof-bpf")
 
 
 def context_run_at(tool, py):
@@ -104,30 +90,23 @@ def end_offset(path, off):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--tool")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        tool = a.tool or build(tmp)
-        bench.TOOL = tool
         print("| target | config | runs | steps/s (median) | ratio | µs per step | "
               "target CPU µs per step (ratio) |")
         print("|---|---|---|---|---|---|---|")
         for name, py in PYTHONS:
-            path, off = context_run_at(tool, py)
-            end = end_offset(path, off)
-            sys.stderr.write("%s: context_run at %s+%#x, end probe at +%#x\n"
-                             % (name, path, off, end))
-            runs = {"baseline": [], "full-uretprobe": [], "full-end-probe": []}
+            runs = {"baseline": [], "full-uretprobe": [], "full-end-points": []}
             for rnd in range(a.rounds):
                 for c in list(runs)[rnd % 3:] + list(runs)[:rnd % 3]:
-                    os.environ.pop("AP_CTXRUN_END", None)
-                    if c == "full-end-probe":
-                        os.environ["AP_CTXRUN_END"] = hex(end)
+                    os.environ.pop("ASYNCPROF_CTX_END", None)
+                    if c == "full-uretprobe":
+                        os.environ["ASYNCPROF_CTX_END"] = "ret"
                     r = bench.run_steps("baseline" if c == "baseline" else "full", py, False,
                                         tmp)
                     runs[c].append(r)
                     sys.stderr.write("%s %s %.0f steps/s\n" % (name, c, r["rate"]))
-            os.environ.pop("AP_CTXRUN_END", None)
+            os.environ.pop("ASYNCPROF_CTX_END", None)
             base = statistics.median(r["rate"] for r in runs["baseline"])
             bcpu = statistics.median(r["cpu_us_per_op"] for r in runs["baseline"])
             for c, rs in runs.items():

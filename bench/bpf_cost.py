@@ -77,11 +77,7 @@ def main():
         was = f.read().strip()
     procs, tracer = [], None
     try:
-        for _ in range(2 if a.control else 1):
-            procs.append(subprocess.Popen(["taskset", "-c", str(bench.APP_CPU)] + args,
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          text=True))
-            procs[-1].pid_ = int(procs[-1].stdout.readline().split()[1])
+        paired.start_copies(args, 2 if a.control else 1, procs)
         ticks = paired.Ticks(procs[0].stdout)
         with tempfile.TemporaryDirectory() as tmp:
             tracer = bench.Tracer(procs[0].pid_, a.mode, tmp)

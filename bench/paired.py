@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -147,14 +146,17 @@ def summarise(offs, ons, tracer):
     return out
 
 
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGINT)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+stop = bench.stop_app
+
+
+def start_copies(args, n, procs):
+    """Start n copies of workload argv args on the app's CPU into procs, each
+    with its pid (from its "ready PID" line) in .pid_."""
+    for _ in range(n):
+        procs.append(subprocess.Popen(["taskset", "-c", str(bench.APP_CPU)] + args,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      text=True))
+        procs[-1].pid_ = int(procs[-1].stdout.readline().split()[1])
 
 
 def run_steps(py, uvloop, a, tmp):
@@ -162,11 +164,7 @@ def run_steps(py, uvloop, a, tmp):
             str(bench.STEPS_TASKS), "--ticks", str(TICK)] + (["--uvloop"] if uvloop else [])
     procs = []
     try:
-        for _ in range(2 if a.control else 1):
-            procs.append(subprocess.Popen(["taskset", "-c", str(bench.APP_CPU)] + args,
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          text=True))
-            procs[-1].pid_ = int(procs[-1].stdout.readline().split()[1])
+        start_copies(args, 2 if a.control else 1, procs)
         control = Ticks(procs[1].stdout) if a.control else None
         return alternate(procs[0].pid_, Ticks(procs[0].stdout), control, a, tmp)
     finally:
@@ -280,12 +278,7 @@ def main():
                      "%.1f" % s["tracer_cpu_pct"] if "tracer_cpu_pct" in s else "",
                      s.get("drops", "")))
             sys.stdout.flush()
-    results["machine"]["loadavg_end"] = os.getloadavg()
-    print("\nload average at the start %s, at the end %s"
-          % (results["machine"]["loadavg_start"], results["machine"]["loadavg_end"]))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+    bench.save_results(results, a.json)
     return 0
 
 

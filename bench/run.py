@@ -250,12 +250,28 @@ def run_http(config, app, seconds, tmp):
     finally:
         if prof:
             prof.stop()
+        stop_app(p)
+
+
+def stop_app(p):
+    """SIGINT, then SIGKILL after 10 s."""
+    if p.poll() is None:
         p.send_signal(signal.SIGINT)
         try:
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def save_results(results, path):
+    """Note the load average at the end, print it, write results to path (if any)."""
+    results["machine"]["loadavg_end"] = os.getloadavg()
+    print("\nload average at the start %s, at the end %s"
+          % (results["machine"].get("loadavg_start"), results["machine"]["loadavg_end"]))
+    if path:
+        with open(path, "w") as f:
+            json.dump(results, f, indent=1)
 
 
 WORKLOADS = {
@@ -374,11 +390,7 @@ def main():
             rows = summarise(name, runs, cs)
             results["workloads"][name] = {"runs": runs, "summary": rows}
             print_table(name, rows, "steps/s" if name.startswith("steps") else "requests/s")
-    results["machine"]["loadavg_end"] = os.getloadavg()
-    print("\nload average at the end: %s" % (results["machine"]["loadavg_end"],))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+    save_results(results, a.json)
     return 0
 
 

@@ -28,7 +28,6 @@ callback over `none` from the medians, (1/rate - 1/rate_none).
 """
 import argparse
 import importlib.util
-import json
 import os
 import re
 import signal
@@ -166,12 +165,7 @@ def main():
                 sys.stdout.flush()
             results["targets"][name] = {"python": py, "path": path, "context_run": off,
                                         "end_probes": end, "runs": runs, "summary": rows}
-    results["machine"]["loadavg_end"] = os.getloadavg()
-    print("\nload average at the start %s, at the end %s"
-          % (results["machine"]["loadavg_start"], results["machine"]["loadavg_end"]))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+    bench.save_results(results, a.json)
     return 0
 
 

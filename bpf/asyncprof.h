@@ -205,7 +205,7 @@ struct ap_thread {
 	__u32 cand_count; /* consecutive poll calls on cand_epfd */
 	__u8 is_loop;
 	__u8 in_poll; /* inside the loop's poll call */
-	__u8 in_sys;  /* inside another syscall */
+	__u8 in_sys;  /* inside another syscall (2: one that began before tracing) */
 	__u8 exited;
 	__u32 sys_nr;
 	__u64 sys_start_ns;

@@ -373,18 +373,34 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 	}
 	if (!t->in_sys) {
 		/* first sight of a thread that was already in a call: maybe its poll */
-		if (nr_is_poll(nr) && !t->busy_start_ns) {
-			note_poll(t, tid, (__s32)BPF_CORE_READ(regs, di), now);
-			t->idle_ns += now - busy_since(t, now);
-			t->iterations++;
-			t->busy_start_ns = now;
+		if (nr_is_poll(nr)) {
+			if (!t->busy_start_ns) {
+				note_poll(t, tid, (__s32)BPF_CORE_READ(regs, di), now);
+				t->idle_ns += now - busy_since(t, now);
+				t->iterations++;
+				t->busy_start_ns = now;
+			}
+			return 0;
 		}
-		return 0;
+		/*
+		 * Else its first call, in flight when tracing began (a loop stalled
+		 * as we attach): it started before the window, at first_ns for a
+		 * thread that old, so its duration is a lower bound. The thread is
+		 * not known as a loop yet: userspace keeps the call if it becomes one.
+		 */
+		if (t->sys_start_ns || t->poll_start_ns)
+			return 0;
+		t->sys_nr = nr;
+		t->sys_start_ns = t->first_ns;
+		t->sys_args[0] = BPF_CORE_READ(regs, di);
+		t->sys_args[1] = BPF_CORE_READ(regs, si);
+		t->sys_args[2] = BPF_CORE_READ(regs, dx);
+		t->in_sys = 2;
 	}
-	t->in_sys = 0;
 	blocking_note_cb(t, now - t->sys_start_ns);
-	if (t->is_loop)
+	if (t->is_loop || t->in_sys == 2)
 		blocking_emit(ctx, t, tid, now, ret);
+	t->in_sys = 0;
 	return 0;
 }
 

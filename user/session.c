@@ -41,6 +41,8 @@ struct session {
 	AP_VEC(struct pystack *) stackers; /* per process, NULL when not CPython */
 	AP_VEC(struct natsym *) natsyms;   /* per process: native frames */
 	AP_VEC(struct raw_sample) samples;
+	/* calls in flight when tracing began, kept until their thread is seen to be a loop */
+	AP_VEC(struct ap_rec_blocking) early_blocking;
 	struct light *light; /* light mode only */
 	int threads_fd;
 	int stacks_fd;
@@ -109,6 +111,7 @@ void session__free(struct session *s)
 		natsym__free(s->natsyms.v[i]);
 	free(s->natsyms.v);
 	free(s->samples.v);
+	free(s->early_blocking.v);
 	light__free(s->light);
 	names__free(s->names);
 	ap_report__free(s->rep);
@@ -285,6 +288,29 @@ static int light_blocked(struct session *s, const struct ap_rec_blocking *r)
 	return light__add_blocked(s->light, &ls, r->duration_ns);
 }
 
+static bool loop_known(const struct session *s, uint32_t pid, uint32_t tid)
+{
+	for (size_t i = 0; i < s->loops.n; i++)
+		if (s->loops.v[i].tid == tid && s->loops.v[i].pid == pid)
+			return true;
+	return false;
+}
+
+#define SESSION_MAX_EARLY 64
+
+static int early_blocking_keep(struct session *s, const struct ap_rec_blocking *r)
+{
+	struct ap_rec_blocking *e;
+
+	if (s->early_blocking.n >= SESSION_MAX_EARLY)
+		return 0; /* threads that are not loops, most likely: idle workers */
+	e = AP_VEC_PUSH(s->early_blocking);
+	if (!e)
+		return -ENOMEM;
+	*e = *r;
+	return 0;
+}
+
 static int on_blocking(struct session *s, const void *rec)
 {
 	const struct ap_rec_blocking *r = rec;
@@ -296,6 +322,9 @@ static int on_blocking(struct session *s, const void *rec)
 
 	if (!p)
 		return 0;
+	/* a call in flight when tracing began: on a loop thread only (on_loop) */
+	if (r->start_ns <= s->opts.start_ns && !loop_known(s, r->hdr.pid, r->hdr.tid))
+		return early_blocking_keep(s, r);
 	b = r->gil ? gil_wait_growing(p, r) : NULL;
 	if (b) {
 		/* the same run of GIL waits, longer now */
@@ -654,10 +683,20 @@ static int on_slow_cb(struct session *s, const void *rec)
 static int on_loop(struct session *s, const void *data)
 {
 	const struct ap_rec_hdr *h = data;
+	int err = 0;
 
 	if (!find_process(s, h->pid, NULL) && s->discover)
 		s->discover(s->discover_ctx, (int)h->pid);
-	return loop_get(s, h->pid, h->tid) ? 0 : -ENOMEM;
+	if (!loop_get(s, h->pid, h->tid))
+		return -ENOMEM;
+	/* the thread's call in flight when tracing began, now known to be a loop's */
+	for (size_t i = 0; i < s->early_blocking.n && !err; i++) {
+		const struct ap_rec_blocking *r = &s->early_blocking.v[i];
+
+		if (r->hdr.pid == h->pid && r->hdr.tid == h->tid)
+			err = on_blocking(s, r);
+	}
+	return err;
 }
 
 static int on_busy(struct session *s, const void *data)

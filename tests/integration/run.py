@@ -748,6 +748,53 @@ TESTS.append(("tasks-bounded", lambda ctx: tasks_bounded(ctx, False)))
 TESTS.append(("tasks-bounded-uvloop", lambda ctx: tasks_bounded(ctx, True)))
 
 
+def stalled_test(name, py_fn, uvloop=False):
+    """The loop is blocked in time.sleep when the tracer attaches: the call
+    is reported, from the window's start (a lower bound) to its real end,
+    with its stack; a worker thread's sleep that also began before is not."""
+    def fn(ctx):
+        py = need_exe(py_fn(), name)
+        go, truth_path = ctx.path("go"), ctx.path("truth.json")
+        argv = [py, os.path.join(TARGETS, "stalled.py")] + (["--uvloop"] if uvloop else [])
+        if uvloop:
+            need_uvloop(py)
+        target = Proc(ctx, "target", argv + [go, truth_path], cwd=ctx.dir)
+        pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
+        open(go, "w").close()
+        time.sleep(0.5)  # the loop is in its 2.5 s sleep
+        tool = start_tool(ctx, pid, duration=5)
+        report = finish_tool(tool, 40)
+        check(os.path.exists(truth_path), "no ground truth: %s", target.tail("stderr"))
+        with open(truth_path) as f:
+            truth = json.load(f)
+        p = the_process(report, pid)
+        start = report["window"]["start_ns"]
+        check(truth["start_ns"] < start < truth["end_ns"], "the tool did not attach during "
+              "the sleep (%+.0f ms after its start)", (start - truth["start_ns"]) / MS)
+        mine = [b for b in p["blocking_calls"] if b["tid"] == truth["loop_tid"]
+                and b["start_ns"] == start]
+        check(len(mine) == 1, "not one call from the window's start on the loop thread: %s",
+              [(b["tid"], b["syscall"], b["start_ns"] - start) for b in p["blocking_calls"]])
+        b = mine[0]
+        end = b["start_ns"] + b["duration_ns"]
+        check(abs(end - truth["end_ns"]) <= 20 * MS, "the sleep ends %+.1f ms off",
+              (end - truth["end_ns"]) / MS)
+        want = "stalled.py:%d" % truth["line"]
+        check(b["stack"] and "stall" in b["stack"][0] and want in b["stack"][0],
+              "stack %s, want stall (%s) first", show_stack(b["stack"]), want)
+        others = [x for x in p["blocking_calls"] if x["tid"] != truth["loop_tid"]]
+        check(not others, "a call of a thread that is not a loop: %s",
+              [(x["tid"], x["syscall"]) for x in others])
+        target.signal(signal.SIGTERM)
+        target.wait(10)
+    TESTS.append((name, fn))
+
+
+stalled_test("stalled-at-attach-debian-3.11", lambda: DEBIAN_PY)
+stalled_test("stalled-at-attach-pyenv-3.8", lambda: pyenv(8))
+stalled_test("stalled-at-attach-debian-3.11-uvloop", lambda: DEBIAN_PY, uvloop=True)
+
+
 def tasks_test(name, py_fn, uvloop=False, ends="probe"):
     """ends: how asyncio callbacks end (ASYNCPROF_CTX_END): "probe", at
     context_run's end points from the start, or "ret", at its return."""

@@ -256,22 +256,18 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 }
 
 /*
- * Are context_run's end points used (user/ctxend.h)? ASYNCPROF_CTX_END=ret
- * keeps the uretprobe (to compare the two, or to work around a misfit);
- * =probe uses the end points from the first callback, unchecked (tests).
+ * How callbacks will end (user/ctxend.h): at the end points once checked
+ * against the return, by default. ASYNCPROF_CTX_END=ret keeps the
+ * uretprobe (to compare the two, or to work around a misfit); =probe uses
+ * the end points from the first callback, unchecked (tests).
  */
-static bool use_end_points(const struct pyrt_info *pi)
+static enum ap_end_mode first_end_mode(const struct pyrt_info *pi)
 {
 	const char *e = getenv("ASYNCPROF_CTX_END");
 
-	return pi->context_run_n_ends > 0 && !(e && !strcmp(e, "ret"));
-}
-
-static bool end_points_unchecked(void)
-{
-	const char *e = getenv("ASYNCPROF_CTX_END");
-
-	return e && !strcmp(e, "probe");
+	if (!pi->context_run_off || !pi->context_run_n_ends || (e && !strcmp(e, "ret")))
+		return AP_END_RET;
+	return e && !strcmp(e, "probe") ? AP_END_PROBE : AP_END_CHECK;
 }
 
 unsigned int target__uprobes(const struct target *tg)
@@ -283,7 +279,7 @@ unsigned int target__uprobes(const struct target *tg)
 		return 0;
 	if (pi->context_run_off)
 		m |= 1u << TRACER_UP_CONTEXT_RUN | 1u << TRACER_UP_CONTEXT_RUN_RET;
-	if (pi->context_run_off && use_end_points(pi))
+	if (first_end_mode(pi) != AP_END_RET)
 		m |= 1u << TRACER_UP_CONTEXT_RUN_END;
 	if (pi->uvloop_path[0])
 		m |= 1u << TRACER_UP_CTX_ENTER | 1u << TRACER_UP_CTX_EXIT |
@@ -300,18 +296,17 @@ unsigned int target__uprobes(const struct target *tg)
 static int attach_context_run(struct target *tg, struct tracer *tr)
 {
 	const struct pyrt_info *pi = tg->py;
-	bool unchecked = use_end_points(pi) && end_points_unchecked();
 	int id = 0, i;
 
 	tg->ret_link = -1;
 	tg->n_end_links = 0;
-	for (i = 0; id >= 0 && use_end_points(pi) && i < pi->context_run_n_ends; i++) {
+	for (i = 0; id >= 0 && tg->end_mode != AP_END_RET && i < pi->context_run_n_ends; i++) {
 		id = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_END, pi->py_path,
 				pi->context_run_end_off[i]);
 		if (id >= 0)
 			tg->end_links[tg->n_end_links++] = id;
 	}
-	if (id >= 0 && !unchecked)
+	if (id >= 0 && tg->end_mode != AP_END_PROBE)
 		id = tg->ret_link = attach_one(tg, tr, TRACER_UP_CONTEXT_RUN_RET, pi->py_path,
 					       pi->context_run_off);
 	if (id >= 0)
@@ -371,10 +366,7 @@ int target__attach(struct target *tg, struct tracer *tr)
 		return set_py_proc(tg, tr);
 	if (!tg->uprobe)
 		return 0;
-	/* the mode is in place before the probes it needs are */
-	tg->end_mode = !pi->context_run_off || !use_end_points(pi) ? AP_END_RET
-		       : end_points_unchecked()			   ? AP_END_PROBE
-								   : AP_END_CHECK;
+	tg->end_mode = first_end_mode(pi); /* in BPF before the probes it needs */
 	err = set_py_proc(tg, tr);
 	if (!err && pi->context_run_off)
 		err = attach_context_run(tg, tr);

@@ -157,7 +157,8 @@ def t_screen(ctx, tm):
     tm.keys("/")
     tm.wait_for(r"filter: _", 5, "the filter prompt")
     tm.text("poll")
-    tm.wait_for(r"filter: poll", 5, "the filter in the header")
+    # the header's "filter: poll", not the prompt's "filter: poll_" before Enter is read
+    tm.wait_for(r"filter: poll\b", 5, "the filter in the header")
     R.check("worker-" not in "\n".join(l for l in tm.screen().splitlines()
                                           if "Tasks" not in l and "TASK" not in l
                                           and "sleep" not in l),

@@ -182,13 +182,20 @@ static struct ap_process *find_process(struct session *s, uint32_t pid, size_t *
 	return find_in(s->rep, pid, idx);
 }
 
-static struct sess_loop *loop_get(struct session *s, uint32_t pid, uint32_t tid)
+static struct sess_loop *loop_find(const struct session *s, uint32_t pid, uint32_t tid)
 {
-	struct sess_loop *l;
-
 	for (size_t i = 0; i < s->loops.n; i++)
 		if (s->loops.v[i].tid == tid && s->loops.v[i].pid == pid)
 			return &s->loops.v[i];
+	return NULL;
+}
+
+static struct sess_loop *loop_get(struct session *s, uint32_t pid, uint32_t tid)
+{
+	struct sess_loop *l = loop_find(s, pid, tid);
+
+	if (l)
+		return l;
 	l = AP_VEC_PUSH(s->loops);
 	if (!l)
 		return NULL;
@@ -288,14 +295,6 @@ static int light_blocked(struct session *s, const struct ap_rec_blocking *r)
 	return light__add_blocked(s->light, &ls, r->duration_ns);
 }
 
-static bool loop_known(const struct session *s, uint32_t pid, uint32_t tid)
-{
-	for (size_t i = 0; i < s->loops.n; i++)
-		if (s->loops.v[i].tid == tid && s->loops.v[i].pid == pid)
-			return true;
-	return false;
-}
-
 #define SESSION_MAX_EARLY 64
 
 static int early_blocking_keep(struct session *s, const struct ap_rec_blocking *r)
@@ -323,7 +322,7 @@ static int on_blocking(struct session *s, const void *rec)
 	if (!p)
 		return 0;
 	/* a call in flight when tracing began: on a loop thread only (on_loop) */
-	if (r->start_ns <= s->opts.start_ns && !loop_known(s, r->hdr.pid, r->hdr.tid))
+	if (r->start_ns <= s->opts.start_ns && !loop_find(s, r->hdr.pid, r->hdr.tid))
 		return early_blocking_keep(s, r);
 	b = r->gil ? gil_wait_growing(p, r) : NULL;
 	if (b) {

@@ -18,7 +18,6 @@ struct env env = {
 	.top = 10,
 	.max_tasks = 16384,
 	.stack_depth = 32,
-	.frequency = 199,
 	.interval_ms = 1000,
 };
 
@@ -85,7 +84,7 @@ static const struct argp_option opts[] = {
 	{"stack-depth", OPT_STACK_DEPTH, "N", 0, "Python frames per stack (default 32, at most 32)",
 	 0},
 	{"frequency", OPT_FREQUENCY, "HZ", 0,
-	 "CPU samples per second inside long callbacks (default 199)", 0},
+	 "CPU samples per second (default 199 in full mode, 99 in light mode)", 0},
 	{"interval", OPT_INTERVAL, "MS", 0, "Live view refresh period (default 1000)", 0},
 	{"batch", OPT_BATCH, NULL, 0, "Live figures as plain text every interval, like top -b", 0},
 	{"no-live", OPT_NO_LIVE, NULL, 0, "Only the final report, even on a terminal", 0},
@@ -383,6 +382,13 @@ int env__parse(int argc, char **argv)
 		env.mode = env.npids || env.cmd_argv || env.backend == AP_BACKEND_UPROBE
 				   ? AP_MODE_FULL
 				   : AP_MODE_LIGHT;
+	/*
+	 * Light mode samples every busy moment of a loop, each sample a Python
+	 * stack walk in the target (docs/performance.md): half the rate halves
+	 * that cost and still gives some 100 samples per busy CPU second.
+	 */
+	if (!env.frequency)
+		env.frequency = env.mode == AP_MODE_LIGHT ? AP_LIGHT_FREQUENCY : AP_FULL_FREQUENCY;
 	if (env.mode == AP_MODE_LIGHT && env.backend == AP_BACKEND_UPROBE) {
 		fprintf(stderr, "asyncprof-bpf: --mode light attaches no uprobe; "
 				"--backend uprobe needs --mode full\n");

@@ -13,7 +13,9 @@ enum ap_backend { AP_BACKEND_AUTO, AP_BACKEND_UPROBE, AP_BACKEND_SYSCALL };
 /* full: per-callback uprobes; light: tracepoints and CPU samples only */
 enum ap_mode { AP_MODE_FULL, AP_MODE_LIGHT };
 
-#define AP_MAX_OUTPUTS 8
+#define AP_MAX_OUTPUTS	   8
+#define AP_FULL_FREQUENCY  199 /* default --frequency, Hz */
+#define AP_LIGHT_FREQUENCY 99
 
 struct env_output {
 	enum ap_format format;
@@ -33,7 +35,7 @@ struct env {
 	bool quiet; /* no text summary on stdout besides the outputs */
 	uint32_t max_tasks;
 	uint32_t stack_depth; /* Python frames per stack */
-	uint32_t frequency;   /* CPU samples per second in long callbacks, 0: off */
+	uint32_t frequency;   /* CPU samples per second; 0 until parsed: the mode's default */
 	uint32_t interval_ms; /* live view refresh */
 	bool interval_set;
 	bool batch;		/* live figures as plain text every interval */

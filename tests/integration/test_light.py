@@ -46,6 +46,9 @@ def light_argv(py, uvloop):
 def check_header(ctx, report, p, truth):
     check(report["config"].get("mode") == "light", "config.mode %r, expected 'light'",
           report["config"].get("mode"))
+    period = report["config"].get("sample_period_ns")
+    check(period == 10**9 // 99, "config.sample_period_ns %r: light mode samples at 99 Hz by "
+          "default", period)
     check(p.get("steps_exact") is False, "steps_exact %r, expected false", p.get("steps_exact"))
     check(p["backend"] == "syscall", "backend %r: no uprobe means 'syscall'", p["backend"])
     check(p["runtime_version"] == truth["python"], "runtime_version %r != %r",

@@ -346,11 +346,15 @@ struct ap_py_proc {
 	/*
 	 * uvloop: task steps found by the register search at PyContext_Enter,
 	 * and those only the _asyncio task probes found (user/target.c drops
-	 * the task probes once the search is seen to find them all).
+	 * the task probes once the search is seen to find them all). Counted
+	 * up to AP_CHECK_RUNS: past it, an atomic add per handle is a waste.
 	 */
 	__u64 uv_found;
 	__u64 uv_missed;
 };
+
+/* Callbacks (task steps) watched by the end-point and uvloop checks */
+#define AP_CHECK_RUNS 200
 
 enum ap_end_mode {
 	AP_END_RET = 0,	  /* the uretprobe ends callbacks; no end points */

@@ -784,7 +784,8 @@ static __always_inline int on_ctx_enter(struct pt_regs *regs)
 	if (ci.task) {
 		t->uv_task[d & 3] = ci.task;
 		task_get(t->tgid, tid, ci.task, &pp->off, now);
-		__sync_fetch_and_add(&pp->uv_found, 1);
+		if (pp->uv_found < AP_CHECK_RUNS)
+			__sync_fetch_and_add(&pp->uv_found, 1);
 		return 0;
 	}
 	t->uv_id[d & 3] = ci.id;

@@ -35,10 +35,23 @@ struct light_omitted {
 	uint64_t last_task; /* dedupes consecutive samples once the set is full */
 };
 
+/*
+ * Entries in arrival order, found through an open-addressing index of
+ * their positions plus one (0 is empty): every sample looks its task and
+ * its callback up, and a table of tens of thousands of tasks was a linear
+ * scan per sample.
+ */
+struct light_table {
+	AP_VEC(struct light_ent) e;
+	uint32_t *idx;
+	size_t idx_cap; /* slots, a power of two, at most half used */
+};
+
 struct light {
 	size_t max_ents; /* LIGHT_MAX_ENTS; smaller in the unit tests */
-	AP_VEC(struct light_ent) tasks;
-	AP_VEC(struct light_ent) cbs;
+	struct light_table tasks;
+	struct light_table cbs;
+	uint64_t cbs_dropped; /* samples and blocked calls of callbacks the full table lost */
 	AP_VEC(struct light_omitted) omitted;
 	/*
 	 * Tasks first seen once the table is full go to processes[].tasks_omitted,
@@ -115,8 +128,10 @@ void light__free(struct light *l)
 {
 	if (!l)
 		return;
-	free(l->tasks.v);
-	free(l->cbs.v);
+	free(l->tasks.e.v);
+	free(l->tasks.idx);
+	free(l->cbs.e.v);
+	free(l->cbs.idx);
 	free(l->omitted.v);
 	free(l->seen);
 	free(l);
@@ -203,29 +218,76 @@ static int omit_task(struct light *l, const struct light_sample *s)
 	return 0;
 }
 
-/* The entry (pid, task, cb), made when missing; NULL when full or out of memory. */
-#define ENT_GET(vec, max, s, task_, cb_)                                                    \
-	({                                                                                  \
-		struct light_ent *__e = NULL;                                               \
-		for (size_t __i = (vec).n; __i-- > 0 && !__e;)                              \
-			if ((vec).v[__i].pid == (s)->pid && (vec).v[__i].task == (task_) && \
-			    (vec).v[__i].cb == (cb_))                                       \
-				__e = &(vec).v[__i];                                        \
-		if (!__e && (vec).n < (max)) {                                              \
-			__e = AP_VEC_PUSH(vec);                                             \
-			if (__e) {                                                          \
-				__e->pid = (s)->pid;                                        \
-				__e->tid = (s)->tid;                                        \
-				__e->task = (task_);                                        \
-				__e->cb = (cb_);                                            \
-				__e->first_ns = (s)->ts_ns;                                 \
-			}                                                                   \
-		}                                                                           \
-		__e;                                                                        \
-	})
-
-static void ent_sample(struct light_ent *e, const struct light_sample *s)
+static uint64_t ent_hash(uint32_t pid, uint64_t task, uint64_t cb)
 {
+	return omit_hash(pid, task ^ (cb * 0x9e3779b97f4a7c15ull));
+}
+
+static int table_grow(struct light_table *t)
+{
+	size_t cap = t->idx_cap ? 2 * t->idx_cap : 1024;
+	uint32_t *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->e.n; i++) {
+		const struct light_ent *e = &t->e.v[i];
+		size_t j = ent_hash(e->pid, e->task, e->cb) & (cap - 1);
+
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = (uint32_t)(i + 1);
+	}
+	free(t->idx);
+	t->idx = v;
+	t->idx_cap = cap;
+	return 0;
+}
+
+/*
+ * The entry (pid, task, cb) of t, made when missing; *err is -ENOSPC when
+ * t already holds max entries, -ENOMEM when out of memory.
+ */
+static struct light_ent *ent_get(struct light_table *t, size_t max, const struct light_sample *s,
+				 uint64_t task, uint64_t cb, int *err)
+{
+	uint64_t h = ent_hash(s->pid, task, cb);
+	struct light_ent *e;
+	size_t j;
+
+	*err = 0;
+	for (j = h & (t->idx_cap - 1); t->idx_cap && t->idx[j]; j = (j + 1) & (t->idx_cap - 1)) {
+		e = &t->e.v[t->idx[j] - 1];
+		if (e->pid == s->pid && e->task == task && e->cb == cb)
+			return e;
+	}
+	if (t->e.n >= max) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	if (2 * (t->e.n + 1) > t->idx_cap) {
+		if ((*err = table_grow(t)))
+			return NULL;
+		for (j = h & (t->idx_cap - 1); t->idx[j]; j = (j + 1) & (t->idx_cap - 1))
+			;
+	}
+	e = AP_VEC_PUSH(t->e);
+	if (!e) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	t->idx[j] = (uint32_t)t->e.n;
+	e->pid = s->pid;
+	e->tid = s->tid;
+	e->task = task;
+	e->cb = cb;
+	e->first_ns = s->ts_ns;
+	return e;
+}
+
+static void ent_sampled(struct light_ent *e, const struct light_sample *s, uint64_t dur)
+{
+	(void)dur;
 	e->samples++;
 	if (!e->steps || s->busy_start_ns != e->last_busy_ns) {
 		e->steps++;
@@ -238,28 +300,40 @@ static void ent_sample(struct light_ent *e, const struct light_sample *s)
 		e->last_ns = s->ts_ns;
 }
 
-int light__add_sample(struct light *l, const struct light_sample *s)
+typedef void (*ent_fn)(struct light_ent *e, const struct light_sample *s, uint64_t dur);
+
+/*
+ * s into its task's and its callback's entries. A task first seen once the
+ * task table is full counts in tasks_omitted, a callback once the callbacks
+ * table is full in cbs_dropped.
+ */
+static int light_add(struct light *l, const struct light_sample *s, ent_fn fn, uint64_t dur)
 {
 	struct light_ent *e;
 	int err;
 
 	if (s->task) {
-		e = ENT_GET(l->tasks, l->max_ents, s, s->task, s->cb);
-		if (!e && l->tasks.n < l->max_ents)
-			return -ENOMEM;
+		e = ent_get(&l->tasks, l->max_ents, s, s->task, s->cb, &err);
 		if (e)
-			ent_sample(e, s);
-		else if ((err = omit_task(l, s)))
+			fn(e, s, dur);
+		else if (err != -ENOSPC || (err = omit_task(l, s)))
 			return err;
 	}
 	if (!s->cb)
 		return 0;
-	e = ENT_GET(l->cbs, l->max_ents, s, 0, s->cb);
-	if (!e && l->cbs.n < l->max_ents)
-		return -ENOMEM;
+	e = ent_get(&l->cbs, l->max_ents, s, 0, s->cb, &err);
 	if (e)
-		ent_sample(e, s);
+		fn(e, s, dur);
+	else if (err == -ENOSPC)
+		l->cbs_dropped++;
+	else
+		return err;
 	return 0;
+}
+
+int light__add_sample(struct light *l, const struct light_sample *s)
+{
+	return light_add(l, s, ent_sampled, 0);
 }
 
 static void ent_blocked(struct light_ent *e, const struct light_sample *s, uint64_t dur)
@@ -273,26 +347,12 @@ static void ent_blocked(struct light_ent *e, const struct light_sample *s, uint6
 
 int light__add_blocked(struct light *l, const struct light_sample *s, uint64_t dur_ns)
 {
-	struct light_ent *e;
-	int err;
+	return light_add(l, s, ent_blocked, dur_ns);
+}
 
-	if (s->task) {
-		e = ENT_GET(l->tasks, l->max_ents, s, s->task, s->cb);
-		if (!e && l->tasks.n < l->max_ents)
-			return -ENOMEM;
-		if (e)
-			ent_blocked(e, s, dur_ns);
-		else if ((err = omit_task(l, s)))
-			return err;
-	}
-	if (!s->cb)
-		return 0;
-	e = ENT_GET(l->cbs, l->max_ents, s, 0, s->cb);
-	if (!e && l->cbs.n < l->max_ents)
-		return -ENOMEM;
-	if (e)
-		ent_blocked(e, s, dur_ns);
-	return 0;
+uint64_t light__cbs_dropped(const struct light *l)
+{
+	return l ? l->cbs_dropped : 0;
 }
 
 static char *name_dup(const struct names *names, uint32_t pid, uint32_t kind, uint64_t key)
@@ -329,8 +389,8 @@ int light__fill(const struct light *l, const struct names *names, uint64_t perio
 	for (size_t i = 0; i < l->omitted.n; i++)
 		if (l->omitted.v[i].pid == p->pid)
 			p->tasks_omitted += l->omitted.v[i].count;
-	for (size_t i = 0; i < l->tasks.n; i++) {
-		const struct light_ent *e = &l->tasks.v[i];
+	for (size_t i = 0; i < l->tasks.e.n; i++) {
+		const struct light_ent *e = &l->tasks.e.v[i];
 
 		if (e->pid != p->pid)
 			continue;
@@ -339,8 +399,8 @@ int light__fill(const struct light *l, const struct names *names, uint64_t perio
 			return -ENOMEM;
 		fill_task(e, names, period_ns, t);
 	}
-	for (size_t i = 0; i < l->cbs.n; i++) {
-		const struct light_ent *e = &l->cbs.v[i];
+	for (size_t i = 0; i < l->cbs.e.n; i++) {
+		const struct light_ent *e = &l->cbs.e.v[i];
 
 		if (e->pid != p->pid)
 			continue;

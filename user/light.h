@@ -47,6 +47,9 @@ int light__add_sample(struct light *l, const struct light_sample *s);
 /* A blocking call attributed to a task or callback: its time counts as theirs. */
 int light__add_blocked(struct light *l, const struct light_sample *s, uint64_t dur_ns);
 
+/* Samples and blocked calls of callbacks the full callbacks table did not take. */
+uint64_t light__cbs_dropped(const struct light *l);
+
 /*
  * The tasks and callbacks of process p estimated so far, appended to p, and
  * the tasks left out of the full table added to p->tasks_omitted:

@@ -105,7 +105,8 @@ static void report_full_maps(struct ap_report *rep, const struct tracer *tr)
 {
 	rep->drops_tasks = tracer__stat(tr, AP_STAT_TASK_EVICT);
 	rep->drops_threads = tracer__stat(tr, AP_STAT_THREAD_FULL);
-	rep->drops_callbacks = tracer__stat(tr, AP_STAT_CB_FULL);
+	/* light mode's callbacks table is the session's (user/light.c) */
+	rep->drops_callbacks += tracer__stat(tr, AP_STAT_CB_FULL);
 	rep->callback_ends = tracer__stat(tr, AP_STAT_CB_END_MISSED);
 	if (rep->drops_tasks || rep->drops_threads || rep->drops_callbacks)
 		wlog("full maps: %llu tasks past --max-tasks, %llu threads, %llu callbacks not "

@@ -945,6 +945,7 @@ static int read_maps(struct session *s, const struct session_maps *maps, uint64_
 		err = read_tasks(s, maps->tasks_fd, rep);
 	if (!err && maps->callbacks_fd >= 0)
 		err = read_callbacks(s, maps->callbacks_fd, rep);
+	rep->drops_callbacks = light__cbs_dropped(s->light);
 	for (size_t i = 0; s->light && !err && i < rep->processes.n; i++)
 		err = light__fill(s->light, s->names, s->opts.sample_period_ns,
 				  &rep->processes.v[i]);

@@ -376,12 +376,11 @@ int target__attach(struct target *tg, struct tracer *tr)
 }
 
 /*
- * The end points are kept once END_CHECK_RUNS callbacks hit one before their
+ * The end points are kept once AP_CHECK_RUNS callbacks hit one before their
  * return, none returned without, and less time passed from the end points
  * to the returns than from the entries to the end points. A point hit
  * before the callback ran (a misread build) fails the last test.
  */
-#define END_CHECK_RUNS	    200
 #define RET_DETACH_DELAY_NS (100 * 1000000ull)
 
 static uint64_t now_ns(void)
@@ -397,7 +396,7 @@ static void end_check(struct target *tg, struct tracer *tr, const struct ap_py_p
 	bool keep;
 	int i;
 
-	if (pp->end_ok + pp->end_missed < END_CHECK_RUNS)
+	if (pp->end_ok + pp->end_missed < AP_CHECK_RUNS)
 		return;
 	keep = !pp->end_missed && pp->end_after_ns < pp->end_before_ns;
 	vlog("pid %d: context_run: %s its %d end point(s): %llu callbacks hit one, %llu did not, "
@@ -421,13 +420,13 @@ static void end_check(struct target *tg, struct tracer *tr, const struct ap_py_p
 }
 
 /*
- * uvloop: the task probes go once the register search found END_CHECK_RUNS
+ * uvloop: the task probes go once the register search found AP_CHECK_RUNS
  * task steps and the probes none it missed: a trap less per task step.
  * ASYNCPROF_UV_TASK_PROBES=keep keeps them, =none attaches none (tests).
  */
 static void uv_check(struct target *tg, struct tracer *tr, const struct ap_py_proc *pp)
 {
-	if (pp->uv_found + pp->uv_missed < END_CHECK_RUNS)
+	if (pp->uv_found + pp->uv_missed < AP_CHECK_RUNS)
 		return;
 	tg->uv_checking = false;
 	vlog("pid %d: uvloop: %s the task probes: the register search found %llu task steps, "

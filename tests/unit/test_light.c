@@ -192,6 +192,50 @@ static void test_light_tasks_omitted_many(void **state)
 	light__free(l);
 }
 
+/*
+ * Thousands of tasks, each with its own callback identity, sampled in
+ * turn: every sample finds its own entries (the index grows under them),
+ * and past the cap the callbacks' samples are counted as dropped.
+ */
+static void test_light_many_entries(void **state)
+{
+	const uint64_t ntasks = 5000;
+	struct light *l = light__new_cap(ntasks);
+	struct names *n = names__new(16);
+	struct ap_process p = {.pid = PID};
+	struct light_sample s;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(n);
+	for (uint64_t round = 0; round < 3; round++)
+		for (uint64_t i = 0; i < ntasks; i++) {
+			/* a new busy interval per round: one step per round */
+			s = smp(MS + round * ntasks + i, (round + 1) * MS, TASK + i * 0x100,
+				CORO + i * 0x10);
+			assert_int_equal(light__add_sample(l, &s), 0);
+		}
+	assert_int_equal(light__cbs_dropped(l), 0);
+	/* one more callback identity: the callbacks table is full */
+	s = smp(10 * MS, 10 * MS, 0, CB + 0x1000000);
+	assert_int_equal(light__add_sample(l, &s), 0);
+	assert_int_equal(light__add_blocked(l, &s, MS), 0);
+	assert_int_equal(light__cbs_dropped(l), 2);
+	assert_int_equal(light__fill(l, n, PERIOD, &p), 0);
+	assert_int_equal(p.tasks.n, ntasks);
+	assert_int_equal(p.callbacks.n, ntasks);
+	for (size_t i = 0; i < p.tasks.n; i++) {
+		assert_int_equal(p.tasks.v[i].steps, 3);
+		assert_int_equal(p.tasks.v[i].busy_ns, 3 * PERIOD);
+		assert_int_equal(p.callbacks.v[i].count, 3);
+	}
+	assert_int_equal(p.tasks_omitted, 0);
+	free_process(&p);
+	names__free(n);
+	light__free(l);
+	assert_int_equal(light__cbs_dropped(NULL), 0);
+}
+
 static void test_light_offsets(void **state)
 {
 	uint32_t flags, locals;
@@ -217,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_light_blocked_and_processes),
 		cmocka_unit_test(test_light_tasks_omitted),
 		cmocka_unit_test(test_light_tasks_omitted_many),
+		cmocka_unit_test(test_light_many_entries),
 		cmocka_unit_test(test_light_offsets),
 	};
 

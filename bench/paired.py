@@ -19,9 +19,9 @@ few seconds cancel within the pair. The figures are the median of the
 per-pair ratios (target CPU per operation on/off, operations per second
 on/off) with a bootstrap 95 % confidence interval of that median.
 
---control (workload (a)) also runs a second copy of the target on the
-same CPU, never traced, and divides each window's figures by the
-control's over the same window: the two processes share the CPU at the
+--control also runs a second copy of the target on the same CPU, never
+traced (for fastapi, a second server under a second wrk on wrk's CPU),
+and divides each window's figures by the control's over the same window: the two processes share the CPU at the
 scheduler's time slice, so a neighbour's load within a window, which the
 pairing cannot remove, slows both alike. (The control still runs the
 tracepoints' and the sampler's first test, that the pid is not traced:
@@ -172,29 +172,38 @@ def run_steps(py, uvloop, a, tmp):
             stop(p)
 
 
-def run_fastapi(a, tmp):
+def start_fastapi(procs):
+    """A FastAPI server on the app's CPU, into procs: (pid, port, its Ticks)."""
     port = bench.free_port()
-    p = subprocess.Popen(["taskset", "-c", str(bench.APP_CPU), bench.DEBIAN_PY,
-                          os.path.join(bench.HERE, "apps", "fastapi_app.py"), str(port),
-                          str(TICK)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         text=True)
-    w = None
+    procs.append(subprocess.Popen(["taskset", "-c", str(bench.APP_CPU), bench.DEBIAN_PY,
+                                   os.path.join(bench.HERE, "apps", "fastapi_app.py"), str(port),
+                                   str(TICK)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True))
+    pid = int(procs[-1].stdout.readline().split()[1])
+    ticks = Ticks(procs[-1].stdout)
+    bench.wait_port(port)
+    return pid, port, ticks
+
+
+def run_fastapi(a, tmp):
+    """With --control, a second server on the same CPU under its own wrk (on wrk's CPU),
+    never traced: as for (a), each window's CPU per request is divided by its."""
+    procs, wrks = [], []
     try:
-        pid = int(p.stdout.readline().split()[1])
-        ticks = Ticks(p.stdout)
-        bench.wait_port(port)
-        # one wrk for the whole schedule: its own start-up is not in any window
+        servers = [start_fastapi(procs) for _ in range(2 if a.control else 1)]
+        # one wrk per server for the whole schedule: its start-up is not in any window
         total = int(a.pairs * (2 * a.window + 3 * SETTLE + 2) + a.window + 10)
-        w = subprocess.Popen(["taskset", "-c", str(bench.WRK_CPU), "wrk", "-t1",
-                              "-c%d" % bench.WRK_CONNS, "-d%ds" % total,
-                              "http://127.0.0.1:%d/" % port], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        for _, port, _ in servers:
+            wrks.append(subprocess.Popen(["taskset", "-c", str(bench.WRK_CPU), "wrk", "-t1",
+                                          "-c%d" % bench.WRK_CONNS, "-d%ds" % total,
+                                          "http://127.0.0.1:%d/" % port],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(2)  # warm-up
-        return alternate(pid, ticks, None, a, tmp)
+        control = servers[1][2] if a.control else None
+        return alternate(servers[0][0], servers[0][2], control, a, tmp)
     finally:
-        if w:
-            stop(w)
-        stop(p)
+        for p in wrks + procs:
+            stop(p)
 
 
 WORKLOADS = {
@@ -241,7 +250,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=12)
     ap.add_argument("--window", type=float, default=3.0)
     ap.add_argument("--control", action="store_true",
-                    help="(a) only: a second, never traced target on the same CPU; each "
+                    help="a second, never traced target on the same CPU (for fastapi with its own "
+                    "wrk); each "
                     "window's figure is the traced one's over the control's")
     ap.add_argument("--tool-args", default="", metavar="ARGS",
                     help="more asyncprof-bpf options, e.g. \"--frequency 99\"")

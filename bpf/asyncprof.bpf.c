@@ -14,19 +14,19 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ap_sys_enter_btf, struct pt_regs *regs, long id)
 {
-	return on_sys_enter(regs, id);
+	return on_sys_enter(regs, id, true);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(ap_sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, regs, ret);
+	return on_sys_exit(ctx, regs, ret, true);
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(ap_sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_sched_switch(preempt, prev, next);
+	return on_sched_switch(preempt, prev, next, true);
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -38,19 +38,19 @@ int BPF_PROG(ap_exit_btf, struct task_struct *p)
 SEC("raw_tp/sys_enter")
 int BPF_PROG(ap_sys_enter_raw, struct pt_regs *regs, long id)
 {
-	return on_sys_enter(regs, id);
+	return on_sys_enter(regs, id, false);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(ap_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, regs, ret);
+	return on_sys_exit(ctx, regs, ret, false);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(ap_sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_sched_switch(preempt, prev, next);
+	return on_sched_switch(preempt, prev, next, false);
 }
 
 SEC("raw_tp/sched_process_exit")

@@ -28,6 +28,15 @@
 
 enum arg_kind { ARG_NONE, ARG_FD0, ARG_PATH0, ARG_PATH1 };
 
+/*
+ * A field of a tracepoint argument: tp_btf programs load it directly, raw_tp
+ * ones (older kernels) through bpf_probe_read_kernel. Every syscall of the
+ * target runs these programs: a helper call per field was a good part of
+ * the per-syscall cost. btf is a constant in each program, so the other
+ * branch is not compiled in.
+ */
+#define TP_FIELD(btf, p, f) ((btf) ? (p)->f : BPF_CORE_READ(p, f))
+
 static __always_inline bool nr_is_probe(__u32 nr)
 {
 	return nr == NR_URETPROBE || nr == NR_UPROBE;
@@ -312,7 +321,7 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 /* Hook for the CPython backend: the loop thread enters its poll call. */
 static __always_inline void cb_end_at_poll(struct ap_thread *t, __u32 tid, __u64 now);
 
-static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id, bool btf)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, nr = (__u32)id;
@@ -325,7 +334,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	t = thread_of(tid, tgid, now, nr);
 	if (!t)
 		return 0;
-	fd = (__s32)BPF_CORE_READ(regs, di);
+	fd = (__s32)TP_FIELD(btf, regs, di);
 	if (is_loop_poll(t, nr, fd)) {
 		note_poll(t, tid, fd, now);
 		cb_end_at_poll(t, tid, now);
@@ -338,13 +347,13 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	t->in_sys = 1;
 	t->sys_nr = nr;
 	t->sys_start_ns = now;
-	t->sys_args[0] = BPF_CORE_READ(regs, di);
-	t->sys_args[1] = BPF_CORE_READ(regs, si);
-	t->sys_args[2] = BPF_CORE_READ(regs, dx);
+	t->sys_args[0] = TP_FIELD(btf, regs, di);
+	t->sys_args[1] = TP_FIELD(btf, regs, si);
+	t->sys_args[2] = TP_FIELD(btf, regs, dx);
 	return 0;
 }
 
-static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret, bool btf)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
@@ -354,7 +363,7 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 
 	if (!is_target(tgid))
 		return 0;
-	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	nr = (__u32)TP_FIELD(btf, regs, orig_ax);
 	if (nr_is_probe(nr))
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -375,7 +384,7 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		/* first sight of a thread that was already in a call: maybe its poll */
 		if (nr_is_poll(nr)) {
 			if (!t->busy_start_ns) {
-				note_poll(t, tid, (__s32)BPF_CORE_READ(regs, di), now);
+				note_poll(t, tid, (__s32)TP_FIELD(btf, regs, di), now);
 				t->idle_ns += now - busy_since(t, now);
 				t->iterations++;
 				t->busy_start_ns = now;
@@ -392,9 +401,9 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 			return 0;
 		t->sys_nr = nr;
 		t->sys_start_ns = t->first_ns;
-		t->sys_args[0] = BPF_CORE_READ(regs, di);
-		t->sys_args[1] = BPF_CORE_READ(regs, si);
-		t->sys_args[2] = BPF_CORE_READ(regs, dx);
+		t->sys_args[0] = TP_FIELD(btf, regs, di);
+		t->sys_args[1] = TP_FIELD(btf, regs, si);
+		t->sys_args[2] = TP_FIELD(btf, regs, dx);
 		t->in_sys = 2;
 	}
 	blocking_note_cb(t, now - t->sys_start_ns);
@@ -406,15 +415,15 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 
 /* Involuntary off-CPU time of a busy loop thread: the CPU was taken from it. */
 static __always_inline int on_sched_switch(bool preempt, struct task_struct *prev,
-					   struct task_struct *next)
+					   struct task_struct *next, bool btf)
 {
-	__u32 ptgid = BPF_CORE_READ(prev, tgid), ntgid = BPF_CORE_READ(next, tgid);
+	__u32 ptgid = TP_FIELD(btf, prev, tgid), ntgid = TP_FIELD(btf, next, tgid);
 	__u64 now = 0;
 	struct ap_thread *t;
 	__u32 tid;
 
 	if (preempt && is_target(ptgid)) {
-		tid = BPF_CORE_READ(prev, pid);
+		tid = TP_FIELD(btf, prev, pid);
 		t = bpf_map_lookup_elem(&threads, &tid);
 		if (t && t->is_loop && !t->in_poll) {
 			now = bpf_ktime_get_ns();
@@ -422,7 +431,7 @@ static __always_inline int on_sched_switch(bool preempt, struct task_struct *pre
 		}
 	}
 	if (is_target(ntgid)) {
-		tid = BPF_CORE_READ(next, pid);
+		tid = TP_FIELD(btf, next, pid);
 		t = bpf_map_lookup_elem(&threads, &tid);
 		if (t && t->offcpu_start_ns) {
 			if (!now)

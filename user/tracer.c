@@ -47,6 +47,13 @@ static bool probe_tp_btf(const char *name)
 
 static struct bpf_program *uprobe_prog(struct tracer *t, enum tracer_uprobe which, bool *ret);
 
+static bool raw_tp_forced(void)
+{
+	const char *e = getenv("ASYNCPROF_TRACEPOINTS");
+
+	return e && !strcmp(e, "raw");
+}
+
 /* Load one flavour of each hook: tp_btf, or raw_tp for kernels without it. */
 static void choose_flavour(struct tracer *t, bool btf)
 {
@@ -119,9 +126,11 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 	 * tp_btf first, and probe for it only when that load fails: the probe
 	 * parses the kernel's BTF twice (tens of ms each, as much as the
 	 * verifier now takes), and every kernel with bpf_loop has tp_btf.
+	 * ASYNCPROF_TRACEPOINTS=raw takes the raw_tp flavour (its test here).
 	 */
-	err = tracer_load(t, opts, true);
-	if (err && t->skel && !(probe_tp_btf("sys_enter") && probe_tp_btf("sched_switch"))) {
+	err = raw_tp_forced() ? -ENOTSUP : tracer_load(t, opts, true);
+	if (err && (raw_tp_forced() ||
+		    (t->skel && !(probe_tp_btf("sys_enter") && probe_tp_btf("sched_switch"))))) {
 		asyncprof_bpf__destroy(t->skel);
 		err = tracer_load(t, opts, false);
 	}

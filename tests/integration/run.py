@@ -475,7 +475,9 @@ def test(name):
     return reg
 
 
-def blocking_test(name, py_fn, uvloop=False, case="basic"):
+def blocking_test(name, py_fn, uvloop=False, case="basic", raw_tp=False):
+    """raw_tp: the raw_tp flavour of the tracepoint programs, which kernels
+    without tp_btf load (ASYNCPROF_TRACEPOINTS=raw forces it here)."""
     def fn(ctx):
         py = need_exe(py_fn(), name)
         if uvloop:
@@ -483,7 +485,12 @@ def blocking_test(name, py_fn, uvloop=False, case="basic"):
         argv = [py, os.path.join(TARGETS, "blocking.py"), "-c", case]
         if uvloop:
             argv.append("--uvloop")
-        report, truth, _ = run_target_traced(ctx, argv, duration=5)
+        env = dict(os.environ, ASYNCPROF_TRACEPOINTS="raw") if raw_tp else None
+        report, truth, _ = run_target_traced(ctx, argv, duration=5, tool_env=env,
+                                             tool_extra=["-v"] if raw_tp else ())
+        if raw_tp:
+            check(any("using raw_tp tracepoints" in l for l in ctx.tool_stderr),
+                  "the tool did not say it loaded the raw_tp flavour")
         check_blocking(report, truth)
     TESTS.append((name, fn))
 
@@ -493,6 +500,7 @@ for _minor in (8, 9, 10, 11, 12, 13):
 blocking_test("blocking-debian-3.11", lambda: DEBIAN_PY)
 blocking_test("blocking-debian-3.11-uvloop", lambda: DEBIAN_PY, uvloop=True)
 blocking_test("blocking-all-ops-pyenv-3.11", lambda: pyenv(11), case="all")
+blocking_test("blocking-raw-tp-debian-3.11", lambda: DEBIAN_PY, raw_tp=True)
 
 
 def quiet_test(name, py_fn, uvloop=False):

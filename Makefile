@@ -20,6 +20,9 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcap
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT)
 CFLAGS    ?= $(CFLAGS_COMMON)
+# Without private stacks (most kernels) a program's whole call chain shares 512 bytes;
+# the build fails over this budget (tools/bpf_stack.py).
+BPF_STACK_BUDGET ?= 448
 BPF_CFLAGS := -g -O2 -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Wall -Wno-unused-function
 # libbpf, libelf, zlib and ncurses statically, so the binary can be copied to another
 # host; libmicrohttpd (--prometheus) dynamically: its archive needs GnuTLS's.
@@ -40,7 +43,7 @@ BPF_SRCS  := bpf/asyncprof.bpf.c
 BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
-.PHONY: all deps vmlinux test test-unit test-asan test-integration lint format demo clean bench \
+.PHONY: all deps vmlinux test test-bpf-stack test-unit test-asan test-integration lint format demo clean bench \
 	bench-deps probe-floor \
 	install uninstall \
 	fuzz valgrind test-asan-integration
@@ -65,6 +68,8 @@ $(OUTPUT):
 $(OUTPUT)/asyncprof.bpf.o: $(BPF_SRCS) $(BPF_HDRS) vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(call msg,STACK,$@)
+	$(Q)$(PYTHON) tools/bpf_stack.py --budget $(BPF_STACK_BUDGET) $@ || { rm -f $@; exit 1; }
 	$(Q)llvm-strip -g $@ 2>/dev/null || true
 
 $(SKEL): $(OUTPUT)/asyncprof.bpf.o
@@ -124,6 +129,13 @@ test-asan: $(ASAN_BINS)
 test-integration: asyncprof-bpf
 	$(Q)$(PYTHON) tests/integration/run_all.py
 
+# The stack check itself fails an object over the budget (tests/bpf/deep_stack.bpf.c).
+$(OUTPUT)/deep_stack.bpf.o: tests/bpf/deep_stack.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+test-bpf-stack: $(OUTPUT)/deep_stack.bpf.o
+	$(Q)sh tests/bpf/check_stack.sh $< $(BPF_STACK_BUDGET)
+
 # The tool itself under ASan+UBSan (test-asan-integration: the hardening suite with it).
 $(OUTPUT)/asan/asyncprof-bpf: user/main.c $(OUTPUT)/asan/libap.a
 	$(call msg,BINARY,$@)
@@ -166,6 +178,7 @@ fuzz: $(FUZZ_BINS)
 # The README's test command: installs, builds, runs every test.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory test-bpf-stack
 	$(Q)$(MAKE) --no-print-directory test-unit
 	$(Q)$(MAKE) --no-print-directory test-asan
 	$(Q)$(MAKE) --no-print-directory lint

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * asyncprof-bpf's BPF programs. Each hook exists as tp_btf (direct access
- * to arguments) and raw_tp (older kernels); the loader autoloads one set.
- * The logic lives in the headers, one concern each.
+ * to arguments) and raw_tp; the programs that walk Python stacks exist
+ * with bpf_loop (5.17+) and with a bounded loop (_bounded, older kernels).
+ * The loader autoloads one set (user/tracer.c). The logic lives in the
+ * headers, one concern each.
  */
 #include "common.bpf.h"
 #include "loop.bpf.h"
@@ -20,7 +22,13 @@ int BPF_PROG(ap_sys_enter_btf, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(ap_sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, regs, ret, true);
+	return on_sys_exit(ctx, regs, ret, true, true);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(ap_sys_exit_btf_bounded, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx, regs, ret, true, false);
 }
 
 SEC("tp_btf/sched_switch")
@@ -44,7 +52,13 @@ int BPF_PROG(ap_sys_enter_raw, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(ap_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, regs, ret, false);
+	return on_sys_exit(ctx, regs, ret, false, true);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(ap_sys_exit_raw_bounded, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx, regs, ret, false, false);
 }
 
 SEC("raw_tp/sched_switch")
@@ -117,5 +131,22 @@ int BPF_KPROBE(ap_task_wakeup, void *task)
 SEC("perf_event")
 int ap_sample(struct bpf_perf_event_data *ctx)
 {
-	return on_sample();
+	return on_sample(true);
+}
+
+SEC("perf_event")
+int ap_sample_bounded(struct bpf_perf_event_data *ctx)
+{
+	return on_sample(false);
+}
+
+/*
+ * Loaded only with ASYNCPROF_SELFTEST=refused: a read through a number,
+ * which every verifier refuses. The tests use it to see a real refusal end
+ * in one line and exit 1, on any kernel.
+ */
+SEC("?raw_tp/sys_enter")
+int ap_selftest_refused(void *ctx)
+{
+	return *(volatile int *)(long)bpf_get_prandom_u32();
 }

@@ -85,7 +85,9 @@ struct ap_rec_blocking {
 	__u64 stack_id;		       /* key in the stacks map, 0 when none */
 	__u64 ustack[AP_NATIVE_DEPTH]; /* native return addresses, innermost first */
 	__u32 nustack;
-	__u32 gil; /* a futex wait on the interpreter's GIL */
+	__u32 gil;	    /* a futex wait on the interpreter's GIL */
+	__u32 began_before; /* in flight when tracing began: start_ns is a lower bound */
+	__u32 pad;
 	__u8 detail[AP_DETAIL_MAX];
 };
 

@@ -63,6 +63,65 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/*
+ * Per-CPU scratch for what no stack frame can hold: without private BPF
+ * stacks (most kernels) a whole call chain has 512 bytes. One slot for
+ * the tracepoint and uprobe programs, one for the CPU sampler, which can
+ * interrupt them on the same CPU. Global functions find their slot by
+ * index: 5.10's verifier takes only scalars as their arguments.
+ */
+enum ap_slot {
+	AP_SLOT_TP = 0,
+	AP_SLOT_SAMPLE = 1,
+	AP_SLOTS = 2,
+};
+
+/* Light mode: what a stack tells about the running task or callback. */
+struct light_hit {
+	__u64 handle;	 /* the asyncio Handle being run (Handle._run's self), 0: not found */
+	__u64 coro_code; /* code object of the outermost coroutine frame, 0: none */
+	__u64 cb_code;	 /* uvloop: code object of the running callback's first frame */
+};
+
+/*
+ * A stack walk in progress. In the scratch slot, not on the stack: a
+ * count kept on the stack has exact bounds for the verifier, so each frame
+ * count was another state of the walk to check; and the step is a global
+ * function, which can only be given the slot.
+ */
+struct walk_ctx {
+	__u64 f;    /* the next frame */
+	__u32 max;  /* frames to keep */
+	__u32 slot; /* enum ap_slot: where the frames go */
+	__u32 version;
+	__u32 off_code, off_back, off_lasti, off_owner, off_adaptive;
+	__u32 tgid;	 /* whose py_procs entry the light search updates */
+	__u32 light;	 /* the walk goes on past max to find the outermost coroutine */
+	__u32 coro_next; /* the previous frame was the outermost coroutine so far */
+	__u64 prev_code; /* code object of the previous (inner) frame */
+	struct light_hit hit;
+};
+
+struct py_scratch {
+	struct walk_ctx w;
+	struct ap_pystack st; /* the stack walked last */
+	__u64 stack_id;	      /* its id in the stacks map, 0: none */
+	__u64 task;	      /* light mode: the task and callback found from it */
+	__u64 cb;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct py_scratch);
+} py_scratch SEC(".maps");
+
+static __always_inline struct py_scratch *py_scratch_get(__u32 slot)
+{
+	return bpf_map_lookup_elem(&py_scratch, &slot);
+}
+
 #define vlog(fmt, ...)                                  \
 	({                                              \
 		if (verbose)                            \

@@ -216,9 +216,10 @@ struct {
 	__type(value, struct kind_slot[KIND_SLOTS]);
 } kind_cache SEC(".maps");
 
-static __always_inline __u32 obj_kind_fast(__u64 obj, const struct ap_py_offsets *o, __u64 *typep)
+static __always_inline __u32 obj_kind_fast_at(__u64 obj, __u64 ob_type_off, __u64 tp_name_off,
+					      __u64 *typep)
 {
-	__u64 type = rd_ptr(obj + o->ob_type);
+	__u64 type = rd_ptr(obj + ob_type_off);
 	struct kind_slot *c, *s = NULL;
 	__u32 zero = 0, *k, kind;
 
@@ -236,7 +237,7 @@ static __always_inline __u32 obj_kind_fast(__u64 obj, const struct ap_py_offsets
 		}
 	}
 	k = bpf_map_lookup_elem(&py_kinds, &type);
-	kind = k ? *k : type_kind(type, o->tp_name);
+	kind = k ? *k : type_kind(type, tp_name_off);
 	if (s) {
 		WRITE_ONCE(s->type, 0);
 		barrier();
@@ -245,6 +246,11 @@ static __always_inline __u32 obj_kind_fast(__u64 obj, const struct ap_py_offsets
 		WRITE_ONCE(s->type, type);
 	}
 	return kind;
+}
+
+static __always_inline __u32 obj_kind_fast(__u64 obj, const struct ap_py_offsets *o, __u64 *typep)
+{
+	return obj_kind_fast_at(obj, o->ob_type, o->tp_name, typep);
 }
 
 /* Is this PyMethodDef task_wakeup's? Cached per PyMethodDef. */
@@ -444,15 +450,15 @@ static __always_inline struct ap_task_stats *task_get(__u32 tgid, __u32 tid, __u
 }
 
 /* Send the name of a plain callback the first time it is seen. */
-static __always_inline void cb_name_once(struct ap_thread *t, __u32 tid, const struct cb_ident *ci,
+static __always_inline void cb_name_once(__u32 tgid, __u32 tid, const struct cb_ident *ci,
 					 const struct ap_py_offsets *o)
 {
-	if (!ci->id || !name_is_new(t->tgid, AP_NAME_CALLBACK, ci->id))
+	if (!ci->id || !name_is_new(tgid, AP_NAME_CALLBACK, ci->id))
 		return;
 	if (ci->name_obj)
-		emit_pyname(t->tgid, tid, AP_NAME_CALLBACK, ci->id, ci->name_obj, o);
+		emit_pyname(tgid, tid, AP_NAME_CALLBACK, ci->id, ci->name_obj, o);
 	else
-		emit_cname(t->tgid, tid, AP_NAME_CALLBACK, ci->id, ci->name_c);
+		emit_cname(tgid, tid, AP_NAME_CALLBACK, ci->id, ci->name_c);
 }
 
 /* A callback starts on thread t. */
@@ -472,7 +478,7 @@ static __always_inline void cb_begin(struct ap_thread *t, __u32 tid, __u64 cb,
 		return;
 	}
 	t->cb_id = ci.id;
-	cb_name_once(t, tid, &ci, o);
+	cb_name_once(t->tgid, tid, &ci, o);
 }
 
 static __always_inline void cb_account(struct ap_thread *t, __u64 dur)
@@ -705,16 +711,17 @@ static __always_inline int on_context_run_end(struct pt_regs *ctx)
 /*
  * The user callable of a uvloop handle, if obj is one for context ctx. A
  * global function: the register search tries up to seven candidates, and
- * the verifier checks this once instead of seven times.
+ * the verifier checks this once instead of seven times. Scalar arguments
+ * only (the type offsets, not the offsets table): 5.10 takes no others.
  */
-__noinline __u64 uv_callable(__u64 obj, __u64 ctx, const struct ap_py_offsets *o)
+__noinline __u64 uv_callable(__u64 obj, __u64 ctx, __u64 ob_type_off, __u64 tp_name_off)
 {
 	__u64 type;
 	__u32 kind;
 
-	if (!obj || obj & 7 || !o)
+	if (!obj || obj & 7)
 		return 0;
-	kind = obj_kind_fast(obj, o, &type);
+	kind = obj_kind_fast_at(obj, ob_type_off, tp_name_off, &type);
 	if (kind == PK_UV_HANDLE && rd_ptr(obj + UV_HANDLE_CONTEXT) == ctx)
 		/* cb_type 1 is a Python callable; others are uvloop's own methods */
 		return rd_u32(obj + UV_HANDLE_CB_TYPE) == 1 ? rd_ptr(obj + UV_HANDLE_ARG1) : 0;
@@ -736,12 +743,12 @@ static __always_inline __u64 uv_find_callable(struct pt_regs *regs, struct ap_th
 	__u64 cb;
 
 	if (t->uv_reg) {
-		cb = uv_callable(r[(t->uv_reg - 1) & 7], ctx, o);
+		cb = uv_callable(r[(t->uv_reg - 1) & 7], ctx, o->ob_type, o->tp_name);
 		if (cb)
 			return cb;
 	}
 	for (__u32 i = 0; i < 6; i++) {
-		cb = uv_callable(r[i], ctx, o);
+		cb = uv_callable(r[i], ctx, o->ob_type, o->tp_name);
 		if (cb) {
 			t->uv_reg = i + 1;
 			return cb;
@@ -789,8 +796,30 @@ static __always_inline int on_ctx_enter(struct pt_regs *regs)
 		return 0;
 	}
 	t->uv_id[d & 3] = ci.id;
-	cb_name_once(t, tid, &ci, &pp->off);
+	cb_name_once(t->tgid, tid, &ci, &pp->off);
 	return 0;
+}
+
+/*
+ * The task and callback running on t: under uvloop the handle entered
+ * last (its task is only copied to cb_task at its exit), else cb_task.
+ */
+static __always_inline void running_cb(struct ap_thread *t, __u64 *task, __u64 *id)
+{
+	struct ap_task_stats *st;
+	__u32 d = t->uv_depth;
+	__u64 tk;
+
+	if (!d || d > 4) {
+		*task = t->cb_task;
+		*id = t->cb_id;
+		return;
+	}
+	d--;
+	tk = t->uv_task[d & 3];
+	st = tk ? bpf_map_lookup_elem(&tasks, &tk) : NULL;
+	*task = tk;
+	*id = tk ? (st ? st->coro_id : 0) : t->uv_id[d & 3];
 }
 
 /* _asyncio stepped or woke a task: under uvloop, it names the running handle. */

@@ -98,23 +98,33 @@ static __always_inline __u64 task_start_ns(void)
 	return BPF_CORE_READ(task, start_time);
 }
 
+/*
+ * Zeroes for a new threads entry. Global (.bss), never written: a struct
+ * ap_thread on the stack was most of the 512 bytes that a whole call
+ * chain may use on kernels without private BPF stacks.
+ */
+struct ap_thread thread_zero = {};
+
 static __always_inline struct ap_thread *thread_get(__u32 tid, __u32 tgid, __u64 now)
 {
 	struct ap_thread *t = bpf_map_lookup_elem(&threads, &tid);
-	struct ap_thread init = {};
 
 	if (t)
 		return t;
-	init.tgid = tgid;
-	init.loop_epfd = -1;
-	init.cand_epfd = -1;
-	/* a thread older than the window was there from its start */
-	init.first_ns = task_start_ns() > window_start_ns ? now : window_start_ns;
-	bpf_get_current_comm(init.comm, sizeof(init.comm));
-	if (bpf_map_update_elem(&threads, &tid, &init, BPF_NOEXIST) &&
+	if (bpf_map_update_elem(&threads, &tid, &thread_zero, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&threads, &tid))
 		stat_inc(AP_STAT_THREAD_FULL);
-	return bpf_map_lookup_elem(&threads, &tid);
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t || t->tgid)
+		return t;
+	/* only this thread writes its entry: filled in place, after the insert */
+	t->tgid = tgid;
+	t->loop_epfd = -1;
+	t->cand_epfd = -1;
+	/* a thread older than the window was there from its start */
+	t->first_ns = task_start_ns() > window_start_ns ? now : window_start_ns;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	return t;
 }
 
 /*
@@ -230,11 +240,33 @@ static __always_inline bool is_loop_poll(struct ap_thread *t, __u32 nr, __s32 fd
 }
 
 /*
- * Fill detail of a blocking call from the syscall's arguments. A global
- * function: the verifier checks it once, not once per state it is reached in.
+ * A blocking record is built here, then copied to the ring buffer: it is
+ * larger than any stack frame, and a record reserved in the ring buffer
+ * cannot be handed to a global function on 5.10. Only sys_exit programs
+ * use it, and one at a time on a CPU.
  */
-__noinline int blocking_detail(struct ap_rec_blocking *r)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ap_rec_blocking);
+} blocking_scratch SEC(".maps");
+
+static __always_inline struct ap_rec_blocking *blocking_rec(void)
 {
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&blocking_scratch, &zero);
+}
+
+/*
+ * Fill detail of the blocking call in blocking_scratch from its arguments.
+ * A global function: the verifier checks it once, not once per state it is
+ * reached in.
+ */
+__noinline int blocking_detail(void)
+{
+	struct ap_rec_blocking *r = blocking_rec();
 	const char *path = NULL;
 	long n;
 
@@ -262,25 +294,45 @@ __noinline int blocking_detail(struct ap_rec_blocking *r)
 }
 
 /*
- * Hook for the CPython backend: the Python stack (*stack), and in light
- * mode the task and callback found from it. Runs before the record is
- * reserved, so the names it sends arrive first. -ENOENT: not a Python
- * process we know, nothing set.
+ * Hook for the CPython backend: the Python stack into slot's stack_id, and
+ * in light mode the task and callback found from it. Runs before the
+ * record goes out, so the names it sends arrive first. -ENOENT: not a
+ * Python process we know. loop: walk with bpf_loop (5.17+).
  */
-int py_attribute(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task, __u64 *cb);
+static __always_inline int py_attribute_any(__u32 tgid, __u32 tid, __u32 slot, bool loop);
 
 /* Hook for the CPython backend: syscall time lands in the running callback. */
 static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
 
+/* Hook for the CPython backend: the task and callback running on t now. */
+static __always_inline void running_cb(struct ap_thread *t, __u64 *task, __u64 *id);
+
 /* Hook for the CPython backend: is this a wait for the GIL? Sets *start and *dur. */
 static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *start, __u64 *dur);
 
+/* Python stack, task and callback of the blocking record r. */
+static __always_inline void blocking_attribute(struct ap_rec_blocking *r, __u32 tgid, __u32 tid,
+					       bool loop)
+{
+	struct py_scratch *ps;
+
+	if (py_attribute_any(tgid, tid, AP_SLOT_TP, loop))
+		return;
+	ps = py_scratch_get(AP_SLOT_TP);
+	if (!ps)
+		return;
+	r->stack_id = ps->stack_id;
+	if (light_mode) {
+		r->task = ps->task;
+		r->callback = ps->cb;
+	}
+}
+
 static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 tid, __u64 now,
-					  long ret)
+					  long ret, bool loop)
 {
 	__u64 start = t->sys_start_ns, dur = now - start;
 	bool gil = gil_wait(t, now, &start, &dur);
-	__u64 stack = 0, task = t->cb_task, cb = t->cb_id;
 	struct ap_rec_blocking *r;
 	long n;
 
@@ -293,29 +345,34 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 		t->blocked_ns += dur;
 		t->blocking_calls++;
 	}
-	py_attribute(t, tid, &stack, &task, &cb);
-	r = rec_reserve(struct ap_rec_blocking, AP_REC_BLOCKING, t->tgid, tid);
+	r = blocking_rec();
 	if (!r)
 		return;
+	r->hdr.type = AP_REC_BLOCKING;
+	r->hdr.pid = t->tgid;
+	r->hdr.tid = tid;
+	r->hdr.size = sizeof(*r);
 	r->start_ns = start;
 	r->duration_ns = dur;
 	r->ret = ret;
 	r->args[0] = t->sys_args[0];
 	r->args[1] = t->sys_args[1];
 	r->args[2] = t->sys_args[2];
-	r->task = task;
-	r->callback = cb;
-	r->stack_id = stack;
+	running_cb(t, &r->task, &r->callback);
+	r->stack_id = 0;
 	r->syscall_nr = t->sys_nr;
 	r->fd_type = AP_FD_NONE;
 	r->detail_kind = AP_DETAIL_NONE;
 	r->detail_len = 0;
-	blocking_detail(r);
 	r->gil = gil;
+	r->began_before = t->in_sys == 2;
 	/* native frames (frame pointers permitting); a failure leaves none */
 	n = bpf_get_stack(ctx, r->ustack, sizeof(r->ustack), BPF_F_USER_STACK);
 	r->nustack = n > 0 ? n / sizeof(r->ustack[0]) : 0;
-	rec_submit_now(r);
+	blocking_detail();
+	blocking_attribute(r, t->tgid, tid, loop);
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0))
+		stat_inc(AP_STAT_RB_DROPS);
 }
 
 /* Hook for the CPython backend: the loop thread enters its poll call. */
@@ -353,7 +410,8 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, bool btf)
 	return 0;
 }
 
-static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret, bool btf)
+static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret, bool btf,
+				       bool loop)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
@@ -364,7 +422,11 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 	if (!is_target(tgid))
 		return 0;
 	nr = (__u32)TP_FIELD(btf, regs, orig_ax);
-	if (nr_is_probe(nr))
+	/*
+	 * The uretprobe syscall leaves orig_ax at -1 by its exit: what ends
+	 * there is our probe's return trampoline, not a call of the target.
+	 */
+	if (nr_is_probe(nr) || nr == (__u32)-1)
 		return 0;
 	now = bpf_ktime_get_ns();
 	/* a thread first seen here was in a call that started before the window */
@@ -408,7 +470,7 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 	}
 	blocking_note_cb(t, now - t->sys_start_ns);
 	if (t->is_loop || t->in_sys == 2)
-		blocking_emit(ctx, t, tid, now, ret);
+		blocking_emit(ctx, t, tid, now, ret, loop);
 	t->in_sys = 0;
 	return 0;
 }

@@ -20,13 +20,6 @@ struct {
 	__type(value, struct ap_pystack);
 } stacks SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ap_pystack);
-} stack_scratch SEC(".maps");
-
 #define PY_FRAME_OWNED_BY_CSTACK 3
 
 /* The current thread's PyThreadState*, through its pthread key slot. */
@@ -55,30 +48,6 @@ static __always_inline __u64 py_top_frame(const struct ap_py_proc *pp, __u64 tst
 	return f;
 }
 
-/* Light mode: what a stack tells about the running task or callback. */
-struct light_hit {
-	__u64 handle;	 /* the asyncio Handle being run (Handle._run's self), 0: not found */
-	__u64 coro_code; /* code object of the outermost coroutine frame, 0: none */
-	__u64 cb_code;	 /* uvloop: code object of the running callback's first frame */
-};
-
-/*
- * The frames kept and their count are in the stack_scratch entry, not
- * here: a count kept on the stack has exact bounds for the verifier, so
- * each frame count was another state of the callback to check.
- */
-struct walk_ctx {
-	__u64 f;   /* the next frame */
-	__u32 max; /* frames to keep */
-	__u32 version;
-	__u32 off_code, off_back, off_lasti, off_owner, off_adaptive;
-	/* light mode only: the walk goes on past max to find the outermost coroutine */
-	struct ap_py_proc *pp; /* NULL: no light search */
-	__u32 coro_next;       /* the previous frame was the outermost coroutine so far */
-	__u64 prev_code;       /* code object of the previous (inner) frame */
-	struct light_hit hit;
-};
-
 #define CO_COROUTINE	      0x80
 #define CO_ITERABLE_COROUTINE 0x100 /* @types.coroutine generators */
 #define AIO_HANDLE_CALLBACK   24    /* asyncio Handle: _callback, the 2nd of its sorted __slots__ */
@@ -92,9 +61,9 @@ struct walk_ctx {
  * asyncio.Runner.run), learnt the same way, and the frame it calls is the
  * running callback's.
  */
-static __always_inline void light_frame(struct walk_ctx *w, __u64 f, __u64 code)
+static __always_inline void light_frame(struct walk_ctx *w, struct ap_py_proc *pp, __u64 f,
+					__u64 code)
 {
-	struct ap_py_proc *pp = w->pp;
 	__u64 self, type, inner = w->prev_code;
 	bool caller = w->coro_next;
 
@@ -141,14 +110,13 @@ static __always_inline __u64 walk_pos(const struct walk_ctx *w, __u64 f, __u64 c
 	return (ip - base) / 2;
 }
 
-/* One frame per call, from bpf_loop: the verifier sees the body once. */
-static long walk_one(__u32 i, void *arg)
+/* One frame of the walk; nonzero ends it. pp: the light search, else NULL. */
+static __always_inline long walk_frame(struct walk_ctx *w, struct ap_pystack *st,
+				       struct ap_py_proc *pp)
 {
-	struct walk_ctx *w = arg;
-	__u32 zero = 0, n;
-	struct ap_pystack *st;
 	__u64 f = w->f, code, pos;
 	__u8 owner = 0;
+	__u32 n;
 
 	if (!f)
 		return 1;
@@ -159,15 +127,12 @@ static long walk_one(__u32 i, void *arg)
 	/* 3.12+ C-stack shim frames (and 3.13's None executable) are not Python code */
 	if (owner == PY_FRAME_OWNED_BY_CSTACK || !code)
 		return 0;
-	if (w->pp)
-		light_frame(w, f, code);
-	st = bpf_map_lookup_elem(&stack_scratch, &zero);
-	if (!st)
-		return 1;
+	if (pp)
+		light_frame(w, pp, f, code);
 	n = st->depth;
 	if (n >= w->max || n >= AP_STACK_DEPTH) {
 		st->truncated = 1;
-		return w->pp ? 0 : 1;
+		return pp ? 0 : 1;
 	}
 	pos = walk_pos(w, f, code);
 	if (pos > AP_POS_START)
@@ -177,52 +142,112 @@ static long walk_one(__u32 i, void *arg)
 	return 0;
 }
 
-#define LIGHT_WALK_MAX 128 /* frames searched for the outermost coroutine */
-
-/* Walk the current thread's Python frames into st; the light search when hit. */
-static __always_inline void py_walk(struct ap_py_proc *pp, struct ap_pystack *st,
-				    struct light_hit *hit)
+/* One frame of the walk kept in slot; nonzero ends it. */
+static __always_inline long walk_step_in(__u32 slot)
 {
-	const struct ap_py_offsets *o = &pp->off;
-	__u64 tstate = py_tstate(pp);
-	struct walk_ctx w = {
-		.max = pp->stack_depth,
-		.version = o->version_hex,
-		.off_code = o->frame_code,
-		.off_back = o->frame_back,
-		.off_lasti = o->frame_lasti,
-		.off_owner = o->frame_owner,
-		.off_adaptive = o->code_adaptive,
-		.pp = hit && pp->code_flags ? pp : NULL,
-	};
+	struct py_scratch *ps = py_scratch_get(slot);
+	struct ap_py_proc *pp = NULL;
 
-	st->depth = 0;
-	st->truncated = 0;
-	if (!tstate)
-		return;
-	w.f = py_top_frame(pp, tstate);
-	bpf_loop(w.pp ? LIGHT_WALK_MAX : AP_STACK_DEPTH + 8, walk_one, &w, 0);
-	if (hit)
-		*hit = w.hit;
+	if (!ps)
+		return 1;
+	if (ps->w.light) {
+		pp = bpf_map_lookup_elem(&py_procs, &ps->w.tgid);
+		if (!pp)
+			return 1;
+	}
+	return walk_frame(&ps->w, &ps->st, pp);
+}
+
+/* bpf_loop's callback (arg: the slot): the verifier checks the body once. */
+static long walk_one(__u32 i, void *arg)
+{
+	return walk_step_in(*(__u32 *)arg);
 }
 
 /*
- * Intern stack st; its id (0 when it cannot be kept). A global function:
- * the hash loop is checked once, not once per state the walk ends in.
+ * Kernels before 5.17 have no bpf_loop: a bounded loop over a global
+ * function, which the verifier checks once; inlined, the light search's
+ * 128 frames were more than its million instructions.
  */
-__noinline __u64 stack_intern(struct ap_pystack *st)
+__noinline long walk_step(__u32 slot)
 {
+	return walk_step_in(slot);
+}
+
+#define LIGHT_WALK_MAX 128 /* frames searched for the outermost coroutine */
+#define WALK_MAX       (AP_STACK_DEPTH + 8)
+
+static __always_inline void walk_bounded(__u32 slot, bool light)
+{
+	int n = light ? LIGHT_WALK_MAX : WALK_MAX;
+
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < LIGHT_WALK_MAX; i++)
+		if (i >= n || walk_step(slot))
+			break;
+}
+
+/*
+ * Walk the current thread's Python frames into slot's stack; the light
+ * search when hit. loop: with bpf_loop (a constant in each program). The
+ * walk's state lives in the slot: no stack frame holds it.
+ */
+static __always_inline void py_walk(__u32 tgid, struct ap_py_proc *pp, __u32 slot,
+				    struct light_hit *hit, bool loop)
+{
+	const struct ap_py_offsets *o = &pp->off;
+	struct py_scratch *ps = py_scratch_get(slot);
+	__u64 tstate = py_tstate(pp);
+	struct walk_ctx *w;
+	bool light = hit && pp->code_flags;
+
+	if (!ps)
+		return;
+	ps->st.depth = 0;
+	ps->st.truncated = 0;
+	if (!tstate)
+		return;
+	w = &ps->w;
+	__builtin_memset(w, 0, sizeof(*w));
+	w->f = py_top_frame(pp, tstate);
+	w->max = pp->stack_depth;
+	w->slot = slot;
+	w->version = o->version_hex;
+	w->off_code = o->frame_code;
+	w->off_back = o->frame_back;
+	w->off_lasti = o->frame_lasti;
+	w->off_owner = o->frame_owner;
+	w->off_adaptive = o->code_adaptive;
+	w->tgid = tgid;
+	w->light = light;
+	if (loop)
+		bpf_loop(light ? LIGHT_WALK_MAX : WALK_MAX, walk_one, &slot, 0);
+	else
+		walk_bounded(slot, light);
+	ps = py_scratch_get(slot);
+	if (hit && ps)
+		*hit = ps->w.hit;
+}
+
+/*
+ * Intern the stack in slot; its id (0 when it cannot be kept). A global
+ * function: the hash loop is checked once, not once per state the walk
+ * ends in.
+ */
+__noinline __u64 stack_intern(__u32 slot)
+{
+	struct py_scratch *ps = py_scratch_get(slot);
 	__u64 h = 0xcbf29ce484222325ULL;
 
-	if (!st)
+	if (!ps)
 		return 0;
 	for (int i = 0; i < AP_STACK_DEPTH; i++) {
-		if (i >= st->depth)
+		if (i >= ps->st.depth)
 			break;
-		h = (h ^ st->frames[i]) * 0x100000001b3ULL;
+		h = (h ^ ps->st.frames[i]) * 0x100000001b3ULL;
 	}
 	h |= 1;
-	if (bpf_map_update_elem(&stacks, &h, st, BPF_NOEXIST) &&
+	if (bpf_map_update_elem(&stacks, &h, &ps->st, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&stacks, &h)) {
 		stat_inc(AP_STAT_STACK_DROPS);
 		return 0;
@@ -231,17 +256,16 @@ __noinline __u64 stack_intern(struct ap_pystack *st)
 }
 
 /* Walk, intern and return the stack's id (0 when there is none); fills hit if given. */
-static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit *hit)
+static __always_inline __u64 py_stack_id(__u32 tgid, struct ap_py_proc *pp, __u32 slot,
+					 struct light_hit *hit, bool loop)
 {
-	__u32 zero = 0;
-	struct ap_pystack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct py_scratch *ps;
 
-	if (!st)
+	py_walk(tgid, pp, slot, hit, loop);
+	ps = py_scratch_get(slot);
+	if (!ps || !ps->st.depth)
 		return 0;
-	py_walk(pp, st, hit);
-	if (!st->depth)
-		return 0;
-	return stack_intern(st);
+	return stack_intern(slot);
 }
 
 /*
@@ -250,8 +274,8 @@ static __always_inline __u64 py_stack_id(struct ap_py_proc *pp, struct light_hit
  * one (uvloop runs handles from C): the outermost coroutine's code object,
  * named by its qualname; the Task itself is not known then.
  */
-static __always_inline void light_ident(struct ap_thread *t, __u32 tid, struct ap_py_proc *pp,
-					const struct light_hit *hit, __u64 *task, __u64 *cb)
+static __always_inline void light_ident(__u32 tgid, __u32 tid, struct ap_py_proc *pp,
+					const struct light_hit *hit, struct py_scratch *ps)
 {
 	const struct ap_py_offsets *o = &pp->off;
 	struct cb_ident ci = {};
@@ -263,46 +287,74 @@ static __always_inline void light_ident(struct ap_thread *t, __u32 tid, struct a
 		coro = rd_ptr(ci.task + o->task_coro);
 		qual = coro ? rd_ptr(coro + o->coro_qualname) : 0;
 		/* a freed Task's address comes back: its names are sent every time */
-		emit_pyname(t->tgid, tid, AP_NAME_TASK, ci.task, rd_ptr(ci.task + o->task_name), o);
-		emit_pyname(t->tgid, tid, AP_NAME_TASK_CORO, ci.task, qual, o);
-		if (qual && name_is_new(t->tgid, AP_NAME_CALLBACK, qual))
-			emit_pyname(t->tgid, tid, AP_NAME_CALLBACK, qual, qual, o);
-		*task = ci.task;
-		*cb = qual;
+		emit_pyname(tgid, tid, AP_NAME_TASK, ci.task, rd_ptr(ci.task + o->task_name), o);
+		emit_pyname(tgid, tid, AP_NAME_TASK_CORO, ci.task, qual, o);
+		if (qual && name_is_new(tgid, AP_NAME_CALLBACK, qual))
+			emit_pyname(tgid, tid, AP_NAME_CALLBACK, qual, qual, o);
+		ps->task = ci.task;
+		ps->cb = qual;
 		return;
 	}
 	if (!ci.id && (hit->cb_code || hit->coro_code)) {
 		ci.id = hit->cb_code ? hit->cb_code : hit->coro_code;
 		ci.name_obj = rd_ptr(ci.id + (o->code_qualname ? o->code_qualname : o->code_name));
 	}
-	cb_name_once(t, tid, &ci, o);
-	*task = 0;
-	*cb = ci.id;
+	cb_name_once(tgid, tid, &ci, o);
+	ps->task = 0;
+	ps->cb = ci.id;
 }
 
 /*
- * The Python stack of thread t now (and in light mode its task and
- * callback): for a blocking call and, in light mode, a CPU sample. A
- * global function: the verifier checks the walk and the attribution once
- * per program, not once per state of the caller that reaches them.
+ * The Python stack of thread tid now, into slot's stack_id (and in light
+ * mode its task and callback): for a blocking call and, in light mode, a
+ * CPU sample. 0, or -ENOENT for a process that is not a known CPython.
  */
-__noinline int py_attribute(struct ap_thread *t, __u32 tid, __u64 *stack, __u64 *task, __u64 *cb)
+static __always_inline int py_attribute_in(__u32 tgid, __u32 tid, __u32 slot, bool loop)
 {
-	struct ap_py_proc *pp;
+	struct py_scratch *ps = py_scratch_get(slot);
 	struct light_hit hit = {};
+	struct ap_py_proc *pp;
+	__u64 id;
 
-	if (!t || !stack || !task || !cb)
+	if (!ps)
 		return -EINVAL;
-	pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
+	ps->stack_id = 0;
+	ps->task = 0;
+	ps->cb = 0;
+	pp = bpf_map_lookup_elem(&py_procs, &tgid);
 	if (!pp)
 		return -ENOENT;
-	if (!light_mode) {
-		*stack = py_stack_id(pp, NULL);
-		return 0;
-	}
-	*stack = py_stack_id(pp, &hit);
-	light_ident(t, tid, pp, &hit, task, cb);
+	id = py_stack_id(tgid, pp, slot, light_mode ? &hit : NULL, loop);
+	/* the walk used the slot: look it up again rather than keep a pointer over calls */
+	ps = py_scratch_get(slot);
+	if (!ps)
+		return -EINVAL;
+	ps->stack_id = id;
+	if (light_mode)
+		light_ident(tgid, tid, pp, &hit, ps);
 	return 0;
+}
+
+/*
+ * Global functions: the verifier checks the walk and the attribution once
+ * per program, not once per state of the caller that reaches them. Only
+ * scalar arguments, which every supported kernel takes; a map key made
+ * from a pointer argument fails on 6.1. The _bounded one walks without
+ * bpf_loop, for kernels before 5.17.
+ */
+__noinline int py_attribute(__u32 tgid, __u32 tid, __u32 slot)
+{
+	return py_attribute_in(tgid, tid, slot, true);
+}
+
+__noinline int py_attribute_bounded(__u32 tgid, __u32 tid, __u32 slot)
+{
+	return py_attribute_in(tgid, tid, slot, false);
+}
+
+static __always_inline int py_attribute_any(__u32 tgid, __u32 tid, __u32 slot, bool loop)
+{
+	return loop ? py_attribute(tgid, tid, slot) : py_attribute_bounded(tgid, tid, slot);
 }
 
 #define NR_FUTEX   202
@@ -343,24 +395,30 @@ static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *star
  * that the names it sends come first. cb_start_ns is the start of the busy
  * interval, which is how a slow iteration finds its samples.
  */
-static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 tid, __u64 now)
+static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 tid, __u64 now,
+					bool loop)
 {
-	__u64 stack = 0, task = 0, cb = 0;
 	struct ap_rec_sample *r;
+	struct py_scratch *ps;
+	__u64 start;
 
 	if (t->in_poll)
 		return 0;
+	start = busy_since(t, now);
 	/* t->tgid is tgid: the entry was made by this process */
-	if (py_attribute(t, tid, &stack, &task, &cb))
+	if (py_attribute_any(tgid, tid, AP_SLOT_SAMPLE, loop))
+		return 0;
+	ps = py_scratch_get(AP_SLOT_SAMPLE);
+	if (!ps)
 		return 0;
 	r = rec_reserve(struct ap_rec_sample, AP_REC_SAMPLE, tgid, tid);
 	if (!r)
 		return 0;
 	r->ts_ns = now;
-	r->cb_start_ns = busy_since(t, now);
-	r->task = task;
-	r->callback = cb;
-	r->stack_id = stack;
+	r->cb_start_ns = start;
+	r->task = ps->task;
+	r->callback = ps->cb;
+	r->stack_id = ps->stack_id;
 	rec_submit_now(r);
 	return 0;
 }
@@ -371,14 +429,14 @@ static __always_inline int light_sample(struct ap_thread *t, __u32 tgid, __u32 t
  * slow-callback threshold), so slow callbacks get a stack even when they
  * make no syscall. Light mode keeps every sample of a busy loop thread.
  */
-static __always_inline int on_sample(void)
+static __always_inline int on_sample(bool loop)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct ap_rec_sample *r;
-	struct ap_py_proc *pp;
+	struct py_scratch *ps;
 	struct ap_thread *t;
-	__u64 start;
+	__u64 start, task, cb;
 
 	if (!is_target(tgid))
 		return 0;
@@ -386,24 +444,28 @@ static __always_inline int on_sample(void)
 	if (!t || !t->is_loop)
 		return 0;
 	if (light_mode)
-		return light_sample(t, tgid, tid, bpf_ktime_get_ns());
+		return light_sample(t, tgid, tid, bpf_ktime_get_ns(), loop);
 	start = t->cb_start_ns;
 	if (!start && t->uv_depth && t->uv_depth <= 4)
 		start = t->uv_start_ns[0];
 	now = bpf_ktime_get_ns();
 	if (!start || now - start < min_sample_ns)
 		return 0;
-	pp = bpf_map_lookup_elem(&py_procs, &tgid);
-	if (!pp)
+	task = t->cb_task ? t->cb_task : t->uv_task[0];
+	cb = t->cb_id ? t->cb_id : t->uv_id[0];
+	if (py_attribute_any(tgid, tid, AP_SLOT_SAMPLE, loop))
+		return 0;
+	ps = py_scratch_get(AP_SLOT_SAMPLE);
+	if (!ps)
 		return 0;
 	r = rec_reserve(struct ap_rec_sample, AP_REC_SAMPLE, tgid, tid);
 	if (!r)
 		return 0;
 	r->ts_ns = now;
 	r->cb_start_ns = start;
-	r->task = t->cb_task ? t->cb_task : t->uv_task[0];
-	r->callback = t->cb_id ? t->cb_id : t->uv_id[0];
-	r->stack_id = py_stack_id(pp, NULL);
+	r->task = task;
+	r->callback = cb;
+	r->stack_id = ps->stack_id;
 	rec_submit_now(r);
 	return 0;
 }

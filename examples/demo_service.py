@@ -11,7 +11,7 @@ Endpoints (plain asyncio streams, standard library only):
                       -> a sync sleep in a handler
     GET /quote        fetch_quote(): urllib.request to a slow upstream (80 ms)
                       -> a synchronous HTTP call on the loop thread
-    GET /report       render_report(): json.dumps of a large document, ~100 ms of CPU
+    GET /report       render_report(): json.dumps of a large document, 250 ms of CPU
                       -> a CPU-heavy JSON encode in a handler
     background        compact_metrics(): a thread that runs pure-Python work for
                       200 ms every second -> the loop waits for the GIL
@@ -32,6 +32,7 @@ import time
 import urllib.request
 
 UPSTREAM_DELAY_S = 0.08
+RENDER_CPU_S = 0.25  # render_report's CPU time: 2.5 times the slow-callback threshold
 
 
 # --- the faults --------------------------------------------------------------
@@ -49,10 +50,17 @@ def fetch_quote(upstream):
 
 
 def render_report():
-    """Serialises a large document on the loop thread: all CPU, no syscall."""
+    """Serialises a large document on the loop thread: all CPU, no syscall.
+
+    Page after page until 250 ms of CPU, so that it is well past the 100 ms
+    slow-callback threshold on a fast machine as on a slow one."""
     rows = [{"id": i, "name": "item-%d" % i, "tags": ["a", "b", "c"], "price": i * 0.5,
              "stock": {"eu": i % 7, "us": i % 11}} for i in range(6000)]
-    return json.dumps({"rows": rows}, indent=1, sort_keys=True)
+    start = time.thread_time()
+    while True:
+        page = json.dumps({"rows": rows}, indent=1, sort_keys=True)
+        if time.thread_time() - start >= RENDER_CPU_S:
+            return page
 
 
 def compact_metrics(stop):

@@ -30,7 +30,7 @@ static const char doc[] =
 	"\n"
 	"USAGE: asyncprof-bpf [--pid PID]... [--comm NAME] [-d S] [-o [FMT:]FILE]...\n"
 	"       asyncprof-bpf [OPTIONS] -- COMMAND [ARGS]...\n"
-	"       asyncprof-bpf --list\n"
+	"       asyncprof-bpf --list | --check\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    asyncprof-bpf --pid 1234         # live view until q, then a summary\n"
@@ -38,6 +38,7 @@ static const char doc[] =
 	"    asyncprof-bpf -o report.html -- python3 app.py\n"
 	"                                     # run app.py, report when it exits\n"
 	"    asyncprof-bpf --list             # event-loop processes and backends\n"
+	"    asyncprof-bpf --check            # what this kernel supports, per mode\n"
 	"    asyncprof-bpf -p 1234 -d 10 -o report.json\n"
 	"    asyncprof-bpf -p 1234 --blocking-threshold 5 --slow-callback 50\n"
 	"    asyncprof-bpf -p 1234 --batch --interval 2000  # figures as text\n"
@@ -64,6 +65,7 @@ enum {
 	OPT_GROUP_BY,
 	OPT_MODE,
 	OPT_LIST,
+	OPT_CHECK,
 };
 
 static const struct argp_option opts[] = {
@@ -104,6 +106,10 @@ static const struct argp_option opts[] = {
 	 0},
 	{"list", OPT_LIST, NULL, 0,
 	 "List the event-loop processes on the host with runtime, version and backend, then exit",
+	 0},
+	{"check", OPT_CHECK, NULL, 0,
+	 "Print what this kernel supports and what each mode uses, load every mode's programs, "
+	 "then exit (1 if a mode cannot run)",
 	 0},
 	{"top", OPT_TOP, "N", 0, "Entries per table in the text summary (default 10)", 0},
 	{"verbose", 'v', NULL, 0, "Verbose debug output (repeat for libbpf's)", 0},
@@ -272,6 +278,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_LIST:
 		env.list = true;
+		break;
+	case OPT_CHECK:
+		env.check = true;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument: %s (a command to run goes after --)", arg);

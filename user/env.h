@@ -49,6 +49,7 @@ struct env {
 	enum ap_mode mode; /* --mode; default full with --pid, light system-wide */
 	bool mode_set;
 	bool list;	 /* --list: the event-loop processes on the host, then exit */
+	bool check;	 /* --check: this kernel's features and each mode's load, then exit */
 	char **cmd_argv; /* the command after "--" (NULL-terminated), or NULL */
 	int cmd_argc;
 	int verbose;

@@ -157,8 +157,12 @@ int launch__new(char *const *argv, struct launch **out)
 		elog("cannot start %s: %s\n", argv[0], strerror(-err));
 		goto out_close;
 	}
-	if (l->pid == 0)
+	if (l->pid == 0) {
+		/* our copies of the other ends: with go[1] open here, EOF never comes */
+		close(go[1]);
+		close(er[0]);
 		child_run(l, go[0], er[1]);
+	}
 	close(go[0]);
 	close(er[1]);
 	l->go_fd = go[1];
@@ -594,9 +598,13 @@ void launch__free(struct launch *l)
 	if (fwd_pid == l->pid)
 		fwd_pid = 0;
 	if (l->go_fd >= 0) {
-		close(l->go_fd); /* the child, still waiting for the go, reads EOF and exits */
-		waitpid(l->pid, &l->status, 0);
-		l->reaped = true;
+		/* never let go (the tracer failed): it ran none of its code, so end it now */
+		close(l->go_fd);
+		if (l->pid > 0 && !l->reaped) {
+			kill(l->pid, SIGKILL);
+			waitpid(l->pid, &l->status, 0);
+			l->reaped = true;
+		}
 	}
 	if (l->err_fd >= 0)
 		close(l->err_fd);

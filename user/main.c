@@ -15,8 +15,11 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "asyncprof.h"
+#include "bpferr.h"
 #include "env.h"
 #include "export.h"
+#include "kcheck.h"
+#include "kfeat.h"
 #include "launch.h"
 #include "list.h"
 #include "log.h"
@@ -42,13 +45,26 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+/*
+ * libbpf's warnings go to bpferr, which makes a failed load one line; -v
+ * prints them as they come (the verifier's whole log among them).
+ */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	char *msg = NULL, *line, *save = NULL;
+
 	if (level == LIBBPF_DEBUG && env.verbose < 2)
 		return 0;
 	if (level == LIBBPF_INFO && env.verbose < 1)
 		return 0;
-	return vfprintf(stderr, fmt, args);
+	if (env.verbose)
+		return vfprintf(stderr, fmt, args);
+	if (vasprintf(&msg, fmt, args) < 0)
+		return 0;
+	for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		bpferr__feed(line);
+	free(msg);
+	return 0;
 }
 
 static uint64_t now_ns(void)
@@ -292,15 +308,25 @@ static void print_tracing(const struct targets *ts)
 		return;
 	}
 	for (size_t i = 0; (tg = targets__get(ts, i)); i++)
-		fprintf(stderr, "Tracing pid %d (%s, %s%s%s, backend %s)...%s%s\n", tg->proc.pid,
+		/* light mode has no uprobes, but a CPython's stacks and tasks are still read */
+		fprintf(stderr, "Tracing pid %d (%s, %s%s%s, %s%s)...%s%s\n", tg->proc.pid,
 			strutil__term(tg->proc.comm, comm, sizeof(comm)), tg->proc.runtime,
 			tg->proc.runtime_version ? " " : "",
-			tg->proc.runtime_version ? tg->proc.runtime_version : "", tg->proc.backend,
+			tg->proc.runtime_version ? tg->proc.runtime_version : "",
+			tg->light_py ? "light mode: tasks and stacks from CPU samples" : "backend ",
+			tg->light_py ? "" : tg->proc.backend,
 			i + 1 == targets__count(ts) ? " " : "",
 			i + 1 == targets__count(ts) ? stop : "");
 }
 
-static int load_tracer(const struct targets *ts, struct tracer **tr)
+static bool env_is(const char *name, const char *value)
+{
+	const char *e = getenv(name);
+
+	return e && !strcmp(e, value);
+}
+
+static int load_tracer(const struct targets *ts, const struct kfeat *kf, struct tracer **tr)
 {
 	struct tracer_opts topts = {
 		.pids = env.pids,
@@ -316,13 +342,42 @@ static int load_tracer(const struct targets *ts, struct tracer **tr)
 		/* only --pid knows every target before loading; others are found later */
 		.uprobes = env.npids && !launched ? targets__uprobes(ts) : TRACER_UP_ALL,
 		.verbose = env.verbose >= 2,
+		.bpf_loop = kf->have[KFEAT_BPF_LOOP] && !env_is("ASYNCPROF_STACK_WALK", "bounded"),
+		.raw_tp = env_is("ASYNCPROF_TRACEPOINTS", "raw"),
+		.refused = env_is("ASYNCPROF_SELFTEST", "refused"),
 	};
-	int err = tracer__new(&topts, tr);
+	char why[320];
+	int err;
 
-	if (err)
+	bpferr__reset();
+	err = tracer__new(&topts, tr);
+	if (!err)
+		return 0;
+	if (*bpferr__summary(why, sizeof(why)))
+		elog("this kernel (%s) refused %s mode's BPF programs: %s; %s-v prints the "
+		     "verifier's log, --check what this kernel supports\n",
+		     kf->release, env.mode == AP_MODE_LIGHT ? "light" : "full", why,
+		     env.mode == AP_MODE_LIGHT ? "" : "--mode light loads fewer programs; ");
+	else
 		elog("failed to load BPF programs: %s%s\n", strerror(-err),
 		     err == -EPERM ? " (need root, or CAP_BPF and CAP_PERFMON)" : "");
 	return err;
+}
+
+/* A mode this kernel cannot run: one line naming what it lacks, before any child starts. */
+static int kernel_supports(struct kfeat *kf)
+{
+	int miss;
+
+	kfeat__probe(kf, false);
+	miss = kfeat__missing(kf, env.mode == AP_MODE_LIGHT);
+	if (miss < 0)
+		return 0;
+	elog("this kernel (%s) lacks %s, which %s mode needs (Linux %s or later; "
+	     "--check lists what it has)\n",
+	     kf->release, kfeat__name(miss), env.mode == AP_MODE_LIGHT ? "light" : "full",
+	     kfeat__since(miss));
+	return -ENOTSUP;
 }
 
 /* Attach: tracepoints, the sampler, then each target's uprobes. */
@@ -383,6 +438,7 @@ int main(int argc, char **argv)
 	struct ap_report *rep = NULL;
 	struct targets *ts = NULL;
 	struct tracer *tr = NULL;
+	struct kfeat kf;
 	uint64_t start, end;
 	int err;
 
@@ -391,7 +447,11 @@ int main(int argc, char **argv)
 	if (env.list)
 		return list__print(stdout, env.backend) ? 1 : 0;
 	libbpf_set_print(libbpf_print);
+	if (env.check)
+		return preflight__privilege() ? 1 : kcheck__run(stdout);
 	err = preflight__check();
+	if (!err)
+		err = kernel_supports(&kf);
 	if (!err)
 		err = preflight__outputs(env.outputs, env.noutputs);
 	if (!err)
@@ -401,7 +461,7 @@ int main(int argc, char **argv)
 	else if (!err)
 		err = targets__open_pids(ts, env.pids, env.npids, env.backend);
 	if (!err)
-		err = load_tracer(ts, &tr);
+		err = load_tracer(ts, &kf, &tr);
 	if (err)
 		goto cleanup;
 	setup_signals();

@@ -126,6 +126,8 @@ struct ap_blocking {
 	char *callback;
 	struct ap_stack stack;
 	struct ap_stack native_stack; /* native frames, innermost first (may be empty) */
+	bool began_before; /* in flight when tracing began: start_ns is the window's start (or the
+			    * thread's), duration_ns a lower bound */
 };
 
 /* Blocking calls of one thread, kind and syscall, summed (for counters). */

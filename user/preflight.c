@@ -23,14 +23,16 @@ static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-/* Root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE to read the target). */
+/*
+ * CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE to read the
+ * target). The capabilities, not the uid: root with them dropped
+ * (capsh --drop, a container) cannot load programs either.
+ */
 static bool privileged(void)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2] = {};
 
-	if (geteuid() == 0)
-		return true;
 	if (syscall(SYS_capget, &h, d))
 		return false;
 	if (has_cap(d, CAP_SYS_ADMIN))
@@ -49,13 +51,19 @@ static bool nested_pidns(void)
 	return !stat("/proc/self/ns/pid", &st) && st.st_ino != PROC_PID_INIT_INO;
 }
 
+int preflight__privilege(void)
+{
+	if (privileged())
+		return 0;
+	elog("permission denied: run as root, or with CAP_BPF, CAP_PERFMON and "
+	     "CAP_SYS_PTRACE\n");
+	return -EPERM;
+}
+
 int preflight__check(void)
 {
-	if (!privileged()) {
-		elog("permission denied: run as root, or with CAP_BPF, CAP_PERFMON and "
-		     "CAP_SYS_PTRACE\n");
+	if (preflight__privilege())
 		return -EPERM;
-	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		elog("kernel BTF not found at /sys/kernel/btf/vmlinux: this kernel lacks "
 		     "CONFIG_DEBUG_INFO_BTF, which CO-RE programs need\n");

@@ -5,6 +5,8 @@
 
 #include "env.h"
 
+/* Root or the capabilities BPF tracing needs; one line and -EPERM if not. */
+int preflight__privilege(void);
 /* Print one line and return -errno when tracing cannot work here. */
 int preflight__check(void);
 /* Each output can be written (report_file__check); one line and -errno if not. */

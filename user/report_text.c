@@ -220,6 +220,8 @@ static void text_blocking_longest(FILE *f, const struct ap_report *r, const stru
 			b->kind ? b->kind : "?");
 		if (b->detail)
 			fprintf(f, " %s", strutil__term(b->detail, esc, sizeof(esc)));
+		if (b->began_before)
+			fprintf(f, " [in flight when tracing began: at least this long]");
 		text_context(f, p, b->task, b->callback);
 		fputc('\n', f);
 		text_stack(f, &b->stack);

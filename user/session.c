@@ -336,6 +336,7 @@ static int on_blocking(struct session *s, const void *rec)
 	b->tid = r->hdr.tid;
 	b->start_ns = r->start_ns;
 	b->duration_ns = r->duration_ns;
+	b->began_before = r->began_before;
 	b->syscall = syscalls__name(r->syscall_nr);
 	if (!b->syscall)
 		b->syscall = "unknown";

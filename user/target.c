@@ -112,9 +112,8 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 	p->backend = tg->uprobe ? "uprobe" : "syscall";
 	if (tg->uprobe && !pi->asyncio_path[0] && !tg->discovered && !tg->early)
 		wlog("pid %d (%s): the _asyncio C module is not loaded (a Python without it, or "
-		     "asyncio's pure-Python Task): tasks are not tracked; callbacks, blocking "
-		     "calls "
-		     "and lag are\n",
+		     "asyncio's pure-Python Task): tasks are not tracked, but callbacks, "
+		     "blocking calls and lag still are\n",
 		     p->pid, p->comm);
 	if (tg->uprobe) {
 		p->py_off = pi->off;

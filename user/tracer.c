@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "asyncprof.h"
 #include "asyncprof.skel.h"
+#include "kfeat.h"
 #include "log.h"
 #include "tracer.h"
 
@@ -17,58 +18,38 @@
 struct tracer {
 	struct asyncprof_bpf *skel;
 	bool tp_btf;
+	bool bpf_loop; /* the stack-walking programs use bpf_loop, else a bounded loop */
 	struct bpf_link *links[TRACER_MAX_LINKS]; /* uprobes, attached by hand */
 	int nlinks;
 };
 
-/*
- * Can a BTF-enabled tracepoint program attach to raw tracepoint `name`?
- * Loads a two-instruction program the way libbpf-tools' probe_tp_btf does.
- */
-static bool probe_tp_btf(const char *name)
-{
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
-	struct bpf_insn insns[] = {
-		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
-		{.code = BPF_JMP | BPF_EXIT},
-	};
-	int fd, id;
-
-	id = libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP);
-	if (id <= 0)
-		return false;
-	opts.attach_btf_id = id;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 static struct bpf_program *uprobe_prog(struct tracer *t, enum tracer_uprobe which, bool *ret);
 
-static bool raw_tp_forced(void)
-{
-	const char *e = getenv("ASYNCPROF_TRACEPOINTS");
-
-	return e && !strcmp(e, "raw");
-}
-
-/* Load one flavour of each hook: tp_btf, or raw_tp for kernels without it. */
-static void choose_flavour(struct tracer *t, bool btf)
+/*
+ * Load one flavour of each hook: tp_btf, or raw_tp for kernels without it;
+ * and for the programs that walk Python stacks, the bpf_loop variant or,
+ * before 5.17, the bounded one.
+ */
+static void choose_flavour(struct tracer *t, bool btf, bool loop)
 {
 	struct asyncprof_bpf *s = t->skel;
 
 	t->tp_btf = btf;
+	t->bpf_loop = loop;
 	bpf_program__set_autoload(s->progs.ap_sys_enter_btf, btf);
-	bpf_program__set_autoload(s->progs.ap_sys_exit_btf, btf);
+	bpf_program__set_autoload(s->progs.ap_sys_exit_btf, btf && loop);
+	bpf_program__set_autoload(s->progs.ap_sys_exit_btf_bounded, btf && !loop);
 	bpf_program__set_autoload(s->progs.ap_sched_switch_btf, btf);
 	bpf_program__set_autoload(s->progs.ap_exit_btf, btf);
 	bpf_program__set_autoload(s->progs.ap_sys_enter_raw, !btf);
-	bpf_program__set_autoload(s->progs.ap_sys_exit_raw, !btf);
+	bpf_program__set_autoload(s->progs.ap_sys_exit_raw, !btf && loop);
+	bpf_program__set_autoload(s->progs.ap_sys_exit_raw_bounded, !btf && !loop);
 	bpf_program__set_autoload(s->progs.ap_sched_switch_raw, !btf);
 	bpf_program__set_autoload(s->progs.ap_exit_raw, !btf);
-	vlog("using %s tracepoints\n", btf ? "tp_btf" : "raw_tp");
+	bpf_program__set_autoload(s->progs.ap_sample, loop);
+	bpf_program__set_autoload(s->progs.ap_sample_bounded, !loop);
+	vlog("using %s tracepoints, Python stacks by %s\n", btf ? "tp_btf" : "raw_tp",
+	     loop ? "bpf_loop" : "a bounded loop");
 }
 
 /*
@@ -109,7 +90,8 @@ static int tracer_load(struct tracer *t, const struct tracer_opts *opts, bool bt
 		bpf_map__set_max_entries(t->skel->maps.tasks, opts->max_tasks);
 	}
 	t->skel->rodata->light_mode = opts->light;
-	choose_flavour(t, btf);
+	choose_flavour(t, btf, opts->bpf_loop);
+	bpf_program__set_autoload(t->skel->progs.ap_selftest_refused, opts->refused);
 	choose_uprobes(t, opts->light ? 0 : opts->uprobes);
 	return asyncprof_bpf__load(t->skel);
 }
@@ -126,11 +108,10 @@ int tracer__new(const struct tracer_opts *opts, struct tracer **out)
 	 * tp_btf first, and probe for it only when that load fails: the probe
 	 * parses the kernel's BTF twice (tens of ms each, as much as the
 	 * verifier now takes), and every kernel with bpf_loop has tp_btf.
-	 * ASYNCPROF_TRACEPOINTS=raw takes the raw_tp flavour (its test here).
+	 * opts->raw_tp takes the raw_tp flavour (its test here).
 	 */
-	err = raw_tp_forced() ? -ENOTSUP : tracer_load(t, opts, true);
-	if (err && (raw_tp_forced() ||
-		    (t->skel && !(probe_tp_btf("sys_enter") && probe_tp_btf("sched_switch"))))) {
+	err = opts->raw_tp ? -ENOTSUP : tracer_load(t, opts, true);
+	if (err && (opts->raw_tp || (t->skel && !kfeat__tp_btf()))) {
 		asyncprof_bpf__destroy(t->skel);
 		err = tracer_load(t, opts, false);
 	}
@@ -246,6 +227,8 @@ int tracer__attach_sampler(struct tracer *t, unsigned int freq)
 		.freq = 1,
 		.sample_freq = freq,
 	};
+	struct bpf_program *sampler =
+		t->bpf_loop ? t->skel->progs.ap_sample : t->skel->progs.ap_sample_bounded;
 	int ncpu = libbpf_num_possible_cpus(), fd;
 	struct bpf_link *link;
 
@@ -256,7 +239,7 @@ int tracer__attach_sampler(struct tracer *t, unsigned int freq)
 				continue;
 			return -errno;
 		}
-		link = bpf_program__attach_perf_event(t->skel->progs.ap_sample, fd);
+		link = bpf_program__attach_perf_event(sampler, fd);
 		if (!link) {
 			close(fd);
 			return -errno;
@@ -336,4 +319,9 @@ uint64_t tracer__stat(const struct tracer *t, unsigned int which)
 bool tracer__uses_tp_btf(const struct tracer *t)
 {
 	return t->tp_btf;
+}
+
+bool tracer__uses_bpf_loop(const struct tracer *t)
+{
+	return t->bpf_loop;
 }

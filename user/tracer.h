@@ -25,6 +25,9 @@ struct tracer_opts {
 	bool trace_callbacks; /* send every callback run through the ring buffer */
 	bool light;	      /* light mode: the uprobe programs are not even loaded */
 	unsigned int uprobes; /* full mode: uprobe programs to load, bits 1 << tracer_uprobe */
+	bool bpf_loop;	      /* the kernel has bpf_loop (5.17+): else the bounded stack walk */
+	bool raw_tp;	      /* raw_tp even where tp_btf works (its test, and --check) */
+	bool refused;	      /* also a program every verifier refuses: the tests' load failure */
 	bool verbose;
 };
 
@@ -76,5 +79,7 @@ int tracer__stacks_fd(const struct tracer *t);
 uint64_t tracer__stat(const struct tracer *t, unsigned int which);
 /* Was the BTF-enabled tracepoint flavour used (else raw_tp)? */
 bool tracer__uses_tp_btf(const struct tracer *t);
+/* Do the stack walks use bpf_loop (else a bounded loop)? */
+bool tracer__uses_bpf_loop(const struct tracer *t);
 
 #endif /* AP_TRACER_H */

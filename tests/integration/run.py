@@ -263,7 +263,7 @@ class Addr:
     pass
 
 
-INT, STR, NUM = "int", "str", "num"
+INT, STR, NUM, BOOL = "int", "str", "num", "bool"
 ADDR = Addr()
 
 LAG = {"samples": INT, "max_ns": INT, "mean_ns": INT, "p50_ns": INT, "p90_ns": INT,
@@ -280,7 +280,8 @@ SLOW = {"tid": INT, "start_ns": INT, "duration_ns": INT, "task": Opt(ADDR),
         "callback": Opt(STR), "stack": [STR], "blocked_ns": INT}
 BLOCKING = {"tid": INT, "start_ns": INT, "duration_ns": INT, "syscall": Opt(STR),
             "kind": Enum("sleep", "file", "net", "process", "lock", "gil", "other"),
-            "detail": Opt(STR), "task": Opt(ADDR), "callback": Opt(STR), "stack": [STR]}
+            "detail": Opt(STR), "task": Opt(ADDR), "callback": Opt(STR), "stack": [STR],
+            "began_before_window": BOOL}
 PROCESS = {"pid": INT, "comm": STR, "exe": Opt(STR),
            "runtime": Enum("cpython", "node", "unknown"), "runtime_version": Opt(STR),
            "backend": Enum("uprobe", "syscall"), "loops": [LOOP], "tasks": [TASK],
@@ -298,6 +299,8 @@ def _type_ok(v, t):
         return isinstance(v, str)
     if t == NUM:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if t == BOOL:
+        return isinstance(v, bool)
     return False
 
 
@@ -347,6 +350,14 @@ def validate_report(r):
                 if h and h[-1]["count"] != loop["lag"]["samples"]:
                     errs.append("%s: +Inf bucket %d != samples %d"
                                 % (where, h[-1]["count"], loop["lag"]["samples"]))
+            for i, b in enumerate(p["blocking_calls"]):
+                # the uretprobe syscall's exit (its trampoline) is the tool's, not the target's
+                if any("[uprobes]" in f for f in b.get("native_stack") or []):
+                    errs.append("$.processes[%d].blocking_calls[%d]: the tool's own uprobe "
+                                "trampoline reported as a blocking call" % (pi, i))
+                if b["began_before_window"] and b["start_ns"] > w["start_ns"]:
+                    errs.append("$.processes[%d].blocking_calls[%d]: began before the window "
+                                "but starts in it" % (pi, i))
             for k in ("blocking_calls", "slow_callbacks"):
                 for i, c in enumerate(p[k]):
                     if c["duration_ns"] < 0:
@@ -784,6 +795,11 @@ def stalled_test(name, py_fn, uvloop=False):
         check(len(mine) == 1, "not one call from the window's start on the loop thread: %s",
               [(b["tid"], b["syscall"], b["start_ns"] - start) for b in p["blocking_calls"]])
         b = mine[0]
+        check(b.get("began_before_window") is True, "began_before_window: %r",
+              b.get("began_before_window"))
+        later = [x for x in p["blocking_calls"] if x is not b and x.get("began_before_window")]
+        check(not later, "calls that began in the window marked as before it: %s",
+              [(x["syscall"], x["start_ns"] - start) for x in later])
         end = b["start_ns"] + b["duration_ns"]
         check(abs(end - truth["end_ns"]) <= 20 * MS, "the sleep ends %+.1f ms off",
               (end - truth["end_ns"]) / MS)

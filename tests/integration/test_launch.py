@@ -13,6 +13,7 @@ import os
 import pty
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -183,6 +184,54 @@ def t_cannot_exec(ctx):
         check(len(lines) == 1 and lines[0].startswith("asyncprof-bpf: cannot run " + cmd),
               "%s: stderr %r", cmd, r.stderr)
         check(not os.path.exists(out), "%s: a report was written", cmd)
+
+
+def launch_refused(ctx, wrap, env, want):
+    """The tool fails before tracing: exit 1 within seconds, one line matching want,
+    no report, and neither the command nor a tracer left running."""
+    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    run.need_tool()
+    marker = "asyncprof-refused-%d-%d" % (os.getpid(), time.monotonic_ns())
+    ran = ctx.path("command-ran")
+    out = ctx.path("r.json")
+    cmd = [py, "-c", "open(%r, 'w'); import time; time.sleep(30)  # %s" % (ran, marker)]
+    argv = wrap([run.TOOL, "-q", "-o", "json:" + out, "--"] + cmd)
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=20,
+                           env=dict(os.environ, **env))
+    except subprocess.TimeoutExpired:
+        subprocess.run(["pkill", "-KILL", "-f", marker])
+        check(False, "the tool still ran after 20 s (launch mode hangs)")
+    took = time.monotonic() - t0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode == 1, "exit %d, want 1; stderr %r", r.returncode, r.stderr)
+    check(len(lines) == 1 and re.search(want, lines[0]), "stderr is not one line /%s/: %r",
+          want, r.stderr)
+    check(took < 5, "took %.1f s to fail", took)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    check(not left, "left running: %s", left)
+    check(not os.path.exists(ran), "the command ran its own code")
+    check(not os.path.exists(out), "a report was written")
+
+
+@test("launch-no-bpf-privilege")
+def t_no_privilege(ctx):
+    """Root without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: refused before the fork."""
+    run.need_exe("/usr/sbin/capsh", "capsh (libcap2-bin)")
+    launch_refused(ctx, lambda argv: ["/usr/sbin/capsh", "--drop=cap_bpf,cap_sys_admin,cap_perfmon",
+                                      "--", "-c", " ".join(shlex.quote(a) for a in argv)], {},
+                   r"^asyncprof-bpf: permission denied: run as root, or with CAP_BPF")
+
+
+@test("launch-program-refused")
+def t_program_refused(ctx):
+    """The verifier refuses a program after the command was forked, waiting for its exec:
+    the command is killed, never run, and the reason is one line."""
+    launch_refused(ctx, lambda argv: argv, {"ASYNCPROF_SELFTEST": "refused"},
+                   r"^asyncprof-bpf: this kernel \(.*\) refused full mode's BPF programs: "
+                   r"program ap_selftest_refused: this kernel's verifier refused one of its "
+                   r"memory reads \(\"R0 invalid mem access .*\"\); --mode light .* -v prints")
 
 
 @test("launch-sigterm-forwarded")

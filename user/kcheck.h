@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * --check: what this kernel offers, what each mode uses, and a load of
+ * every mode's programs (the verifier's verdict, not a guess from versions).
+ */
+#ifndef AP_KCHECK_H
+#define AP_KCHECK_H
+
+#include <stdio.h>
+
+/* Print the report to out. 0 if every mode loads, 1 if one cannot run. */
+int kcheck__run(FILE *out);
+
+#endif /* AP_KCHECK_H */

@@ -109,7 +109,7 @@ static const struct argp_option opts[] = {
 	 0},
 	{"check", OPT_CHECK, NULL, 0,
 	 "Print what this kernel supports and what each mode uses, load every mode's programs, "
-	 "then exit (1 if a mode cannot run)",
+	 "then exit (1 if a mode cannot run); --format json for scripts",
 	 0},
 	{"top", OPT_TOP, "N", 0, "Entries per table in the text summary (default 10)", 0},
 	{"verbose", 'v', NULL, 0, "Verbose debug output (repeat for libbpf's)", 0},
@@ -380,6 +380,10 @@ int env__parse(int argc, char **argv)
 		return err;
 	if (env.cmd_argv && !env.cmd_argc) {
 		fprintf(stderr, "asyncprof-bpf: no command after --\n");
+		return -EINVAL;
+	}
+	if (env.check && env.format != AP_FMT_TEXT && env.format != AP_FMT_JSON) {
+		fprintf(stderr, "asyncprof-bpf: --check prints text or json (--format)\n");
 		return -EINVAL;
 	}
 	if (env.cmd_argv && env.npids) {

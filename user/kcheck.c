@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "bpferr.h"
 #include "env.h"
+#include "json_writer.h"
 #include "kcheck.h"
 #include "kfeat.h"
 #include "tracer.h"
@@ -37,6 +38,8 @@ static const struct kcheck_cfg cfgs[] = {
 	{"light, bounded walk", 0, false, true, 0, false, true},
 };
 
+#define NCFGS (sizeof(cfgs) / sizeof(cfgs[0]))
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -45,8 +48,16 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Load one configuration; print ok with what it used, or the reason. */
-static int check_one(const struct kcheck_cfg *c, const struct kfeat *k, FILE *out)
+/* How one configuration's load went. */
+struct kcheck_res {
+	enum { KC_OK, KC_FAIL, KC_SKIP, KC_NA } st; /* KC_NA: not listed (see kcheck__run) */
+	bool tp_btf, bpf_loop;			    /* KC_OK: the variants loaded */
+	unsigned long long ms;
+	char why[320]; /* KC_FAIL: the reason */
+};
+
+/* Load one configuration into *r. */
+static void check_one(const struct kcheck_cfg *c, const struct kfeat *k, struct kcheck_res *r)
 {
 	int self = getpid();
 	struct tracer_opts o = {
@@ -64,47 +75,104 @@ static int check_one(const struct kcheck_cfg *c, const struct kfeat *k, FILE *ou
 		.raw_tp = c->raw_tp,
 	};
 	struct tracer *tr = NULL;
-	char why[320];
 	uint64_t t0 = mono_ms();
 	int err;
 
 	bpferr__reset();
 	err = tracer__new(&o, &tr);
+	r->ms = mono_ms() - t0;
 	if (err) {
-		fprintf(out, "  %-20s FAIL %s\n", c->name,
-			*bpferr__summary(why, sizeof(why)) ? why : strerror(-err));
-		return 1;
+		r->st = KC_FAIL;
+		if (!*bpferr__summary(r->why, sizeof(r->why)))
+			snprintf(r->why, sizeof(r->why), "%s", strerror(-err));
+		return;
 	}
-	fprintf(out, "  %-20s ok   %s, %s, %llu ms\n", c->name,
-		tracer__uses_tp_btf(tr) ? "tp_btf" : "raw_tp",
-		tracer__uses_bpf_loop(tr) ? "bpf_loop" : "bounded walk",
-		(unsigned long long)(mono_ms() - t0));
+	r->st = KC_OK;
+	r->tp_btf = tracer__uses_tp_btf(tr);
+	r->bpf_loop = tracer__uses_bpf_loop(tr);
 	tracer__free(tr);
-	return 0;
 }
 
-int kcheck__run(FILE *out)
+static void print_text(const struct kcheck_res *res, bool bad, FILE *out)
 {
-	struct kfeat k;
-	int bad = 0;
-
-	kfeat__probe(&k, true);
-	bad = kfeat__print(&k, out);
 	fprintf(out, "loads (every program of each configuration, through the verifier)\n");
-	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
-		const struct kcheck_cfg *c = &cfgs[i];
+	for (size_t i = 0; i < NCFGS; i++) {
+		const struct kcheck_res *r = &res[i];
 
-		if (c->bounded && !k.have[KFEAT_BPF_LOOP])
-			continue; /* the plain configurations already used it */
-		if (kfeat__missing(&k, c->light) >= 0) {
-			fprintf(out, "  %-20s skip (a feature it needs is missing)\n", c->name);
+		if (r->st == KC_NA)
 			continue;
-		}
-		fflush(out);
-		bad |= check_one(c, &k, out);
+		if (r->st == KC_SKIP)
+			fprintf(out, "  %-20s skip (a feature it needs is missing)\n",
+				cfgs[i].name);
+		else if (r->st == KC_FAIL)
+			fprintf(out, "  %-20s FAIL %s\n", cfgs[i].name, r->why);
+		else
+			fprintf(out, "  %-20s ok   %s, %s, %llu ms\n", cfgs[i].name,
+				r->tp_btf ? "tp_btf" : "raw_tp",
+				r->bpf_loop ? "bpf_loop" : "bounded walk", r->ms);
 	}
 	fprintf(out, "%s\n",
 		bad ? "result: some mode cannot run on this kernel"
 		    : "result: every mode runs on this kernel");
+}
+
+static void print_json(const struct kfeat *k, const struct kcheck_res *res, bool bad, FILE *out)
+{
+	static const char *const st[] = {"ok", "fail", "skip", "n/a"};
+	json_writer_t *w = jsonw_new(out);
+
+	if (!w)
+		return;
+	jsonw_pretty(w, true);
+	jsonw_start_object(w);
+	kfeat__json(k, w);
+	jsonw_name(w, "loads");
+	jsonw_start_array(w);
+	for (size_t i = 0; i < NCFGS; i++) {
+		const struct kcheck_res *r = &res[i];
+
+		if (r->st == KC_NA)
+			continue;
+		jsonw_start_object(w);
+		jsonw_string_field(w, "config", cfgs[i].name);
+		jsonw_string_field(w, "status", st[r->st]);
+		jsonw_string_field(w, "tracepoints",
+				   r->st == KC_OK ? (r->tp_btf ? "tp_btf" : "raw_tp") : NULL);
+		jsonw_string_field(w, "stack_walk",
+				   r->st == KC_OK ? (r->bpf_loop ? "bpf_loop" : "bounded") : NULL);
+		jsonw_string_field(w, "error", r->st == KC_FAIL ? r->why : NULL);
+		jsonw_uint_field(w, "ms", r->ms);
+		jsonw_end_object(w);
+	}
+	jsonw_end_array(w);
+	jsonw_bool_field(w, "every_mode_runs", !bad);
+	jsonw_end_object(w);
+	jsonw_destroy(&w);
+}
+
+int kcheck__run(FILE *out, bool json)
+{
+	struct kcheck_res res[NCFGS] = {0};
+	struct kfeat k;
+	int bad;
+
+	kfeat__probe(&k, true);
+	/* the table first: if a load crashes the kernel's verifier, the features are out */
+	bad = json ? kfeat__missing(&k, false) >= 0 : kfeat__print(&k, out);
+	fflush(out);
+	for (size_t i = 0; i < NCFGS; i++) {
+		const struct kcheck_cfg *c = &cfgs[i];
+
+		/* bounded: where bpf_loop is missing the plain configurations used it */
+		res[i].st = c->bounded && !k.have[KFEAT_BPF_LOOP] ? KC_NA : KC_SKIP;
+		if (res[i].st == KC_NA || kfeat__missing(&k, c->light) >= 0)
+			continue;
+		check_one(c, &k, &res[i]);
+		bad |= res[i].st == KC_FAIL;
+	}
+	if (json)
+		print_json(&k, res, bad, out);
+	else
+		print_text(res, bad, out);
 	return bad;
 }

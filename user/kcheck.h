@@ -6,9 +6,10 @@
 #ifndef AP_KCHECK_H
 #define AP_KCHECK_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
-/* Print the report to out. 0 if every mode loads, 1 if one cannot run. */
-int kcheck__run(FILE *out);
+/* Print the report to out, as text or JSON. 0 if every mode loads, 1 if one cannot run. */
+int kcheck__run(FILE *out, bool json);
 
 #endif /* AP_KCHECK_H */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "json_writer.h"
 #include "kfeat.h"
 
 struct kfeat_info {
@@ -27,8 +28,9 @@ static const struct kfeat_info info[KFEAT_MAX] = {
 	[KFEAT_BPF_LOOP] = {"bpf_loop", "5.17", "a bounded loop (same depth, more verifier time)",
 			    "Python stacks"},
 	[KFEAT_UPROBE_PMU] = {"uprobe PMU", "4.17", NULL, "full mode (callbacks, tasks)"},
-	[KFEAT_PERF_SAMPLE] = {"perf_event programs", "4.9", "no CPU samples",
-			       "stacks of slow callbacks"},
+	[KFEAT_PERF_SAMPLE] = {"perf_event programs", "4.9",
+			       "no CPU samples (light mode needs them)",
+			       "stacks of slow callbacks, light mode"},
 	[KFEAT_UPROBE_MULTI] = {"uprobe_multi", "6.6", "one link per uprobe",
 				"not used (libbpf 1.1)"},
 	[KFEAT_COOKIE] = {"attach cookies", "5.15", "one program per probe kind", "not used"},
@@ -118,10 +120,12 @@ void kfeat__probe(struct kfeat *k, bool all)
 
 int kfeat__missing(const struct kfeat *k, bool light)
 {
-	static const enum kfeat_id needed[] = {KFEAT_BTF, KFEAT_RINGBUF, KFEAT_UPROBE_PMU};
+	/* full mode hooks callbacks with uprobes; light mode learns everything from samples */
+	static const enum kfeat_id needed[] = {KFEAT_BTF, KFEAT_RINGBUF, KFEAT_UPROBE_PMU,
+					       KFEAT_PERF_SAMPLE};
 
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-		if (light && needed[i] == KFEAT_UPROBE_PMU)
+		if (light ? needed[i] == KFEAT_UPROBE_PMU : needed[i] == KFEAT_PERF_SAMPLE)
 			continue;
 		if (!k->have[needed[i]])
 			return (int)needed[i];
@@ -129,21 +133,29 @@ int kfeat__missing(const struct kfeat *k, bool light)
 	return -1;
 }
 
+void kfeat__plan(const struct kfeat *k, bool light, struct kfeat_plan *p)
+{
+	p->missing = kfeat__missing(k, light);
+	p->tp_btf = k->have[KFEAT_TP_BTF];
+	p->bpf_loop = k->have[KFEAT_BPF_LOOP];
+	p->samples = k->have[KFEAT_PERF_SAMPLE];
+}
+
 static void print_mode(const struct kfeat *k, FILE *out, const char *mode, bool light, bool uvloop)
 {
-	int miss = kfeat__missing(k, light);
+	struct kfeat_plan p;
 
-	if (miss >= 0) {
-		fprintf(out, "  %-12s no: needs %s (Linux %s)\n", mode, kfeat__name(miss),
-			kfeat__since(miss));
+	kfeat__plan(k, light, &p);
+	if (p.missing >= 0) {
+		fprintf(out, "  %-12s no: needs %s (Linux %s)\n", mode, kfeat__name(p.missing),
+			kfeat__since(p.missing));
 		return;
 	}
 	fprintf(out, "  %-12s yes: %s tracepoints, stacks by %s%s%s\n", mode,
-		k->have[KFEAT_TP_BTF] ? "tp_btf" : "raw_tp",
-		k->have[KFEAT_BPF_LOOP] ? "bpf_loop" : "bounded loop",
+		p.tp_btf ? "tp_btf" : "raw_tp", p.bpf_loop ? "bpf_loop" : "bounded loop",
 		light ? ""
 		      : (uvloop ? ", uprobes on PyContext_Enter/Exit" : ", uprobes on context_run"),
-		k->have[KFEAT_PERF_SAMPLE] ? ", CPU samples" : "");
+		p.samples ? ", CPU samples" : "");
 }
 
 /* yes, or what replaces the feature, or that a mode needs it. */
@@ -175,4 +187,48 @@ int kfeat__print(const struct kfeat *k, FILE *out)
 	print_mode(k, out, "launch", false, false);
 	print_mode(k, out, "uvloop", false, true);
 	return kfeat__missing(k, false) >= 0 ? 1 : 0;
+}
+
+static void json_mode(const struct kfeat *k, json_writer_t *w, const char *mode, bool light,
+		      bool uvloop)
+{
+	struct kfeat_plan p;
+
+	kfeat__plan(k, light, &p);
+	jsonw_name(w, mode);
+	jsonw_start_object(w);
+	jsonw_bool_field(w, "runs", p.missing < 0);
+	jsonw_string_field(w, "missing", p.missing < 0 ? NULL : kfeat__name(p.missing));
+	jsonw_string_field(w, "missing_since", p.missing < 0 ? NULL : kfeat__since(p.missing));
+	jsonw_string_field(w, "tracepoints", p.tp_btf ? "tp_btf" : "raw_tp");
+	jsonw_string_field(w, "stack_walk", p.bpf_loop ? "bpf_loop" : "bounded");
+	jsonw_string_field(w, "uprobes",
+			   light ? NULL : (uvloop ? "PyContext_Enter/Exit" : "context_run"));
+	jsonw_bool_field(w, "cpu_samples", p.samples);
+	jsonw_end_object(w);
+}
+
+void kfeat__json(const struct kfeat *k, json_writer_t *w)
+{
+	jsonw_string_field(w, "kernel", k->release);
+	jsonw_name(w, "features");
+	jsonw_start_object(w);
+	for (int i = 0; i < KFEAT_MAX; i++) {
+		jsonw_name(w, info[i].name);
+		jsonw_start_object(w);
+		jsonw_bool_field(w, "present", k->have[i]);
+		jsonw_string_field(w, "since", info[i].since);
+		jsonw_string_field(w, "used_for", info[i].used_by);
+		jsonw_string_field(w, "fallback", info[i].fallback);
+		jsonw_end_object(w);
+	}
+	jsonw_end_object(w);
+	jsonw_name(w, "modes");
+	jsonw_start_object(w);
+	json_mode(k, w, "full", false, false);
+	json_mode(k, w, "light", true, false);
+	json_mode(k, w, "system-wide", false, false);
+	json_mode(k, w, "launch", false, false);
+	json_mode(k, w, "uvloop", false, true);
+	jsonw_end_object(w);
 }

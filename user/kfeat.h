@@ -40,8 +40,22 @@ bool kfeat__tp_btf(void);
 const char *kfeat__name(enum kfeat_id id);
 const char *kfeat__since(enum kfeat_id id);
 const char *kfeat__fallback(enum kfeat_id id);
-/* The first feature that mode needs and this kernel lacks, or -1. light: no uprobes. */
+/*
+ * The first feature that mode needs and this kernel lacks, or -1. light: no
+ * uprobes, but CPU samples.
+ */
 int kfeat__missing(const struct kfeat *k, bool light);
+/* What the loader uses for one mode on a kernel with features k. */
+struct kfeat_plan {
+	int missing;   /* a feature the mode needs and the kernel lacks (enum kfeat_id), or -1 */
+	bool tp_btf;   /* BTF tracepoints, else raw_tp (known after kfeat__probe(k, true)) */
+	bool bpf_loop; /* the Python stack walk by bpf_loop, else the bounded loop */
+	bool samples;  /* CPU samples: slow callbacks' stacks (full mode), everything (light) */
+};
+void kfeat__plan(const struct kfeat *k, bool light, struct kfeat_plan *p);
+struct json_writer;
+/* The same as members of the current JSON object: "kernel", "features", "modes". */
+void kfeat__json(const struct kfeat *k, struct json_writer *w);
 /* The --check report: features, then what each mode uses. 0 if every mode runs. */
 int kfeat__print(const struct kfeat *k, FILE *out);
 

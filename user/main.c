@@ -326,7 +326,8 @@ static bool env_is(const char *name, const char *value)
 	return e && !strcmp(e, value);
 }
 
-static int load_tracer(const struct targets *ts, const struct kfeat *kf, struct tracer **tr)
+static int load_tracer(const struct targets *ts, const struct kfeat *kf,
+		       const struct kfeat_plan *plan, struct tracer **tr)
 {
 	struct tracer_opts topts = {
 		.pids = env.pids,
@@ -342,7 +343,7 @@ static int load_tracer(const struct targets *ts, const struct kfeat *kf, struct 
 		/* only --pid knows every target before loading; others are found later */
 		.uprobes = env.npids && !launched ? targets__uprobes(ts) : TRACER_UP_ALL,
 		.verbose = env.verbose >= 2,
-		.bpf_loop = kf->have[KFEAT_BPF_LOOP] && !env_is("ASYNCPROF_STACK_WALK", "bounded"),
+		.bpf_loop = plan->bpf_loop && !env_is("ASYNCPROF_STACK_WALK", "bounded"),
 		.raw_tp = env_is("ASYNCPROF_TRACEPOINTS", "raw"),
 		.refused = env_is("ASYNCPROF_SELFTEST", "refused"),
 	};
@@ -365,18 +366,16 @@ static int load_tracer(const struct targets *ts, const struct kfeat *kf, struct 
 }
 
 /* A mode this kernel cannot run: one line naming what it lacks, before any child starts. */
-static int kernel_supports(struct kfeat *kf)
+static int kernel_supports(struct kfeat *kf, struct kfeat_plan *plan)
 {
-	int miss;
-
 	kfeat__probe(kf, false);
-	miss = kfeat__missing(kf, env.mode == AP_MODE_LIGHT);
-	if (miss < 0)
+	kfeat__plan(kf, env.mode == AP_MODE_LIGHT, plan);
+	if (plan->missing < 0)
 		return 0;
 	elog("this kernel (%s) lacks %s, which %s mode needs (Linux %s or later; "
 	     "--check lists what it has)\n",
-	     kf->release, kfeat__name(miss), env.mode == AP_MODE_LIGHT ? "light" : "full",
-	     kfeat__since(miss));
+	     kf->release, kfeat__name(plan->missing), env.mode == AP_MODE_LIGHT ? "light" : "full",
+	     kfeat__since(plan->missing));
 	return -ENOTSUP;
 }
 
@@ -438,6 +437,7 @@ int main(int argc, char **argv)
 	struct ap_report *rep = NULL;
 	struct targets *ts = NULL;
 	struct tracer *tr = NULL;
+	struct kfeat_plan plan;
 	struct kfeat kf;
 	uint64_t start, end;
 	int err;
@@ -448,10 +448,10 @@ int main(int argc, char **argv)
 		return list__print(stdout, env.backend) ? 1 : 0;
 	libbpf_set_print(libbpf_print);
 	if (env.check)
-		return preflight__privilege() ? 1 : kcheck__run(stdout);
+		return preflight__privilege() ? 1 : kcheck__run(stdout, env.format == AP_FMT_JSON);
 	err = preflight__check();
 	if (!err)
-		err = kernel_supports(&kf);
+		err = kernel_supports(&kf, &plan);
 	if (!err)
 		err = preflight__outputs(env.outputs, env.noutputs);
 	if (!err)
@@ -461,7 +461,7 @@ int main(int argc, char **argv)
 	else if (!err)
 		err = targets__open_pids(ts, env.pids, env.npids, env.backend);
 	if (!err)
-		err = load_tracer(ts, &kf, &tr);
+		err = load_tracer(ts, &kf, &plan, &tr);
 	if (err)
 		goto cleanup;
 	setup_signals();
@@ -515,6 +515,9 @@ int main(int argc, char **argv)
 			     rep->processes.v[i].pid,
 			     (unsigned long long)rep->processes.v[i].slices_omitted);
 	rep->group_by_task = env.group_by_task;
+	rep->kernel = kf.release;
+	rep->tracepoints = tracer__uses_tp_btf(tr) ? "tp_btf" : "raw_tp";
+	rep->stack_walk = tracer__uses_bpf_loop(tr) ? "bpf_loop" : "bounded";
 	err = write_report(rep);
 	launch_finish();
 cleanup:

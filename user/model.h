@@ -178,7 +178,11 @@ struct ap_report {
 	uint64_t sample_period_ns; /* CPU sampling period, 0 when sampling was off */
 	bool group_by_task;	   /* folded export: stacks rooted at the task name */
 	const char *mode;	   /* "full" or "light" (static) */
-	const char *host;	   /* static or owned by the caller; NULL when unknown */
+	/* the kernel (uname -r) and the program variants loaded there; NULL: not known */
+	const char *kernel;	 /* owned by the caller */
+	const char *tracepoints; /* "tp_btf" or "raw_tp" (static) */
+	const char *stack_walk;	 /* "bpf_loop" or "bounded" (static) */
+	const char *host;	 /* static or owned by the caller; NULL when unknown */
 	AP_VEC(struct ap_process) processes;
 };
 

@@ -185,6 +185,15 @@ static void json_header(json_writer_t *w, const struct ap_report *r)
 	jsonw_uint_field(w, "lag_interval_ns", r->lag_interval_ns);
 	jsonw_string_field(w, "mode", r->mode ? r->mode : "full");
 	jsonw_uint_field(w, "sample_period_ns", r->sample_period_ns);
+	if (r->kernel) {
+		/* what ran where: the variants keep the report's meaning, this says which */
+		jsonw_name(w, "kernel");
+		jsonw_start_object(w);
+		jsonw_string_field(w, "release", r->kernel);
+		jsonw_string_field(w, "tracepoints", r->tracepoints);
+		jsonw_string_field(w, "stack_walk", r->stack_walk);
+		jsonw_end_object(w);
+	}
 	jsonw_end_object(w);
 	jsonw_name(w, "drops");
 	jsonw_start_object(w);

@@ -338,6 +338,11 @@ def validate_report(r):
         w = r["window"]
         if w["start_ns"] > w["end_ns"]:
             errs.append("window start_ns > end_ns")
+        k = r["config"].get("kernel")
+        if k is not None and (k.get("release") != os.uname().release or
+                              k.get("tracepoints") not in ("tp_btf", "raw_tp") or
+                              k.get("stack_walk") not in ("bpf_loop", "bounded")):
+            errs.append("config.kernel %s: not this kernel's, or an unknown variant" % k)
         for pi, p in enumerate(r["processes"]):
             for li, loop in enumerate(p["loops"]):
                 h = loop["lag"]["histogram"]
@@ -502,6 +507,9 @@ def blocking_test(name, py_fn, uvloop=False, case="basic", raw_tp=False):
         if raw_tp:
             check(any("using raw_tp tracepoints" in l for l in ctx.tool_stderr),
                   "the tool did not say it loaded the raw_tp flavour")
+        kernel = report["config"].get("kernel") or {}
+        check(kernel.get("tracepoints") == ("raw_tp" if raw_tp else "tp_btf"),
+              "config.kernel %s", kernel)
         check_blocking(report, truth)
     TESTS.append((name, fn))
 

@@ -16,7 +16,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcapstone-dev libcmocka-dev \
 	pkg-config make gcc python3 python3-uvloop nodejs cppcheck clang-format clang-tidy \
 	libncurses-dev libmicrohttpd-dev tmux chromium man-db groff-base \
-	libclang-rt-14-dev valgrind
+	libclang-rt-14-dev valgrind \
+	qemu-system-x86 busybox-static zstd kmod cpio debian-archive-keyring
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT)
 CFLAGS    ?= $(CFLAGS_COMMON)
@@ -43,7 +44,7 @@ BPF_SRCS  := bpf/asyncprof.bpf.c
 BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
-.PHONY: all deps vmlinux test test-bpf-stack test-unit test-asan test-integration lint format demo clean bench \
+.PHONY: all deps vmlinux test test-bpf-stack test-kernels test-unit test-asan test-integration lint format demo clean bench \
 	bench-deps probe-floor \
 	install uninstall \
 	fuzz valgrind test-asan-integration
@@ -136,6 +137,13 @@ $(OUTPUT)/deep_stack.bpf.o: tests/bpf/deep_stack.bpf.c vmlinux/vmlinux.h | $(OUT
 test-bpf-stack: $(OUTPUT)/deep_stack.bpf.o
 	$(Q)sh tests/bpf/check_stack.sh $< $(BPF_STACK_BUDGET)
 
+# Debian's kernels booted under qemu (always TCG), each running --check and the
+# smoke test of every mode (tests/kmatrix/); rewrites docs/kernels.md from the
+# results. Kernels are cached in /var/cache/asyncprof-kmatrix ($$AP_KMATRIX_CACHE).
+KERNELS ?= 5.10,6.1,6.12,6.18,sid
+test-kernels: asyncprof-bpf
+	$(Q)timeout 1800 $(PYTHON) tests/kmatrix/matrix.py --kernels $(KERNELS) --docs docs/kernels.md
+
 # The tool itself under ASan+UBSan (test-asan-integration: the hardening suite with it).
 $(OUTPUT)/asan/asyncprof-bpf: user/main.c $(OUTPUT)/asan/libap.a
 	$(call msg,BINARY,$@)
@@ -183,6 +191,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-asan
 	$(Q)$(MAKE) --no-print-directory lint
 	$(Q)$(MAKE) --no-print-directory test-integration
+	$(Q)$(MAKE) --no-print-directory test-kernels
 
 C_FILES := $(wildcard user/*.c user/*.h bpf/*.c bpf/asyncprof.h bpf/*.bpf.h tests/unit/*.c)
 

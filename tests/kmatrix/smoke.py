@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""The kernel matrix's smoke test: each mode of the tool against a real target.
+
+    python3 tests/kmatrix/smoke.py [--list] [--filter SUBSTR]... [-v]
+
+Run as root, on the host or inside a guest of tests/kmatrix/vm.py (the
+matrix runs it in each kernel). The target is
+tests/integration/targets/smoke.py: a task named "smoke-sleeper" blocks its
+loop twice in time.sleep(0.25). Each mode must report the loop and its lag,
+both sleeps as blocking calls of kind "sleep" with the Python stack
+legacy_sleep <- sleeper, the named task where the mode can know it, and no
+invented call. Modes: full, light, raw tracepoints, the bounded stack walk
+(where bpf_loop exists, forced), system-wide, launch, uvloop; and Node.
+
+Same output as tests/integration/run.py: "ok/FAIL/skip NAME" lines and
+"N passed, N failed, N skipped"; exit 1 on a failure.
+"""
+import functools
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import run  # noqa: E402  (the integration suite's helpers)
+from run import Fail, MS, Proc, check  # noqa: E402
+
+TARGET = os.path.join(run.TARGETS, "smoke.py")
+SLEEP_NS = 250 * MS
+TESTS = []
+
+
+def check_smoke(report, truth, task_known=True):
+    """The report against the target's ground truth (see the module doc)."""
+    ps = [p for p in report["processes"] if p["pid"] == truth["pid"]]
+    check(ps, "target pid %d not in the report (pids %s)", truth["pid"],
+          [p["pid"] for p in report["processes"]])
+    p = ps[0]
+    check(p["loops"], "no loop found (loops is empty)")
+    loop = p["loops"][0]
+    check(loop["tid"] == truth["loop_tid"], "loops[0].tid %d != loop thread %d", loop["tid"],
+          truth["loop_tid"])
+    kind = "uvloop" if truth["uvloop"] else "asyncio"
+    check(loop["kind"] == kind, "loops[0].kind %r, expected %r", loop["kind"], kind)
+    check(loop["lag"]["max_ns"] >= 0.9 * SLEEP_NS, "lag.max_ns %.1f ms < 0.9 x the %d ms sleep",
+          loop["lag"]["max_ns"] / MS, SLEEP_NS // MS)
+    names = {t["id"]: t["name"] for t in p["tasks"]}
+    if task_known:
+        check(truth["task_name"] in names.values(), "task %r not in tasks[]: %s",
+              truth["task_name"], sorted(names.values()))
+    for i, ev in enumerate(truth["events"]):
+        ev = dict(ev, op="sleep #%d" % (i + 1), kind="sleep", tid=truth["loop_tid"])
+        c = run.matching_call(p, ev)
+        want = ev["end_ns"] - ev["start_ns"]
+        # loose: a TCG guest's clocks and scheduling are coarse
+        check(abs(c["duration_ns"] - want) <= max(0.25 * want, 10 * MS),
+              "%s: reported %.1f ms, ground truth %.1f ms", ev["op"], c["duration_ns"] / MS,
+              want / MS)
+        check(c["syscall"] in ("clock_nanosleep", "nanosleep", "select", "pselect6"),
+              "%s: syscall %r", ev["op"], c["syscall"])
+        run.check_frames(ev["op"], c["stack"], 0, truth["stack"])
+        if task_known:
+            check(names.get(c["task"]) == truth["task_name"], "%s: task %r (%r), expected %r",
+                  ev["op"], c["task"], names.get(c["task"]), truth["task_name"])
+    bogus = [(c["kind"], c["syscall"], c["start_ns"] - report["window"]["start_ns"])
+             for c in p["blocking_calls"] if c["syscall"] in ("unknown", "", None)]
+    check(not bogus, "blocking calls with no syscall (invented): %s", bogus)
+
+
+def check_variants(report, tracepoints, stack_walk):
+    """config.kernel names this kernel and the variants this test expects."""
+    k = report["config"].get("kernel") or {}
+    check(k.get("release") == os.uname().release, "config.kernel.release %r, kernel %r",
+          k.get("release"), os.uname().release)
+    check(k.get("tracepoints") == tracepoints and k.get("stack_walk") == stack_walk,
+          "config.kernel %s, expected %s tracepoints and the %s stack walk", k, tracepoints,
+          stack_walk)
+
+
+def smoke_test(name, py_fn, extra=(), env=None, uvloop=False, task_known=True, said=None):
+    """Trace the target by --pid with extra options and env; said: a line the tool
+    must print on stderr (with -v), to show the variant asked for was loaded."""
+    def fn(ctx):
+        py = run.need_exe(py_fn(), name)
+        argv = [py, TARGET] + (["--uvloop"] if uvloop else [])
+        if uvloop:
+            run.need_uvloop(py)
+        extra_v = list(extra) + (["-v"] if said else [])
+        report, truth, _ = run.run_target_traced(ctx, argv, duration=8, tool_extra=extra_v,
+                                                 tool_env=env)
+        if said:
+            check(any(said in l for l in ctx.tool_stderr), "the tool did not say %r", said)
+        env_ = env or {}
+        check_variants(report, "raw_tp" if env_.get("ASYNCPROF_TRACEPOINTS") == "raw" else
+                       "tp_btf", "bpf_loop" if has_bpf_loop() and
+                       env_.get("ASYNCPROF_STACK_WALK") != "bounded" else "bounded")
+        check_smoke(report, truth, task_known)
+    TESTS.append((name, fn))
+
+
+@functools.lru_cache(maxsize=None)
+def has_bpf_loop():
+    """Does the tool's --check say this kernel has bpf_loop?"""
+    out = run.subprocess.run([run.TOOL, "--check", "--format", "json"],
+                             stdout=run.subprocess.PIPE, text=True).stdout
+    return run.json.loads(out)["features"]["bpf_loop"]["present"]
+
+
+def t_bounded(ctx):
+    if not has_bpf_loop():
+        raise run.Skip("no bpf_loop here: every other test already used the bounded walk")
+    TESTS_BY_NAME["_bounded"](ctx)
+
+
+smoke_test("full-pyenv-3.12", lambda: run.pyenv(12))
+smoke_test("light-debian-3.11", lambda: run.DEBIAN_PY, extra=["--mode", "light"])
+smoke_test("raw-tp-pyenv-3.8", lambda: run.pyenv(8), env={"ASYNCPROF_TRACEPOINTS": "raw"},
+           said="using raw_tp tracepoints")
+smoke_test("_bounded", lambda: run.pyenv(11), env={"ASYNCPROF_STACK_WALK": "bounded"},
+           said="Python stacks by a bounded loop")
+smoke_test("uvloop-debian-3.11", lambda: run.DEBIAN_PY, uvloop=True)
+TESTS_BY_NAME = dict(TESTS)
+TESTS[:] = [(n, f) for n, f in TESTS if not n.startswith("_")]
+TESTS.append(("bounded-walk-pyenv-3.11", t_bounded))
+
+
+def report_of(ctx, tool, timeout):
+    rc = tool.wait(timeout)
+    check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
+    return run.load_report(tool.report)
+
+
+def t_systemwide(ctx):
+    """No --pid: light mode over every loop; the target is found as it runs."""
+    run.need_tool()
+    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    truth_path, start = ctx.path("truth.json"), ctx.path("start")
+    report = ctx.path("report.json")
+    target = Proc(ctx, "target", [py, TARGET, "--stay", truth_path, start])
+    target.wait_line("stdout", r"^ready (\d+)", 30)
+    tool = Proc(ctx, "tool", [run.TOOL, "-d", "8", "--no-live", "-q", "-o", "json:" + report])
+    tool.report = report
+    tool.wait_line("stderr", r"^Tracing", 60)
+    open(start, "w").close()
+    rep = report_of(ctx, tool, 60)
+    check(rep["config"]["mode"] == "light", "config.mode %r, expected light (system-wide)",
+          rep["config"]["mode"])
+    with open(truth_path) as f:
+        check_smoke(rep, run.json.load(f))
+
+
+def t_launch(ctx):
+    """asyncprof-bpf -- python3 smoke.py: the report is written as the command exits."""
+    run.need_tool()
+    py = run.need_exe(run.pyenv(13), "pyenv CPython 3.13")
+    truth_path, start = ctx.path("truth.json"), ctx.path("start")
+    open(start, "w").close()  # no wait: the tool runs it from its first instruction
+    report = ctx.path("report.json")
+    tool = Proc(ctx, "tool", [run.TOOL, "--no-live", "-q", "-o", "json:" + report, "--", py,
+                              TARGET, truth_path, start])
+    tool.report = report
+    rep = report_of(ctx, tool, 120)
+    with open(truth_path) as f:
+        check_smoke(rep, run.json.load(f))
+
+
+TESTS.append(("system-wide-debian-3.11", t_systemwide))
+TESTS.append(("launch-pyenv-3.13", t_launch))
+TESTS.append(("node", run.t_node))
+
+if __name__ == "__main__":
+    sys.exit(run.main_for(TESTS, "asyncprof-bpf kernel-matrix smoke tests"))

@@ -21,18 +21,11 @@ struct chrome_ctx {
 	size_t *by_id; /* indices of p's tasks sorted by (id, start) */
 };
 
-/* When a task began to exist: its creation if seen, else its first run. */
-static uint64_t chrome_task_start(const struct ap_task *t)
-{
-	return t->created_ns != AP_NULL_U64 && t->created_ns < t->first_run_ns ? t->created_ns
-									       : t->first_run_ns;
-}
-
 static int cmp_task_index(const void *a, const void *b, void *arg)
 {
 	const struct ap_task *tasks = arg;
 	const struct ap_task *x = &tasks[*(const size_t *)a], *y = &tasks[*(const size_t *)b];
-	uint64_t sx = chrome_task_start(x), sy = chrome_task_start(y);
+	uint64_t sx = ap_task__start(x), sy = ap_task__start(y);
 
 	if (x->id != y->id)
 		return x->id < y->id ? -1 : 1;
@@ -84,7 +77,7 @@ static const struct ap_task *chrome_task(const struct chrome_ctx *c, uint64_t id
 		return NULL;
 	best = chrome_nth(c, lo);
 	for (; lo < n && chrome_nth(c, lo)->id == id; lo++)
-		if (chrome_task_start(chrome_nth(c, lo)) <= t_ns)
+		if (ap_task__start(chrome_nth(c, lo)) <= t_ns)
 			best = chrome_nth(c, lo);
 	return best;
 }
@@ -213,7 +206,7 @@ static void chrome_runs(struct chrome_ctx *c)
 /* A task's async track: "b" at creation (or first run), "e" at its end. */
 static void chrome_task_track(struct chrome_ctx *c, const struct ap_task *t)
 {
-	uint64_t b = chrome_task_start(t);
+	uint64_t b = ap_task__start(t);
 	uint64_t e = t->finished_ns != AP_NULL_U64 ? t->finished_ns : c->r->end_ns;
 	json_writer_t *w = c->w;
 

@@ -85,37 +85,11 @@ static int folded_frame(struct folded *f, const char *prefix, const char *s)
 	return err;
 }
 
-static uint64_t folded_task_start(const struct ap_task *t)
-{
-	return t->created_ns != AP_NULL_U64 && t->created_ns < t->first_run_ns ? t->created_ns
-									       : t->first_run_ns;
-}
-
-/*
- * The task with this id that existed at t_ns, or NULL: ids are object
- * addresses, which CPython reuses, so the last one started by t_ns.
- */
-static const struct ap_task *folded_task(const struct folded *f, uint64_t id, uint64_t t_ns)
-{
-	const struct ap_task *best = NULL, *t;
-
-	for (size_t i = 0; id && i < f->p->tasks.n; i++) {
-		t = &f->p->tasks.v[i];
-		if (t->id != id)
-			continue;
-		if (!best || (folded_task_start(t) <= t_ns &&
-			      (folded_task_start(best) > t_ns ||
-			       folded_task_start(t) > folded_task_start(best))))
-			best = t;
-	}
-	return best;
-}
-
 /* Start a stack: the task root (if any), then the frames outermost first. */
 static int folded_begin(struct folded *f, uint64_t task, uint64_t t_ns, const char *callback,
 			const struct ap_stack *st)
 {
-	const struct ap_task *t = folded_task(f, task, t_ns);
+	const struct ap_task *t = ap_process__task_at(f->p, task, t_ns);
 	int err = 0;
 
 	f->len = 0;

@@ -86,36 +86,10 @@ static double html_pct(const struct html *h, uint64_t t_ns)
 	return v > 100 ? 100 : v;
 }
 
-static uint64_t html_task_start(const struct ap_task *t)
-{
-	return t->created_ns != AP_NULL_U64 && t->created_ns < t->first_run_ns ? t->created_ns
-									       : t->first_run_ns;
-}
-
-/*
- * The task with this id in p that existed at t_ns, or NULL: ids are object
- * addresses, which CPython reuses, so the last one started by t_ns.
- */
-static const struct ap_task *html_task(const struct html *h, uint64_t id, uint64_t t_ns)
-{
-	const struct ap_task *best = NULL, *t;
-
-	for (size_t i = 0; id && i < h->p->tasks.n; i++) {
-		t = &h->p->tasks.v[i];
-		if (t->id != id)
-			continue;
-		if (!best ||
-		    (html_task_start(t) <= t_ns &&
-		     (html_task_start(best) > t_ns || html_task_start(t) > html_task_start(best))))
-			best = t;
-	}
-	return best;
-}
-
 /* The name (escaped) of the task id running at t_ns, else its id, else "-". */
 static void html_task_name(const struct html *h, uint64_t id, uint64_t t_ns)
 {
-	const struct ap_task *t = html_task(h, id, t_ns);
+	const struct ap_task *t = ap_process__task_at(h->p, id, t_ns);
 
 	if (t && t->name)
 		html__escape(h->f, t->name, NULL);
@@ -373,7 +347,8 @@ static void html_blocking_marks(const struct html *h, const struct ap_task *t, u
 		const struct ap_blocking *b = &h->p->blocking_calls.v[i];
 		double l = html_pct(h, b->start_ns), r = html_pct(h, b->start_ns + b->duration_ns);
 
-		if (t ? b->task != t->id || html_task(h, t->id, b->start_ns) != t : b->tid != tid)
+		if (t ? b->task != t->id || ap_process__task_at(h->p, t->id, b->start_ns) != t
+		      : b->tid != tid)
 			continue;
 		fprintf(h->f, "<div class=\"bar blk\" style=\"left:%.3f%%;width:%.3f%%\" title=\"",
 			l, r - l);
@@ -434,7 +409,7 @@ static void html_row_label(const struct html *h, const struct ap_task *t)
 /* A task's row: waiting from start to end, its runs, its end state, its blocking calls. */
 static void html_task_row(const struct html *h, const struct ap_task *t)
 {
-	uint64_t a = html_task_start(t);
+	uint64_t a = ap_task__start(t);
 	uint64_t e = t->finished_ns != AP_NULL_U64 ? t->finished_ns : h->r->end_ns;
 	const char *st = t->state ? t->state : "pending";
 	struct html_merge m = {0};
@@ -470,8 +445,8 @@ static int cmp_task_busy(const void *a, const void *b, void *arg)
 static int cmp_task_start(const void *a, const void *b, void *arg)
 {
 	const struct ap_task *v = arg;
-	uint64_t x = html_task_start(&v[*(const size_t *)a]);
-	uint64_t y = html_task_start(&v[*(const size_t *)b]);
+	uint64_t x = ap_task__start(&v[*(const size_t *)a]);
+	uint64_t y = ap_task__start(&v[*(const size_t *)b]);
 
 	return x < y ? -1 : x > y;
 }

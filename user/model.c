@@ -178,3 +178,33 @@ int ap_slow_cb__copy(struct ap_slow_cb *dst, const struct ap_slow_cb *src)
 		dst->stack = (struct ap_stack){0};
 	return err;
 }
+
+uint64_t ap_task__start(const struct ap_task *t)
+{
+	return t->created_ns != AP_NULL_U64 && t->created_ns < t->first_run_ns ? t->created_ns
+									       : t->first_run_ns;
+}
+
+const struct ap_task *ap_process__find_task(const struct ap_process *p, uint64_t id)
+{
+	for (size_t i = 0; p && id && i < p->tasks.n; i++)
+		if (p->tasks.v[i].id == id)
+			return &p->tasks.v[i];
+	return NULL;
+}
+
+const struct ap_task *ap_process__task_at(const struct ap_process *p, uint64_t id, uint64_t t_ns)
+{
+	const struct ap_task *best = NULL, *t;
+
+	for (size_t i = 0; id && i < p->tasks.n; i++) {
+		t = &p->tasks.v[i];
+		if (t->id != id)
+			continue;
+		if (!best ||
+		    (ap_task__start(t) <= t_ns &&
+		     (ap_task__start(best) > t_ns || ap_task__start(t) > ap_task__start(best))))
+			best = t;
+	}
+	return best;
+}

@@ -2,7 +2,7 @@
 /*
  * The report as the loader holds it in memory once tracing stops: what the
  * JSON writer and the text summary print. Field meanings follow
- * ../shared/spec/report-v1.md. Strings are owned (malloc'd) and may be NULL
+ * docs/report-v1.md. Strings are owned (malloc'd) and may be NULL
  * where the spec says null. Counts that the spec allows to be null use
  * AP_NULL_U64.
  */
@@ -202,5 +202,16 @@ int ap_blocking__copy(struct ap_blocking *dst, const struct ap_blocking *src);
 int ap_slow_cb__copy(struct ap_slow_cb *dst, const struct ap_slow_cb *src);
 /* Free every owned string and vector of r, then r itself (heap-allocated). NULL is fine. */
 void ap_report__free(struct ap_report *r);
+
+/* Queries shared by the writers and the view. */
+/* When a task began to exist: its creation if seen, else its first run. */
+uint64_t ap_task__start(const struct ap_task *t);
+/* The task with this id in p (the first listed), or NULL; NULL p or id 0 is none. */
+const struct ap_task *ap_process__find_task(const struct ap_process *p, uint64_t id);
+/*
+ * The task with this id that existed at t_ns, or NULL: ids are object
+ * addresses, which CPython reuses, so the last one started by t_ns.
+ */
+const struct ap_task *ap_process__task_at(const struct ap_process *p, uint64_t id, uint64_t t_ns);
 
 #endif /* AP_MODEL_H */

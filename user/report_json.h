@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The JSON report (../shared/spec/report-v1.md), pretty-printed with
+ * The JSON report (docs/report-v1.md), pretty-printed with
  * 2-space indentation, and the atomic file save every output format uses.
  */
 #ifndef AP_REPORT_JSON_H

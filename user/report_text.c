@@ -83,18 +83,10 @@ static void text_stack(FILE *f, const struct ap_stack *st)
 		fprintf(f, "        ... %zu more frames\n", st->n - TEXT_STACK_FRAMES);
 }
 
-static const struct ap_task *find_task(const struct ap_process *p, uint64_t id)
-{
-	for (size_t i = 0; id && i < p->tasks.n; i++)
-		if (p->tasks.v[i].id == id)
-			return &p->tasks.v[i];
-	return NULL;
-}
-
 /* " task NAME (0x...)" and " in CALLBACK" when known. */
 static void text_context(FILE *f, const struct ap_process *p, uint64_t task, const char *cb)
 {
-	const struct ap_task *t = find_task(p, task);
+	const struct ap_task *t = ap_process__find_task(p, task);
 	char esc[ESC_MAX];
 
 	if (task)

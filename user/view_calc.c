@@ -77,14 +77,6 @@ static const struct ap_loop *find_loop(const struct ap_process *p, uint32_t tid)
 	return NULL;
 }
 
-static const struct ap_task *find_task(const struct ap_process *p, uint64_t id)
-{
-	for (size_t i = 0; p && id && i < p->tasks.n; i++)
-		if (p->tasks.v[i].id == id)
-			return &p->tasks.v[i];
-	return NULL;
-}
-
 static uint64_t delta(uint64_t now, uint64_t before)
 {
 	return now > before ? now - before : 0;
@@ -207,7 +199,7 @@ static int add_tasks(struct view_frame *fr, const struct ap_process *p, const st
 		     const struct ap_report *cur, const struct win *w)
 {
 	for (size_t i = 0; i < p->tasks.n; i++) {
-		const struct ap_task *t = &p->tasks.v[i], *pt = find_task(pp, t->id);
+		const struct ap_task *t = &p->tasks.v[i], *pt = ap_process__find_task(pp, t->id);
 		struct view_task_row *row = AP_VEC_PUSH(fr->tasks);
 
 		if (!row)
@@ -253,7 +245,7 @@ static struct view_event_row *new_event(struct view_frame *fr, const struct ap_p
 					uint64_t task)
 {
 	struct view_event_row *row = AP_VEC_PUSH(fr->events_rows);
-	const struct ap_task *t = find_task(p, task);
+	const struct ap_task *t = ap_process__find_task(p, task);
 
 	if (!row)
 		return NULL;

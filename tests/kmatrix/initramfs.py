@@ -80,7 +80,8 @@ mount -t bpf bpf $R/sys/fs/bpf || die "mount bpffs"
 mount -t debugfs debugfs $R/sys/kernel/debug || echo "kmatrix-init: no debugfs"
 mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
-mount -t tmpfs -o mode=1777 tmp $R/tmp || die "mount /tmp"
+# no tmpfs on /tmp: the overlay is writable already, and the tree under test may be
+# a clone in the host's /tmp (CI's), which a fresh /tmp would hide
 mount -t tmpfs -o mode=0755 run $R/run || die "mount /run"
 # The guest kernel's own modules, for modprobe inside the guest.
 if [ -d "/lower$KMODDIR" ]; then

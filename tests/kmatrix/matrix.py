@@ -123,16 +123,20 @@ def table(results):
              "smoke test (full, light, raw tracepoints, bounded stack walk, system-wide,",
              "launch, uvloop, Node) traced against real targets.", "",
              "Run on %s." % datetime.date.today().isoformat(), "",
-             "| kernel | release | " + " | ".join(feats) + " | loads | smoke |",
-             "|---" * (len(feats) + 4) + "|"]
+             "| kernel | release | " + " | ".join(feats) + " | loads | smoke | time |",
+             "|---" * (len(feats) + 5) + "|"]
     for r in results:
         label = "host" if r["name"] == "host" else "%s (%s)" % (r["name"], DISTRO.get(r["name"], ""))
         loads = "%d/%d" % (sum(1 for _, s, _ in r["loads"] if s == "ok"), len(r["loads"]))
         smoke = "%d/%d %s" % (sum(1 for s, _, _ in r["smoke"] if s == "ok"), len(r["smoke"]),
                               "pass" if passed(r) else "**FAIL**")
-        lines.append("| %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %.0f s |" % (
             label, r["release"] or "?", " | ".join(cell(r["features"].get(f)) for f in feats),
-            loads, smoke))
+            loads, smoke, r["secs"]))
+    total = sum(r["secs"] for r in results)
+    lines += ["", "time: the kernel's boot, `--check` and the smoke test, on a 2-core machine",
+              "under TCG with one vCPU (the first run also fetches each kernel, 10-20 s).",
+              "The matrix took %.0f s in all (%.1f min)." % (total, total / 60)]
     lines += ["", "A bounded-walk smoke test is skipped where bpf_loop is missing: every",
               "other test there already walks the stack with the bounded loop.",
               "uprobe_multi, attach cookies and task storage are probed but not used yet.", ""]

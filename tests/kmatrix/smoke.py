@@ -6,11 +6,12 @@
 Run as root, on the host or inside a guest of tests/kmatrix/vm.py (the
 matrix runs it in each kernel). The target is
 tests/integration/targets/smoke.py: a task named "smoke-sleeper" blocks its
-loop twice in time.sleep(0.25). Each mode must report the loop and its lag,
+loop twice in time.sleep(0.05). Each mode must report the loop and its lag,
 both sleeps as blocking calls of kind "sleep" with the Python stack
 legacy_sleep <- sleeper, the named task where the mode can know it, and no
 invented call. Modes: full, light, raw tracepoints, the bounded stack walk
-(where bpf_loop exists, forced), system-wide, launch, uvloop; and Node.
+(where bpf_loop exists, forced), system-wide, launch, uvloop; and Node,
+by --pid, and system-wide with its blocking call.
 
 Same output as tests/integration/run.py: "ok/FAIL/skip NAME" lines and
 "N passed, N failed, N skipped"; exit 1 on a failure.
@@ -25,7 +26,7 @@ import run  # noqa: E402  (the integration suite's helpers)
 from run import Fail, MS, Proc, check  # noqa: E402
 
 TARGET = os.path.join(run.TARGETS, "smoke.py")
-SLEEP_NS = 250 * MS
+SLEEP_NS = 50 * MS
 TESTS = []
 
 
@@ -163,7 +164,36 @@ def t_launch(ctx):
         check_smoke(rep, run.json.load(f))
 
 
+def t_node_systemwide(ctx):
+    """No --pid, --comm node: the libuv loop is found, with its lag and the 150 ms
+    Atomics.wait (a futex on the loop thread) as a blocking call."""
+    run.need_tool()
+    node = run.need_exe(run.NODE, "node")
+    target = Proc(ctx, "target", [node, os.path.join(run.TARGETS, "busy.js"), "30", "block"])
+    pid = int(target.wait_line("stdout", r"^ready (\d+)", 30).group(1))
+    report = ctx.path("report.json")
+    tool = Proc(ctx, "tool", [run.TOOL, "--comm", "node", "-d", "5", "--no-live", "-q", "-o",
+                              "json:" + report])
+    tool.report = report
+    rep = report_of(ctx, tool, 60)
+    ps = [p for p in rep["processes"] if p["pid"] == pid]
+    check(ps, "node pid %d not in the report (pids %s)", pid,
+          [p["pid"] for p in rep["processes"]])
+    p = ps[0]
+    check(p["runtime"] == "node" and p["loops"] and p["loops"][0]["kind"] == "libuv",
+          "runtime %r, loops %s", p["runtime"], [l["kind"] for l in p["loops"]])
+    check(p["loops"][0]["lag"]["max_ns"] >= 140 * MS, "lag.max_ns %.1f ms < 140 ms",
+          p["loops"][0]["lag"]["max_ns"] / MS)
+    waits = [b for b in p["blocking_calls"] if b["tid"] == pid and b["syscall"] == "futex"
+             and abs(b["duration_ns"] - 150 * MS) <= 40 * MS]
+    check(len(waits) >= 3, "%d futex waits of ~150 ms on the loop thread: %s", len(waits),
+          [(b["syscall"], b["duration_ns"] // MS) for b in p["blocking_calls"]][:8])
+    target.signal(run.signal.SIGTERM)
+    target.wait(10)
+
+
 TESTS.append(("system-wide-debian-3.11", t_systemwide))
+TESTS.append(("node-system-wide", t_node_systemwide))
 TESTS.append(("launch-pyenv-3.13", t_launch))
 TESTS.append(("node", run.t_node))
 

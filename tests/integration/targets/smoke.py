@@ -5,7 +5,7 @@ Usage: smoke.py [--uvloop] [--stay] GROUND_TRUTH_JSON START_FILE
 
 Same protocol as blocking.py (ready line, START_FILE, ground truth JSON,
 --stay). Once started, the task named "smoke-sleeper" runs `sleeper`,
-which twice calls `legacy_sleep` (time.sleep(0.25) on the loop thread)
+which twice calls `legacy_sleep` (time.sleep(0.05) on the loop thread)
 with idle loop in between. The ground truth has each sleep's interval, the
 Python stack the tool must report for it (innermost first, [qualname, file,
 line] from the "# @mark:NAME" comments) and the task's name.
@@ -22,7 +22,7 @@ import threading
 import time
 
 GAP_S = 0.3
-SLEEP_S = 0.25
+SLEEP_S = 0.05
 TASK_NAME = "smoke-sleeper"
 START_TIMEOUT_S = 120
 now = time.monotonic_ns

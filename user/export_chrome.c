@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include "export.h"
 #include "json_writer.h"
-#include "report_json.h"
+#include "report_file.h"
 
 #define AP_TOOL_NAME "asyncprof-bpf"
 

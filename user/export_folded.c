@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "export.h"
-#include "report_json.h"
+#include "report_file.h"
 #include "strutil.h"
 
 struct folded_line {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include "export.h"
 #include "html_escape.h"
-#include "report_json.h"
+#include "report_file.h"
 #include "strutil.h"
 
 #define HTML_COLS      1000 /* lag chart columns; also the Gantt's merge resolution */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "preflight.h"
-#include "report_json.h"
+#include "report_file.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38

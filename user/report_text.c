@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "report_json.h"
+#include "report_file.h"
 #include "report_text.h"
 #include "strutil.h"
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "model.h"
+#include "report_file.h"
 #include "report_json.h"
 #include "report_text.h"
 

@@ -107,10 +107,10 @@ void kfeat__probe(struct kfeat *k, bool all)
 	k->have[KFEAT_UPROBE_PMU] = !access("/sys/bus/event_source/devices/uprobe/type", R_OK);
 	k->have[KFEAT_PERF_SAMPLE] =
 		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL) == 1;
-	k->have[KFEAT_COOKIE] = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
-							BPF_FUNC_get_attach_cookie, NULL) == 1;
 	if (!all)
 		return;
+	k->have[KFEAT_COOKIE] = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
+							BPF_FUNC_get_attach_cookie, NULL) == 1;
 	k->have[KFEAT_TP_BTF] = k->have[KFEAT_BTF] && kfeat__tp_btf();
 	k->have[KFEAT_TASK_STORAGE] =
 		k->have[KFEAT_BTF] &&

@@ -31,7 +31,8 @@ struct kfeat {
 /*
  * Probe the features; never fails (a failed probe is a missing feature).
  * all: also the slow probes (tp_btf parses the kernel's BTF, uprobe_multi
- * reads kallsyms), for --check; else the tracer finds tp_btf by loading.
+ * reads kallsyms) and those of features no mode uses yet, for --check; else
+ * the tracer finds tp_btf by loading.
  */
 void kfeat__probe(struct kfeat *k, bool all);
 /* tp_btf programs attach to the tracepoints used (parses the kernel's BTF: slow). */

@@ -117,26 +117,6 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-static const struct {
-	const char *name;
-	const char *ext;
-	enum ap_format fmt;
-} formats[] = {
-	{"text", ".txt", AP_FMT_TEXT},
-	{"json", ".json", AP_FMT_JSON},
-	{"chrome", ".trace.json", AP_FMT_CHROME},
-	{"html", ".html", AP_FMT_HTML},
-	{"folded", ".folded", AP_FMT_FOLDED},
-};
-
-static int format_by_name(const char *name, size_t len)
-{
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (strlen(formats[i].name) == len && !strncmp(formats[i].name, name, len))
-			return formats[i].fmt;
-	return -1;
-}
-
 /* Parse a positive number of milliseconds (fractions allowed) into ns. */
 static int parse_ms(const char *arg, uint64_t *out)
 {
@@ -235,10 +215,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		env.format_set = true;
-		if (format_by_name(arg, strlen(arg)) < 0)
-			argp_error(state, "unknown format: %s (text, json, chrome, html or folded)",
-				   arg);
-		env.format = format_by_name(arg, strlen(arg));
+		env.format = output__by_name(arg, strlen(arg));
+		if (!env.format)
+			argp_error(state, "unknown format: %s (%s)", arg, output__names());
 		break;
 	case 'o':
 		if (env.noutputs >= AP_MAX_OUTPUTS)
@@ -296,36 +275,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* The format a file name's extension implies; the longest match wins. */
-static enum ap_format format_by_ext(const char *path)
-{
-	size_t n = strlen(path), best = 0;
-	enum ap_format fmt = AP_FMT_TEXT;
-
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		size_t e = strlen(formats[i].ext);
-
-		if (n > e && e > best && !strcmp(path + n - e, formats[i].ext)) {
-			best = e;
-			fmt = formats[i].fmt;
-		}
-	}
-	return fmt;
-}
-
 /* Split "[FMT:]FILE" and pick the format: a prefix, --format, or the name. */
 static int resolve_output(struct env_output *o)
 {
 	const char *colon = strchr(o->path, ':');
-	int fmt = colon ? format_by_name(o->path, colon - o->path) : -1;
+	const struct out_format *fmt = colon ? output__by_name(o->path, colon - o->path) : NULL;
 
-	if (fmt >= 0) {
+	if (fmt) {
 		o->format = fmt;
 		o->path = colon + 1;
 	} else if (env.format_set) {
 		o->format = env.format;
 	} else {
-		o->format = format_by_ext(o->path);
+		o->format = output__by_path(o->path);
 	}
 	if (!*o->path) {
 		fprintf(stderr, "asyncprof-bpf: empty output file name\n");
@@ -345,16 +307,16 @@ bool env__live(void)
 	if (env.prometheus)
 		return false; /* an agent: no screen unless --batch */
 	/* the screen view replaces the text summary on a terminal */
-	return !env.noutputs && env.format == AP_FMT_TEXT && isatty(STDOUT_FILENO) &&
+	return !env.noutputs && env.format == output__text() && isatty(STDOUT_FILENO) &&
 	       isatty(STDIN_FILENO);
 }
 
 bool env__wants_trace(void)
 {
 	for (int i = 0; i < env.noutputs; i++)
-		if (env.outputs[i].format == AP_FMT_CHROME || env.outputs[i].format == AP_FMT_HTML)
+		if (env.outputs[i].format->timeline)
 			return true;
-	return !env.noutputs && (env.format == AP_FMT_CHROME || env.format == AP_FMT_HTML);
+	return !env.noutputs && env.format->timeline;
 }
 
 int env__parse(int argc, char **argv)
@@ -375,6 +337,7 @@ int env__parse(int argc, char **argv)
 			break;
 		}
 	}
+	env.format = output__text();
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return err;
@@ -382,7 +345,7 @@ int env__parse(int argc, char **argv)
 		fprintf(stderr, "asyncprof-bpf: no command after --\n");
 		return -EINVAL;
 	}
-	if (env.check && env.format != AP_FMT_TEXT && env.format != AP_FMT_JSON) {
+	if (env.check && env.format != output__text() && strcmp(env.format->name, "json")) {
 		fprintf(stderr, "asyncprof-bpf: --check prints text or json (--format)\n");
 		return -EINVAL;
 	}

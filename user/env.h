@@ -5,10 +5,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "output.h"
 
 #define AP_VERSION "0.3.0"
 
-enum ap_format { AP_FMT_TEXT, AP_FMT_JSON, AP_FMT_CHROME, AP_FMT_HTML, AP_FMT_FOLDED };
 enum ap_backend { AP_BACKEND_AUTO, AP_BACKEND_UPROBE, AP_BACKEND_SYSCALL };
 /* full: per-callback uprobes; light: tracepoints and CPU samples only */
 enum ap_mode { AP_MODE_FULL, AP_MODE_LIGHT };
@@ -18,7 +18,7 @@ enum ap_mode { AP_MODE_FULL, AP_MODE_LIGHT };
 #define AP_LIGHT_FREQUENCY 99
 
 struct env_output {
-	enum ap_format format;
+	const struct out_format *format;
 	const char *path; /* "-" for stdout */
 };
 
@@ -26,9 +26,9 @@ struct env {
 	int pid;      /* the first --pid; 0 system-wide */
 	int pids[64]; /* every --pid */
 	int npids;
-	const char *comm;  /* --comm: only processes with this name */
-	double duration_s; /* 0: until Ctrl-C or the target exits */
-	enum ap_format format;
+	const char *comm;		 /* --comm: only processes with this name */
+	double duration_s;		 /* 0: until Ctrl-C or the target exits */
+	const struct out_format *format; /* NULL until parsed: text */
 	bool format_set;
 	struct env_output outputs[AP_MAX_OUTPUTS]; /* -o [FORMAT:]FILE, repeatable */
 	int noutputs;

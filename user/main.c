@@ -17,18 +17,16 @@
 #include "asyncprof.h"
 #include "bpferr.h"
 #include "env.h"
-#include "export.h"
 #include "kcheck.h"
 #include "kfeat.h"
 #include "launch.h"
 #include "list.h"
 #include "log.h"
 #include "model.h"
+#include "output.h"
 #include "preflight.h"
 #include "progress.h"
 #include "prom.h"
-#include "report_json.h"
-#include "report_text.h"
 #include "session.h"
 #include "strutil.h"
 #include "targets.h"
@@ -75,44 +73,23 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static int write_one(const struct env_output *o, const struct ap_report *rep)
-{
-	switch (o->format) {
-	case AP_FMT_JSON:
-		return report_json__save(o->path, rep);
-	case AP_FMT_CHROME:
-		return export_chrome__save(o->path, rep);
-	case AP_FMT_HTML:
-		return export_html__save(o->path, rep);
-	case AP_FMT_FOLDED:
-		return export_folded__save(o->path, rep);
-	default:
-		return report_text__save(o->path, rep, env.top);
-	}
-}
-
 /* Every --output, then the text summary on stdout unless one went there. */
 static int write_report(const struct ap_report *rep)
 {
+	const struct out_opts opts = {.top_n = env.top};
 	int err = 0, e;
 
-	if (!env.noutputs) {
-		struct env_output out = {.format = env.format, .path = "-"};
-
-		if (env.format != AP_FMT_TEXT)
-			return write_one(&out, rep);
-		report_text__print(stdout, rep, env.top);
-		return 0;
-	}
+	if (!env.noutputs)
+		return output__save("-", env.format, rep, &opts);
 	for (int i = 0; i < env.noutputs; i++) {
-		e = write_one(&env.outputs[i], rep);
+		e = output__save(env.outputs[i].path, env.outputs[i].format, rep, &opts);
 		if (e) {
 			elog("failed to write %s: %s\n", env.outputs[i].path, strerror(-e));
 			err = e;
 		}
 	}
 	if (!env.quiet)
-		report_text__print(stdout, rep, env.top);
+		out_text__write(stdout, rep, &opts);
 	return err;
 }
 
@@ -448,7 +425,9 @@ int main(int argc, char **argv)
 		return list__print(stdout, env.backend) ? 1 : 0;
 	libbpf_set_print(libbpf_print);
 	if (env.check)
-		return preflight__privilege() ? 1 : kcheck__run(stdout, env.format == AP_FMT_JSON);
+		return preflight__privilege()
+			       ? 1
+			       : kcheck__run(stdout, !strcmp(env.format->name, "json"));
 	err = preflight__check();
 	if (!err)
 		err = kernel_supports(&kf, &plan);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The in-memory report: growable vectors and freeing. */
+/* The in-memory report: growable vectors, copying and freeing, and the queries on it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,18 +193,63 @@ const struct ap_task *ap_process__find_task(const struct ap_process *p, uint64_t
 	return NULL;
 }
 
-const struct ap_task *ap_process__task_at(const struct ap_process *p, uint64_t id, uint64_t t_ns)
+static int cmp_task_id_start(const void *a, const void *b, void *arg)
 {
-	const struct ap_task *best = NULL, *t;
+	const struct ap_task *tasks = arg;
+	const struct ap_task *x = &tasks[*(const size_t *)a], *y = &tasks[*(const size_t *)b];
+	uint64_t sx = ap_task__start(x), sy = ap_task__start(y);
 
-	for (size_t i = 0; id && i < p->tasks.n; i++) {
-		t = &p->tasks.v[i];
-		if (t->id != id)
-			continue;
-		if (!best ||
-		    (ap_task__start(t) <= t_ns &&
-		     (ap_task__start(best) > t_ns || ap_task__start(t) > ap_task__start(best))))
-			best = t;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return sx < sy ? -1 : sx > sy;
+}
+
+int ap_task_index__build(struct ap_task_index *ix, const struct ap_process *p)
+{
+	*ix = (struct ap_task_index){.p = p};
+	if (!p->tasks.n)
+		return 0;
+	ix->by_id = calloc(p->tasks.n, sizeof(*ix->by_id));
+	if (!ix->by_id)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->tasks.n; i++)
+		ix->by_id[i] = i;
+	qsort_r(ix->by_id, p->tasks.n, sizeof(*ix->by_id), cmp_task_id_start, p->tasks.v);
+	ix->n = p->tasks.n;
+	return 0;
+}
+
+void ap_task_index__free(struct ap_task_index *ix)
+{
+	free(ix->by_id);
+	*ix = (struct ap_task_index){0};
+}
+
+/* The i-th task in (id, start) order. */
+static const struct ap_task *task_nth(const struct ap_task_index *ix, size_t i)
+{
+	return &ix->p->tasks.v[ix->by_id[i]];
+}
+
+const struct ap_task *ap_task_index__at(const struct ap_task_index *ix, uint64_t id, uint64_t t_ns)
+{
+	size_t lo = 0, hi = ix->n, mid;
+	const struct ap_task *best;
+
+	if (!id)
+		return NULL;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (task_nth(ix, mid)->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	if (lo >= ix->n || task_nth(ix, lo)->id != id)
+		return NULL;
+	best = task_nth(ix, lo);
+	for (; lo < ix->n && task_nth(ix, lo)->id == id; lo++)
+		if (ap_task__start(task_nth(ix, lo)) <= t_ns)
+			best = task_nth(ix, lo);
 	return best;
 }

@@ -208,10 +208,22 @@ void ap_report__free(struct ap_report *r);
 uint64_t ap_task__start(const struct ap_task *t);
 /* The task with this id in p (the first listed), or NULL; NULL p or id 0 is none. */
 const struct ap_task *ap_process__find_task(const struct ap_process *p, uint64_t id);
+
+/* p's tasks ordered by (id, start), to find the task of an id at a time. */
+struct ap_task_index {
+	const struct ap_process *p;
+	size_t *by_id; /* indices into p->tasks */
+	size_t n;
+};
+/* Build ix over p's tasks (ix->p = p); 0 or -ENOMEM. Free with ap_task_index__free(). */
+int ap_task_index__build(struct ap_task_index *ix, const struct ap_process *p);
+void ap_task_index__free(struct ap_task_index *ix);
 /*
- * The task with this id that existed at t_ns, or NULL: ids are object
- * addresses, which CPython reuses, so the last one started by t_ns.
+ * The task with this id that existed at t_ns, or NULL for none (id 0 is none).
+ * Ids are object addresses, which CPython reuses once a task is freed: of the
+ * tasks with this id, the last one that started at or before t_ns, else the
+ * first to start.
  */
-const struct ap_task *ap_process__task_at(const struct ap_process *p, uint64_t id, uint64_t t_ns);
+const struct ap_task *ap_task_index__at(const struct ap_task_index *ix, uint64_t id, uint64_t t_ns);
 
 #endif /* AP_MODEL_H */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "preflight.h"
-#include "report_file.h"
+#include "output.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -83,7 +83,7 @@ int preflight__outputs(const struct env_output *outs, int n)
 	int err;
 
 	for (int i = 0; i < n; i++) {
-		err = report_file__check(outs[i].path);
+		err = output__check(outs[i].path);
 		if (err) {
 			elog("cannot write %s: %s\n", outs[i].path, strerror(-err));
 			return err;

@@ -9,7 +9,7 @@
 int preflight__privilege(void);
 /* Print one line and return -errno when tracing cannot work here. */
 int preflight__check(void);
-/* Each output can be written (report_file__check); one line and -errno if not. */
+/* Each output can be written (output__check); one line and -errno if not. */
 int preflight__outputs(const struct env_output *outs, int n);
 
 #endif /* AP_PREFLIGHT_H */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "export.h"
+#include "output.h"
 #include "html_escape.h"
 #include "model.h"
 
@@ -26,6 +26,15 @@
 #define HOSTILE "<script>alert(1)</script>"
 #define TASK_A	0x7f0000001000ull /* reused: HOSTILE, then "semi;colon\nline" */
 #define TASK_B	0x7f0000002000ull
+
+/* Save r in the format called name, as -o name:path does. */
+static int save_as(const char *name, const char *path, const struct ap_report *r)
+{
+	const struct out_format *fmt = output__by_name(name, strlen(name));
+
+	assert_non_null(fmt);
+	return output__save(path, fmt, r, NULL);
+}
 
 static char *xstrdup(const char *s)
 {
@@ -237,7 +246,7 @@ static void test_chrome_structure(void **state)
 	char path[256], cmd[1024];
 
 	snprintf(path, sizeof(path), "%s/out.trace.json", (char *)*state);
-	assert_int_equal(export_chrome__save(path, r), 0);
+	assert_int_equal(save_as("chrome", path, r), 0);
 	snprintf(cmd, sizeof(cmd), "%s/check.py", (char *)*state);
 	FILE *f = fopen(cmd, "w");
 	assert_non_null(f);
@@ -273,7 +282,7 @@ static void test_folded_lines(void **state)
 
 	snprintf(path, sizeof(path), "%s/out.folded", (char *)*state);
 	r->group_by_task = true;
-	assert_int_equal(export_folded__save(path, r), 0);
+	assert_int_equal(save_as("folded", path, r), 0);
 	text = slurp(path);
 	assert_folded_grammar(text);
 	/* sorted, the reused id resolved by time, the callback self time excluding its sleep */
@@ -285,7 +294,7 @@ static void test_folded_lines(void **state)
 	free(text);
 	/* without --group-by task: no task roots */
 	r->group_by_task = false;
-	assert_int_equal(export_folded__save(path, r), 0);
+	assert_int_equal(save_as("folded", path, r), 0);
 	text = slurp(path);
 	assert_folded_grammar(text);
 	assert_null(strstr(text, "task "));
@@ -301,7 +310,7 @@ static void test_folded_empty(void **state)
 
 	assert_non_null(r);
 	snprintf(path, sizeof(path), "%s/empty.folded", (char *)*state);
-	assert_int_equal(export_folded__save(path, r), 0);
+	assert_int_equal(save_as("folded", path, r), 0);
 	text = slurp(path);
 	assert_string_equal(text, "");
 	free(text);
@@ -314,7 +323,7 @@ static void test_html_escaped(void **state)
 	char path[256], *html;
 
 	snprintf(path, sizeof(path), "%s/out.html", (char *)*state);
-	assert_int_equal(export_html__save(path, r), 0);
+	assert_int_equal(save_as("html", path, r), 0);
 	html = slurp(path);
 	assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
 	assert_non_null(strstr(html, "evil;&lt;/pre&gt;\n&lt;b&gt;cb"));
@@ -350,7 +359,7 @@ static void test_html_parts(void **state)
 	char path[256], *html;
 
 	snprintf(path, sizeof(path), "%s/parts.html", (char *)*state);
-	assert_int_equal(export_html__save(path, r), 0);
+	assert_int_equal(save_as("html", path, r), 0);
 	html = slurp(path);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(html, want[i]))
@@ -379,9 +388,9 @@ static void test_export_unwritable(void **state)
 	struct ap_report *r = make_report();
 
 	(void)state;
-	assert_true(export_chrome__save("/nonexistent/dir/a.trace.json", r) < 0);
-	assert_true(export_html__save("/nonexistent/dir/a.html", r) < 0);
-	assert_true(export_folded__save("/nonexistent/dir/a.folded", r) < 0);
+	assert_true(save_as("chrome", "/nonexistent/dir/a.trace.json", r) < 0);
+	assert_true(save_as("html", "/nonexistent/dir/a.html", r) < 0);
+	assert_true(save_as("folded", "/nonexistent/dir/a.folded", r) < 0);
 	ap_report__free(r);
 }
 

@@ -16,11 +16,18 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "model.h"
-#include "report_file.h"
-#include "report_json.h"
-#include "report_text.h"
+#include "output.h"
 
 #define T0 1000000000000ull
+
+/* Save r in the format called name, as -o name:path does. */
+static int save_as(const char *name, const char *path, const struct ap_report *r)
+{
+	const struct out_format *fmt = output__by_name(name, strlen(name));
+
+	assert_non_null(fmt);
+	return output__save(path, fmt, r, NULL);
+}
 
 static char *xstrdup(const char *s)
 {
@@ -183,7 +190,7 @@ static void test_report_json_schema(void **state)
 	char path[128], cmd[512];
 
 	snprintf(path, sizeof(path), "%s/report.json", d->path);
-	assert_int_equal(report_json__save(path, r), 0);
+	assert_int_equal(save_as("json", path, r), 0);
 	assert_int_equal(count_entries(d->path), 1);
 	if (system("python3 -c 'import json' 2>/dev/null")) {
 		ap_report__free(r);
@@ -203,7 +210,7 @@ static void test_report_json_pretty(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	assert_int_equal(report_json__write(f, r), 0);
+	assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
 	fclose(f);
 	assert_non_null(strstr(buf, "{\n  \"schema\": \"asyncprof-bpf/report/v1\",\n"));
 	assert_non_null(strstr(buf, "\n    \"events\": 3,\n"));
@@ -252,21 +259,21 @@ static void test_report_save_no_clobber(void **state)
 	fputs("old\n", f);
 	fclose(f);
 	/* the writer fails half-way: old file intact, no temporary left */
-	assert_int_equal(report_file__save(path, write_half_then_fail, NULL), -EIO);
+	assert_int_equal(output__save_with(path, write_half_then_fail, NULL), -EIO);
 	read_file(path, buf, sizeof(buf));
 	assert_string_equal(buf, "old\n");
 	assert_int_equal(count_entries(d->path), 1);
 	/* rename fails (the path is a directory): temporary removed */
 	snprintf(path, sizeof(path), "%s/adir", d->path);
 	assert_int_equal(mkdir(path, 0755), 0);
-	assert_true(report_file__save(path, write_new, NULL) < 0);
+	assert_true(output__save_with(path, write_new, NULL) < 0);
 	assert_int_equal(count_entries(d->path), 2);
 	/* a directory that does not exist */
 	snprintf(path, sizeof(path), "%s/nodir/out.json", d->path);
-	assert_int_equal(report_file__save(path, write_new, NULL), -ENOENT);
+	assert_int_equal(output__save_with(path, write_new, NULL), -ENOENT);
 	/* success replaces */
 	snprintf(path, sizeof(path), "%s/out.json", d->path);
-	assert_int_equal(report_file__save(path, write_new, NULL), 0);
+	assert_int_equal(output__save_with(path, write_new, NULL), 0);
 	read_file(path, buf, sizeof(buf));
 	assert_string_equal(buf, "new\n");
 	assert_int_equal(count_entries(d->path), 2);
@@ -280,13 +287,13 @@ static void test_report_file_check(void **state)
 
 	snprintf(path, sizeof(path), "%s/adir", d->path);
 	assert_int_equal(mkdir(path, 0755), 0);
-	assert_int_equal(report_file__check(path), -EISDIR);
+	assert_int_equal(output__check(path), -EISDIR);
 	snprintf(path, sizeof(path), "%s/nodir/out.json", d->path);
-	assert_int_equal(report_file__check(path), -ENOENT);
-	assert_int_equal(report_file__check("/dev/null"), 0);
-	assert_int_equal(report_file__check("-"), 0);
+	assert_int_equal(output__check(path), -ENOENT);
+	assert_int_equal(output__check("/dev/null"), 0);
+	assert_int_equal(output__check("-"), 0);
 	snprintf(path, sizeof(path), "%s/out.json", d->path);
-	assert_int_equal(report_file__check(path), 0);
+	assert_int_equal(output__check(path), 0);
 	/* the probe file is gone and the report not created */
 	assert_int_equal(count_entries(d->path), 1);
 	assert_int_equal(access(path, F_OK), -1);
@@ -309,7 +316,7 @@ static void test_report_save_enospc(void **state)
 		skip();
 	}
 	/* /dev/full is a device: written in place, and every write fails with ENOSPC */
-	assert_int_equal(report_file__save("/dev/full", write_to_full, NULL), -ENOSPC);
+	assert_int_equal(output__save_with("/dev/full", write_to_full, NULL), -ENOSPC);
 }
 
 static void test_report_save_unwritable_dir(void **state)
@@ -322,7 +329,7 @@ static void test_report_save_unwritable_dir(void **state)
 	r = fixture_report();
 	if (geteuid() == 0) {
 		/* root writes in a 0555 directory anyway: use one nobody can create in */
-		assert_true(report_json__save("/proc/asyncprof_test_report.json", r) < 0);
+		assert_true(save_as("json", "/proc/asyncprof_test_report.json", r) < 0);
 		assert_int_equal(access("/proc/asyncprof_test_report.json", F_OK), -1);
 		ap_report__free(r);
 		return;
@@ -333,7 +340,7 @@ static void test_report_save_unwritable_dir(void **state)
 	fputs("old\n", f);
 	fclose(f);
 	assert_int_equal(chmod(d->path, 0555), 0);
-	assert_int_equal(report_json__save(path, r), -EACCES);
+	assert_int_equal(save_as("json", path, r), -EACCES);
 	assert_int_equal(chmod(d->path, 0755), 0);
 	read_file(path, buf, sizeof(buf));
 	assert_string_equal(buf, "old\n");
@@ -350,7 +357,7 @@ static void test_report_text_summary(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	report_text__print(f, r, 5);
+	out_text__write(f, r, &(struct out_opts){.top_n = 5});
 	fclose(f);
 	assert_non_null(strstr(buf, "10.0 s window"));
 	assert_non_null(strstr(buf, "WARNING: data lost to full buffers: 3 events, 1 stacks"));
@@ -378,7 +385,7 @@ static void test_report_text_save(void **state)
 	char path[128], buf[64];
 
 	snprintf(path, sizeof(path), "%s/summary.txt", d->path);
-	assert_int_equal(report_text__save(path, r, 3), 0);
+	assert_int_equal(output__save(path, output__text(), r, &(struct out_opts){.top_n = 3}), 0);
 	read_file(path, buf, sizeof(buf));
 	assert_memory_equal(buf, "asyncprof-bpf 0.3.0:", 20);
 	assert_int_equal(count_entries(d->path), 1);
@@ -392,7 +399,7 @@ static void test_report_save_to_device(void **state)
 	struct stat st;
 
 	(void)state;
-	assert_int_equal(report_json__save("/dev/null", r), 0);
+	assert_int_equal(save_as("json", "/dev/null", r), 0);
 	assert_int_equal(stat("/dev/null", &st), 0);
 	assert_true(S_ISCHR(st.st_mode));
 	ap_report__free(r);
@@ -407,8 +414,8 @@ static void test_report_empty_and_free_null(void **state)
 
 	(void)state;
 	assert_non_null(r);
-	assert_int_equal(report_json__write(f, r), 0);
-	report_text__print(f, r, 0);
+	assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
+	out_text__write(f, r, &(struct out_opts){.top_n = 0});
 	fclose(f);
 	assert_non_null(strstr(buf, "\"processes\": []"));
 	assert_non_null(strstr(buf, "\"version\": null"));
@@ -417,6 +424,25 @@ static void test_report_empty_and_free_null(void **state)
 	ap_report__free(r);
 	ap_report__free(NULL);
 	ap_stack__free(NULL);
+}
+
+/* The one format table: names, file name endings (the longest wins), what needs a timeline. */
+static void test_output_formats(void **state)
+{
+	(void)state;
+	assert_string_equal(output__by_name("json:x", 4)->name, "json");
+	assert_null(output__by_name("jso", 3));
+	assert_null(output__by_name("svg", 3));
+	assert_string_equal(output__by_path("out/run.trace.json")->name, "chrome");
+	assert_string_equal(output__by_path("run.json")->name, "json");
+	assert_string_equal(output__by_path("a.folded")->name, "folded");
+	assert_string_equal(output__by_path("a.html")->name, "html");
+	assert_ptr_equal(output__by_path("report"), output__text());
+	assert_ptr_equal(output__by_path(".json"), output__text());
+	assert_true(output__by_name("chrome", 6)->timeline);
+	assert_true(output__by_name("html", 4)->timeline);
+	assert_false(output__text()->timeline);
+	assert_string_equal(output__names(), "text, json, chrome, html or folded");
 }
 
 int main(void)
@@ -434,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_text_save, setup_dir, teardown_dir),
 		cmocka_unit_test(test_report_save_to_device),
 		cmocka_unit_test(test_report_empty_and_free_null),
+		cmocka_unit_test(test_output_formats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

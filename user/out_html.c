@@ -10,9 +10,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "export.h"
+#include "output.h"
 #include "html_escape.h"
-#include "report_file.h"
 #include "strutil.h"
 
 #define HTML_COLS      1000 /* lag chart columns; also the Gantt's merge resolution */
@@ -27,6 +26,7 @@ struct html {
 	uint64_t t0, span; /* the window: start and length (> 0) */
 	size_t *by_task;   /* indices of p's task slices sorted by (task, start) */
 	size_t n_by_task;
+	struct ap_task_index tasks; /* p's */
 };
 
 static const char html_style[] =
@@ -89,7 +89,7 @@ static double html_pct(const struct html *h, uint64_t t_ns)
 /* The name (escaped) of the task id running at t_ns, else its id, else "-". */
 static void html_task_name(const struct html *h, uint64_t id, uint64_t t_ns)
 {
-	const struct ap_task *t = ap_process__task_at(h->p, id, t_ns);
+	const struct ap_task *t = ap_task_index__at(&h->tasks, id, t_ns);
 
 	if (t && t->name)
 		html__escape(h->f, t->name, NULL);
@@ -347,7 +347,7 @@ static void html_blocking_marks(const struct html *h, const struct ap_task *t, u
 		const struct ap_blocking *b = &h->p->blocking_calls.v[i];
 		double l = html_pct(h, b->start_ns), r = html_pct(h, b->start_ns + b->duration_ns);
 
-		if (t ? b->task != t->id || ap_process__task_at(h->p, t->id, b->start_ns) != t
+		if (t ? b->task != t->id || ap_task_index__at(&h->tasks, t->id, b->start_ns) != t
 		      : b->tid != tid)
 			continue;
 		fprintf(h->f, "<div class=\"bar blk\" style=\"left:%.3f%%;width:%.3f%%\" title=\"",
@@ -740,8 +740,12 @@ static void html_process_head(const struct html *h)
 
 static int html_process(struct html *h)
 {
-	int err = 0;
+	int err;
 
+	ap_task_index__free(&h->tasks);
+	err = ap_task_index__build(&h->tasks, h->p);
+	if (err)
+		return err;
 	html_process_head(h);
 	for (size_t i = 0; i < h->p->loops.n && !err; i++)
 		err = html_lag_chart(h, &h->p->loops.v[i]);
@@ -758,11 +762,12 @@ static int html_process(struct html *h)
 	return err;
 }
 
-static int html_write(FILE *f, const void *ctx)
+int out_html__write(FILE *f, const struct ap_report *r, const struct out_opts *o)
 {
-	struct html h = {.f = f, .r = ctx};
+	struct html h = {.f = f, .r = r};
 	int err = 0;
 
+	(void)o; /* no options */
 	h.t0 = h.r->start_ns;
 	h.span = h.r->end_ns > h.r->start_ns ? h.r->end_ns - h.r->start_ns : 1;
 	html_head(f, h.r);
@@ -773,12 +778,6 @@ static int html_write(FILE *f, const void *ctx)
 	}
 	fputs("</body></html>\n", f);
 	free(h.by_task);
-	if (!err && (fflush(f) || ferror(f)))
-		err = -EIO;
+	ap_task_index__free(&h.tasks);
 	return err;
-}
-
-int export_html__save(const char *path, const struct ap_report *r)
-{
-	return report_file__save(path, html_write, r);
 }

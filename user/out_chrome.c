@@ -8,9 +8,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include "export.h"
+#include "output.h"
 #include "json_writer.h"
-#include "report_file.h"
 
 #define AP_TOOL_NAME "asyncprof-bpf"
 
@@ -18,69 +17,8 @@ struct chrome_ctx {
 	json_writer_t *w;
 	const struct ap_report *r;
 	const struct ap_process *p;
-	size_t *by_id; /* indices of p's tasks sorted by (id, start) */
+	struct ap_task_index tasks; /* p's */
 };
-
-static int cmp_task_index(const void *a, const void *b, void *arg)
-{
-	const struct ap_task *tasks = arg;
-	const struct ap_task *x = &tasks[*(const size_t *)a], *y = &tasks[*(const size_t *)b];
-	uint64_t sx = ap_task__start(x), sy = ap_task__start(y);
-
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return sx < sy ? -1 : sx > sy;
-}
-
-/* Index p's tasks by (id, start) into c->by_id. 0 or -ENOMEM. */
-static int chrome_index_tasks(struct chrome_ctx *c)
-{
-	const struct ap_process *p = c->p;
-
-	free(c->by_id);
-	c->by_id = NULL;
-	if (!p->tasks.n)
-		return 0;
-	c->by_id = calloc(p->tasks.n, sizeof(*c->by_id));
-	if (!c->by_id)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->tasks.n; i++)
-		c->by_id[i] = i;
-	qsort_r(c->by_id, p->tasks.n, sizeof(*c->by_id), cmp_task_index, p->tasks.v);
-	return 0;
-}
-
-/* The i-th task in (id, start) order. */
-static const struct ap_task *chrome_nth(const struct chrome_ctx *c, size_t i)
-{
-	return &c->p->tasks.v[c->by_id[i]];
-}
-
-/*
- * The task with this id that existed at t_ns, or NULL. Task ids are object
- * addresses, which CPython reuses once a task is freed: of the tasks with
- * this id, the last one that started at or before t_ns (else the first).
- */
-static const struct ap_task *chrome_task(const struct chrome_ctx *c, uint64_t id, uint64_t t_ns)
-{
-	size_t n = c->by_id ? c->p->tasks.n : 0, lo = 0, hi = n, mid;
-	const struct ap_task *best;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (chrome_nth(c, mid)->id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo >= n || chrome_nth(c, lo)->id != id)
-		return NULL;
-	best = chrome_nth(c, lo);
-	for (; lo < n && chrome_nth(c, lo)->id == id; lo++)
-		if (ap_task__start(chrome_nth(c, lo)) <= t_ns)
-			best = chrome_nth(c, lo);
-	return best;
-}
 
 /* A timestamp in us from the window start (may be negative). */
 static void chrome_ts(struct chrome_ctx *c, const char *name, uint64_t t_ns)
@@ -146,7 +84,7 @@ static void chrome_run_name(struct chrome_ctx *c, const struct ap_task *t, uint6
 static void chrome_run(struct chrome_ctx *c, uint32_t tid, uint64_t start_ns, uint64_t dur_ns,
 		       uint64_t task, const char *callback)
 {
-	const struct ap_task *t = task ? chrome_task(c, task, start_ns) : NULL;
+	const struct ap_task *t = task ? ap_task_index__at(&c->tasks, task, start_ns) : NULL;
 	json_writer_t *w = c->w;
 
 	chrome_event(c, "X", tid, start_ns);
@@ -285,7 +223,8 @@ static int chrome_process(struct chrome_ctx *c)
 	size_t i;
 	int err;
 
-	err = chrome_index_tasks(c);
+	ap_task_index__free(&c->tasks);
+	err = ap_task_index__build(&c->tasks, p);
 	if (err)
 		return err;
 	chrome_name_meta(c, "process_name", 0);
@@ -321,11 +260,12 @@ static void chrome_metadata(json_writer_t *w, const struct ap_report *r)
 	jsonw_end_object(w);
 }
 
-static int chrome_write(FILE *f, const void *ctx)
+int out_chrome__write(FILE *f, const struct ap_report *r, const struct out_opts *o)
 {
-	struct chrome_ctx c = {.r = ctx};
+	struct chrome_ctx c = {.r = r};
 	int err = 0;
 
+	(void)o; /* no options */
 	c.w = jsonw_new(f);
 	if (!c.w)
 		return -ENOMEM;
@@ -341,13 +281,6 @@ static int chrome_write(FILE *f, const void *ctx)
 	chrome_metadata(c.w, c.r);
 	jsonw_end_object(c.w);
 	jsonw_destroy(&c.w);
-	free(c.by_id);
-	if (!err && (fflush(f) || ferror(f)))
-		err = -EIO;
+	ap_task_index__free(&c.tasks);
 	return err;
-}
-
-int export_chrome__save(const char *path, const struct ap_report *r)
-{
-	return report_file__save(path, chrome_write, r);
 }

@@ -2,8 +2,7 @@
 /* JSON report writer (schema asyncprof-bpf/report/v1). */
 #include <errno.h>
 #include "json_writer.h"
-#include "report_file.h"
-#include "report_json.h"
+#include "output.h"
 
 #define AP_SCHEMA    "asyncprof-bpf/report/v1"
 #define AP_TOOL_NAME "asyncprof-bpf"
@@ -201,10 +200,11 @@ static void json_header(json_writer_t *w, const struct ap_report *r)
 	jsonw_end_object(w);
 }
 
-int report_json__write(FILE *f, const struct ap_report *r)
+int out_json__write(FILE *f, const struct ap_report *r, const struct out_opts *o)
 {
 	json_writer_t *w = jsonw_new(f);
 
+	(void)o; /* no options */
 	if (!w)
 		return -ENOMEM;
 	jsonw_pretty(w, true);
@@ -213,17 +213,5 @@ int report_json__write(FILE *f, const struct ap_report *r)
 	JSON_VEC(w, "processes", r->processes, json_process);
 	jsonw_end_object(w);
 	jsonw_destroy(&w);
-	if (fflush(f) || ferror(f))
-		return errno ? -errno : -EIO;
 	return 0;
-}
-
-static int report_json_write_cb(FILE *f, const void *ctx)
-{
-	return report_json__write(f, ctx);
-}
-
-int report_json__save(const char *path, const struct ap_report *r)
-{
-	return report_file__save(path, report_json_write_cb, r);
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The atomic file save every output uses, and its check before tracing. */
+/* The table of output formats, the atomic file save every one goes through, and its check. */
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include "report_file.h"
+#include "output.h"
 
 /* "<dir of path>/.<name of path>.XXXXXX" */
 static char *tmp_name_for(const char *path)
@@ -64,7 +64,7 @@ static bool is_special(const char *path)
  * /dev/null, /dev/stdout or a FIFO: written in place, since renaming a
  * temporary file over it would replace the device node itself.
  */
-static int write_special(const char *path, report_write_fn write_fn, const void *ctx)
+static int write_special(const char *path, output_write_fn write_fn, const void *ctx)
 {
 	FILE *f = fopen(path, "we");
 	int err;
@@ -73,13 +73,13 @@ static int write_special(const char *path, report_write_fn write_fn, const void 
 		return -errno;
 	err = write_fn(f, ctx);
 	if (err == -EIO && ferror(f) && errno)
-		err = -errno; /* name the cause, as report_file__save does */
+		err = -errno; /* name the cause, as output__save_with does */
 	if (fclose(f) && !err)
 		err = -errno;
 	return err;
 }
 
-int report_file__save(const char *path, report_write_fn write_fn, const void *ctx)
+int output__save_with(const char *path, output_write_fn write_fn, const void *ctx)
 {
 	char *tmp = NULL;
 	FILE *f = NULL;
@@ -129,7 +129,7 @@ out_unlink:
 	return err;
 }
 
-int report_file__check(const char *path)
+int output__check(const char *path)
 {
 	struct stat st;
 	char *tmp;
@@ -155,4 +155,84 @@ int report_file__check(const char *path)
 	unlink(tmp);
 	free(tmp);
 	return 0;
+}
+
+static const struct out_format formats[] = {
+	{"text", ".txt", out_text__write, false},
+	{"json", ".json", out_json__write, false},
+	{"chrome", ".trace.json", out_chrome__write, true},
+	{"html", ".html", out_html__write, true},
+	{"folded", ".folded", out_folded__write, false},
+};
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
+const struct out_format *output__by_name(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NFORMATS; i++)
+		if (strlen(formats[i].name) == len && !strncmp(formats[i].name, name, len))
+			return &formats[i];
+	return NULL;
+}
+
+const struct out_format *output__by_path(const char *path)
+{
+	const struct out_format *fmt = output__text();
+	size_t n = strlen(path), best = 0;
+
+	for (size_t i = 0; i < NFORMATS; i++) {
+		size_t e = strlen(formats[i].ext);
+
+		if (n > e && e > best && !strcmp(path + n - e, formats[i].ext)) {
+			best = e;
+			fmt = &formats[i];
+		}
+	}
+	return fmt;
+}
+
+const struct out_format *output__text(void)
+{
+	return &formats[0];
+}
+
+const char *output__names(void)
+{
+	static char names[128];
+	size_t len = 0;
+
+	if (names[0])
+		return names;
+	for (size_t i = 0; i < NFORMATS; i++)
+		len += snprintf(names + len, sizeof(names) - len, "%s%s",
+				!i		   ? ""
+				: i + 1 < NFORMATS ? ", "
+						   : " or ",
+				formats[i].name);
+	return names;
+}
+
+struct save_ctx {
+	const struct out_format *fmt;
+	const struct ap_report *r;
+	const struct out_opts *o;
+};
+
+static int save_write(FILE *f, const void *ctx)
+{
+	const struct save_ctx *c = ctx;
+	static const struct out_opts none;
+	int err = c->fmt->write(f, c->r, c->o ? c->o : &none);
+
+	/* every writer's stream is checked here, so none need repeat it */
+	if (!err && (fflush(f) || ferror(f)))
+		err = -EIO;
+	return err;
+}
+
+int output__save(const char *path, const struct out_format *fmt, const struct ap_report *r,
+		 const struct out_opts *o)
+{
+	struct save_ctx c = {.fmt = fmt, .r = r, .o = o};
+
+	return output__save_with(path, save_write, &c);
 }

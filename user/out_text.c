@@ -4,8 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "report_file.h"
-#include "report_text.h"
+#include "output.h"
 #include "strutil.h"
 
 #define TEXT_DEFAULT_TOP  10
@@ -298,35 +297,14 @@ static void text_process(FILE *f, const struct ap_report *r, const struct ap_pro
 		text_tasks(f, p, top);
 }
 
-void report_text__print(FILE *f, const struct ap_report *r, int top_n)
+int out_text__write(FILE *f, const struct ap_report *r, const struct out_opts *o)
 {
-	size_t top = top_n > 0 ? (size_t)top_n : TEXT_DEFAULT_TOP;
+	size_t top = o->top_n > 0 ? (size_t)o->top_n : TEXT_DEFAULT_TOP;
 
 	text_header(f, r);
 	if (!r->processes.n)
 		fprintf(f, "no process traced\n");
 	for (size_t i = 0; i < r->processes.n; i++)
 		text_process(f, r, &r->processes.v[i], top);
-}
-
-struct text_ctx {
-	const struct ap_report *r;
-	int top_n;
-};
-
-static int report_text_write_cb(FILE *f, const void *ctx)
-{
-	const struct text_ctx *c = ctx;
-
-	report_text__print(f, c->r, c->top_n);
-	if (fflush(f) || ferror(f))
-		return errno ? -errno : -EIO;
 	return 0;
-}
-
-int report_text__save(const char *path, const struct ap_report *r, int top_n)
-{
-	struct text_ctx c = {.r = r, .top_n = top_n};
-
-	return report_file__save(path, report_text_write_cb, &c);
 }

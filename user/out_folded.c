@@ -15,8 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "export.h"
-#include "report_file.h"
+#include "output.h"
 #include "strutil.h"
 
 struct folded_line {
@@ -29,8 +28,9 @@ struct folded {
 	AP_VEC(struct folded_line) lines;
 	char *buf; /* the stack being built */
 	size_t len, cap;
-	uint64_t period_ns; /* weight of one CPU sample, 0: no samples */
-	bool by_task;	    /* root each stack at its task's name */
+	uint64_t period_ns;	    /* weight of one CPU sample, 0: no samples */
+	bool by_task;		    /* root each stack at its task's name */
+	struct ap_task_index tasks; /* p's */
 };
 
 /* Append bytes to f->buf. 0 or -ENOMEM. */
@@ -89,7 +89,7 @@ static int folded_frame(struct folded *f, const char *prefix, const char *s)
 static int folded_begin(struct folded *f, uint64_t task, uint64_t t_ns, const char *callback,
 			const struct ap_stack *st)
 {
-	const struct ap_task *t = ap_process__task_at(f->p, task, t_ns);
+	const struct ap_task *t = ap_task_index__at(&f->tasks, task, t_ns);
 	int err = 0;
 
 	f->len = 0;
@@ -178,8 +178,10 @@ static int folded_process(struct folded *f)
 {
 	const struct ap_process *p = f->p;
 	size_t i;
-	int err = 0;
+	int err;
 
+	ap_task_index__free(&f->tasks);
+	err = ap_task_index__build(&f->tasks, p);
 	for (i = 0; i < p->blocking_calls.n && !err; i++)
 		err = folded_blocking(f, &p->blocking_calls.v[i]);
 	for (i = 0; i < p->slow_callbacks.n && !err; i++)
@@ -219,14 +221,15 @@ static void folded_free(struct folded *f)
 		free(f->lines.v[i].stack);
 	free(f->lines.v);
 	free(f->buf);
+	ap_task_index__free(&f->tasks);
 }
 
-static int folded_write(FILE *out, const void *ctx)
+int out_folded__write(FILE *out, const struct ap_report *r, const struct out_opts *o)
 {
-	const struct ap_report *r = ctx;
 	struct folded f = {.period_ns = r->sample_period_ns, .by_task = r->group_by_task};
 	int err = 0;
 
+	(void)o; /* no options */
 	for (size_t i = 0; i < r->processes.n && !err; i++) {
 		f.p = &r->processes.v[i];
 		err = folded_process(&f);
@@ -234,12 +237,5 @@ static int folded_write(FILE *out, const void *ctx)
 	if (!err)
 		folded_print(out, &f);
 	folded_free(&f);
-	if (!err && (fflush(out) || ferror(out)))
-		err = -EIO;
 	return err;
-}
-
-int export_folded__save(const char *path, const struct ap_report *r)
-{
-	return report_file__save(path, folded_write, r);
 }

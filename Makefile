@@ -163,7 +163,7 @@ valgrind: asyncprof-bpf
 # libFuzzer targets of the parsers of untrusted input (fuzz/, docs/fuzzing.md): each runs
 # FUZZ_TIME seconds, one at a time, niced; the corpus grows in .output/fuzz/, seeds stay small.
 FUZZ_TIME    ?= 60
-FUZZ_TARGETS := elfsym procmaps methods pystack
+FUZZ_TARGETS := elfsym procmaps methods pystack records
 FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets ctxend pystack pyline strutil model)
 FUZZ_BINS    := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -Ifuzz \
@@ -173,6 +173,12 @@ $(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_mem.h $(FUZZ_MODS) $(wildcard use
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_MODS) -lelf -lz -lcapstone -o $@
+
+# The records target runs the session and the writers: it links every loader module.
+$(OUTPUT)/fuzz/fuzz_records: fuzz/fuzz_records.c $(USER_SRCS) $(wildcard user/*.h) bpf/asyncprof.h $(SKEL)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -I$(OUTPUT) $< $(USER_SRCS) $(TEST_LIBS) -o $@
 
 fuzz: $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \

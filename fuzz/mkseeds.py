@@ -7,6 +7,9 @@ fuzz_pystack: a recorded code object (tests/unit/fixtures/pystack_*.txt)
 laid out after a 16-byte header, its pointers moved to where the regions
 land in the fuzzer's address space (FUZZ_BASE in fuzz_mem.h).
 fuzz_methods: a type object whose tp_methods lists "other" then "run".
+fuzz_records: a stream of ring-buffer records (bpf/asyncprof.h), each after
+its 2-byte length: a loop, names, a blocking call with a path, a slow
+callback, a callback run, a sample, a task's end.
 """
 import os
 import struct
@@ -65,7 +68,37 @@ def methods_seed(out):
         f.write(bytes(mem))
 
 
+PID, TID, T0, MS = 4242, 4243, 1000000000, 1000000
+
+
+def rec(rtype, body, pid=PID):
+    r = struct.pack("<IIII", rtype, pid, TID if pid == PID else pid + 1, 16 + len(body)) + body
+    return struct.pack("<H", len(r)) + r
+
+
+def records_seed(out):
+    task, code = 0x7f0000001000, 0x7f0000002000
+    name = lambda kind, key, s: rec(4, struct.pack("<QIIIIQ", key, kind, 1, len(s), 0, 0) +
+                                    s.ljust(128, b"\0"))
+    blocking = struct.pack("<QQQQQQQQIIIIQ", T0 + 10 * MS, 200 * MS, 0, 3, 0, 0, task, code,
+                           257, 1, 1, 12, 0)  # openat, a regular file, a path of 12 bytes
+    blocking += bytes(64) + struct.pack("<IIII", 0, 0, 0, 0) + b"f.txt\0tmp\0\0\0".ljust(512, b"\0")
+    stream = (rec(5, struct.pack("<QiI", T0, 3, 0)) +
+              name(3, code, b"worker") + name(1, task, b"Task-7") +
+              rec(1, struct.pack("<QQ", T0 + 5 * MS, T0 + 215 * MS)) +
+              rec(2, blocking) +
+              rec(3, struct.pack("<QQQQQ", T0 + 9 * MS, 202 * MS, task, code, 200 * MS)) +
+              rec(7, struct.pack("<QQQQ", T0 + 9 * MS, 202 * MS, task, code)) +
+              rec(8, struct.pack("<QQQQQ", T0 + 100 * MS, T0 + 9 * MS, task, code, 0)) +
+              rec(6, struct.pack("<QQQQQQQQQII", task, code, T0 + 9 * MS, T0 + 9 * MS,
+                                 T0 + 211 * MS, 1, 202 * MS, 202 * MS, 200 * MS, TID, 2)))
+    with open(out, "wb") as f:
+        f.write(stream)
+
+
 if __name__ == "__main__":
+    os.makedirs(os.path.join(HERE, "corpus", "records"), exist_ok=True)
+    records_seed(os.path.join(HERE, "corpus", "records", "stream.bin"))
     for fx in ("pystack_3.11.txt", "pystack_3.8.txt"):
         pystack_seed(fx, os.path.join(HERE, "corpus", "pystack", fx.replace(".txt", ".bin")))
     methods_seed(os.path.join(HERE, "corpus", "methods", "type_run.bin"))

@@ -131,6 +131,12 @@ static void tracer_maps(const struct tracer *tr, struct session_maps *maps)
 	maps->callbacks_fd = tracer__callbacks_fd(tr);
 }
 
+/* Not gone: kill(pid, 0) fails with ESRCH only for a process that is no more. */
+static bool proc_alive(int pid)
+{
+	return !kill((pid_t)pid, 0) || errno != ESRCH;
+}
+
 /* A snapshot of the maps, shown; it becomes the previous one. */
 static int live_refresh(struct live *lv, struct session *sess, const struct tracer *tr,
 			uint64_t now)
@@ -144,7 +150,7 @@ static int live_refresh(struct live *lv, struct session *sess, const struct trac
 	int err;
 
 	tracer_maps(tr, &maps);
-	err = session__snapshot(sess, &maps, now, st.drops, &cur);
+	err = session__snapshot(sess, &maps, now, st.drops, proc_alive, &cur);
 	if (err)
 		return err;
 	if (lv->prom)

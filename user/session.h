@@ -73,12 +73,16 @@ struct session_maps {
 int session__finish(struct session *s, const struct session_maps *maps, uint64_t end_ns,
 		    uint64_t drops_events, uint64_t drops_stacks, struct ap_report **out);
 
+/* Is this process still there? (The live view drops those that exited.) */
+typedef bool (*session_alive_fn)(int pid);
+
 /*
  * A report of the session as it is now, for the live view: the maps read
- * at now_ns, every task, the latest blocking calls and slow callbacks. The
- * session goes on; the caller frees the snapshot with ap_report__free().
+ * at now_ns, every task, the latest blocking calls and slow callbacks, of
+ * the processes alive() says are (NULL: all). The session goes on; the
+ * caller frees the snapshot with ap_report__free().
  */
 int session__snapshot(struct session *s, const struct session_maps *maps, uint64_t now_ns,
-		      uint64_t drops_events, struct ap_report **out);
+		      uint64_t drops_events, session_alive_fn alive, struct ap_report **out);
 
 #endif /* AP_SESSION_H */

@@ -10,7 +10,7 @@
 #include "env.h"
 #include "prom.h"
 
-struct env env = {
+static const struct env env_defaults = {
 	.blocking_ns = 1000000,
 	.slow_cb_ns = 100000000,
 	.lag_interval_ns = 10000000,
@@ -133,6 +133,7 @@ static int parse_ms(const char *arg, uint64_t *out)
 
 static int parse_opt_value(int key, char *arg, struct argp_state *state)
 {
+	struct env *env = state->input;
 	char *end;
 	long v;
 
@@ -142,63 +143,63 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 		v = strtol(arg, &end, 10);
 		if (errno || *end || v <= 0 || v > 0x3fffffff)
 			argp_error(state, "invalid pid: %s", arg);
-		if (env.npids >= (int)(sizeof(env.pids) / sizeof(env.pids[0])))
+		if (env->npids >= (int)(sizeof(env->pids) / sizeof(env->pids[0])))
 			argp_error(state, "too many --pid options");
-		env.pids[env.npids++] = (int)v;
-		if (!env.pid)
-			env.pid = (int)v;
+		env->pids[env->npids++] = (int)v;
+		if (!env->pid)
+			env->pid = (int)v;
 		return 0;
 	case 'd':
-		env.duration_s = strtod(arg, &end);
-		if (*end || !isfinite(env.duration_s) || env.duration_s <= 0)
+		env->duration_s = strtod(arg, &end);
+		if (*end || !isfinite(env->duration_s) || env->duration_s <= 0)
 			argp_error(state, "invalid duration: %s", arg);
 		return 0;
 	case OPT_TOP:
 		v = strtol(arg, &end, 10);
 		if (*end || v <= 0 || v > 10000)
 			argp_error(state, "invalid --top: %s", arg);
-		env.top = (int)v;
+		env->top = (int)v;
 		return 0;
 	case OPT_INTERVAL:
 		v = strtol(arg, &end, 10);
 		if (*end || v < 100 || v > 3600000)
 			argp_error(state, "invalid --interval: %s (100 to 3600000 ms)", arg);
-		env.interval_ms = (uint32_t)v;
-		env.interval_set = true;
+		env->interval_ms = (uint32_t)v;
+		env->interval_set = true;
 		return 0;
 	case OPT_BATCH:
-		env.batch = true;
+		env->batch = true;
 		return 0;
 	case OPT_NO_LIVE:
-		env.no_live = true;
+		env->no_live = true;
 		return 0;
 	case OPT_GROUP_BY:
 		if (strcmp(arg, "task") && strcmp(arg, "none"))
 			argp_error(state, "invalid --group-by: %s (task or none)", arg);
-		env.group_by_task = !strcmp(arg, "task");
+		env->group_by_task = !strcmp(arg, "task");
 		return 0;
 	case OPT_PROMETHEUS:
 		if (!prom__addr_valid(arg))
 			argp_error(state, "invalid --prometheus address: %s ([ADDR:]PORT)", arg);
-		env.prometheus = arg;
+		env->prometheus = arg;
 		return 0;
 	case OPT_STACK_DEPTH:
 		v = strtol(arg, &end, 10);
 		if (*end || v < 1 || v > 32)
 			argp_error(state, "invalid --stack-depth: %s (1 to 32)", arg);
-		env.stack_depth = (uint32_t)v;
+		env->stack_depth = (uint32_t)v;
 		return 0;
 	case OPT_FREQUENCY:
 		v = strtol(arg, &end, 10);
 		if (!*arg || *end || v < 1 || v > 10000)
 			argp_error(state, "invalid --frequency: %s (1 to 10000)", arg);
-		env.frequency = (uint32_t)v;
+		env->frequency = (uint32_t)v;
 		return 0;
 	case OPT_MAX_TASKS:
 		v = strtol(arg, &end, 10);
 		if (*end || v < 16 || v > 1 << 22)
 			argp_error(state, "invalid --max-tasks: %s (16 to 4194304)", arg);
-		env.max_tasks = (uint32_t)v;
+		env->max_tasks = (uint32_t)v;
 		return 0;
 	}
 	return ARGP_ERR_UNKNOWN;
@@ -206,60 +207,62 @@ static int parse_opt_value(int key, char *arg, struct argp_state *state)
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
+	struct env *env = state->input;
+
 	switch (key) {
 	case 'h':
 		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
 		break;
 	case 'v':
-		env.verbose++;
+		env->verbose++;
 		break;
 	case 'f':
-		env.format_set = true;
-		env.format = output__by_name(arg, strlen(arg));
-		if (!env.format)
+		env->format_set = true;
+		env->format = output__by_name(arg, strlen(arg));
+		if (!env->format)
 			argp_error(state, "unknown format: %s (%s)", arg, output__names());
 		break;
 	case 'o':
-		if (env.noutputs >= AP_MAX_OUTPUTS)
+		if (env->noutputs >= AP_MAX_OUTPUTS)
 			argp_error(state, "too many --output options");
-		env.outputs[env.noutputs++].path = arg;
+		env->outputs[env->noutputs++].path = arg;
 		break;
 	case 'q':
-		env.quiet = true;
+		env->quiet = true;
 		break;
 	case OPT_BLOCKING:
-		if (parse_ms(arg, &env.blocking_ns))
+		if (parse_ms(arg, &env->blocking_ns))
 			argp_error(state, "invalid --blocking-threshold: %s", arg);
 		break;
 	case OPT_SLOW_CB:
-		if (parse_ms(arg, &env.slow_cb_ns))
+		if (parse_ms(arg, &env->slow_cb_ns))
 			argp_error(state, "invalid --slow-callback: %s", arg);
 		break;
 	case OPT_LAG_INTERVAL:
-		if (parse_ms(arg, &env.lag_interval_ns))
+		if (parse_ms(arg, &env->lag_interval_ns))
 			argp_error(state, "invalid --lag-interval: %s", arg);
 		break;
 	case OPT_BACKEND:
 		if (!strcmp(arg, "auto"))
-			env.backend = AP_BACKEND_AUTO;
+			env->backend = AP_BACKEND_AUTO;
 		else if (!strcmp(arg, "uprobe"))
-			env.backend = AP_BACKEND_UPROBE;
+			env->backend = AP_BACKEND_UPROBE;
 		else if (!strcmp(arg, "syscall"))
-			env.backend = AP_BACKEND_SYSCALL;
+			env->backend = AP_BACKEND_SYSCALL;
 		else
 			argp_error(state, "unknown backend: %s (auto, uprobe or syscall)", arg);
 		break;
 	case OPT_MODE:
 		if (strcmp(arg, "full") && strcmp(arg, "light"))
 			argp_error(state, "invalid --mode: %s (full or light)", arg);
-		env.mode = !strcmp(arg, "light") ? AP_MODE_LIGHT : AP_MODE_FULL;
-		env.mode_set = true;
+		env->mode = !strcmp(arg, "light") ? AP_MODE_LIGHT : AP_MODE_FULL;
+		env->mode_set = true;
 		break;
 	case OPT_LIST:
-		env.list = true;
+		env->list = true;
 		break;
 	case OPT_CHECK:
-		env.check = true;
+		env->check = true;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument: %s (a command to run goes after --)", arg);
@@ -267,7 +270,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'c':
 		if (!*arg || strlen(arg) > 15)
 			argp_error(state, "invalid --comm: %s (1 to 15 characters)", arg);
-		env.comm = arg;
+		env->comm = arg;
 		break;
 	default:
 		return parse_opt_value(key, arg, state);
@@ -276,7 +279,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 }
 
 /* Split "[FMT:]FILE" and pick the format: a prefix, --format, or the name. */
-static int resolve_output(struct env_output *o)
+static int resolve_output(const struct env *env, struct out_file *o)
 {
 	const char *colon = strchr(o->path, ':');
 	const struct out_format *fmt = colon ? output__by_name(o->path, colon - o->path) : NULL;
@@ -284,8 +287,8 @@ static int resolve_output(struct env_output *o)
 	if (fmt) {
 		o->format = fmt;
 		o->path = colon + 1;
-	} else if (env.format_set) {
-		o->format = env.format;
+	} else if (env->format_set) {
+		o->format = env->format;
 	} else {
 		o->format = output__by_path(o->path);
 	}
@@ -296,30 +299,30 @@ static int resolve_output(struct env_output *o)
 	return 0;
 }
 
-bool env__live(void)
+bool env__live(const struct env *env)
 {
-	if (env.no_live)
+	if (env->no_live)
 		return false;
-	if (env.batch)
+	if (env->batch)
 		return true;
-	if (env.cmd_argv)
+	if (env->cmd_argv)
 		return false; /* the command has the terminal: no screen unless --batch */
-	if (env.prometheus)
+	if (env->prometheus)
 		return false; /* an agent: no screen unless --batch */
 	/* the screen view replaces the text summary on a terminal */
-	return !env.noutputs && env.format == output__text() && isatty(STDOUT_FILENO) &&
+	return !env->noutputs && env->format == output__text() && isatty(STDOUT_FILENO) &&
 	       isatty(STDIN_FILENO);
 }
 
-bool env__wants_trace(void)
+bool env__wants_trace(const struct env *env)
 {
-	for (int i = 0; i < env.noutputs; i++)
-		if (env.outputs[i].format->timeline)
+	for (int i = 0; i < env->noutputs; i++)
+		if (env->outputs[i].format->timeline)
 			return true;
-	return !env.noutputs && env.format->timeline;
+	return !env->noutputs && env->format->timeline;
 }
 
-int env__parse(int argc, char **argv)
+int env__parse(int argc, char **argv, struct env *env)
 {
 	static const struct argp argp = {
 		.options = opts,
@@ -328,54 +331,56 @@ int env__parse(int argc, char **argv)
 	};
 	int err, i;
 
+	*env = env_defaults;
+	env->format = output__text();
 	/* "-- CMD ARGS": the command to start and trace; argp sees what precedes */
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
-			env.cmd_argv = argv + i + 1;
-			env.cmd_argc = argc - i - 1;
+			env->cmd_argv = argv + i + 1;
+			env->cmd_argc = argc - i - 1;
 			argc = i;
 			break;
 		}
 	}
-	env.format = output__text();
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	err = argp_parse(&argp, argc, argv, 0, NULL, env);
 	if (err)
 		return err;
-	if (env.cmd_argv && !env.cmd_argc) {
+	if (env->cmd_argv && !env->cmd_argc) {
 		fprintf(stderr, "asyncprof-bpf: no command after --\n");
 		return -EINVAL;
 	}
-	if (env.check && env.format != output__text() && strcmp(env.format->name, "json")) {
+	if (env->check && env->format != output__text() && strcmp(env->format->name, "json")) {
 		fprintf(stderr, "asyncprof-bpf: --check prints text or json (--format)\n");
 		return -EINVAL;
 	}
-	if (env.cmd_argv && env.npids) {
+	if (env->cmd_argv && env->npids) {
 		fprintf(stderr,
 			"asyncprof-bpf: --pid and a command (after --) exclude each other\n");
 		return -EINVAL;
 	}
-	if (!env.mode_set)
-		env.mode = env.npids || env.cmd_argv || env.backend == AP_BACKEND_UPROBE
-				   ? AP_MODE_FULL
-				   : AP_MODE_LIGHT;
+	if (!env->mode_set)
+		env->mode = env->npids || env->cmd_argv || env->backend == AP_BACKEND_UPROBE
+				    ? AP_MODE_FULL
+				    : AP_MODE_LIGHT;
 	/*
 	 * Light mode samples every busy moment of a loop, each sample a Python
 	 * stack walk in the target (docs/performance.md): half the rate halves
 	 * that cost and still gives some 100 samples per busy CPU second.
 	 */
-	if (!env.frequency)
-		env.frequency = env.mode == AP_MODE_LIGHT ? AP_LIGHT_FREQUENCY : AP_FULL_FREQUENCY;
-	if (env.mode == AP_MODE_LIGHT && env.backend == AP_BACKEND_UPROBE) {
+	if (!env->frequency)
+		env->frequency =
+			env->mode == AP_MODE_LIGHT ? AP_LIGHT_FREQUENCY : AP_FULL_FREQUENCY;
+	if (env->mode == AP_MODE_LIGHT && env->backend == AP_BACKEND_UPROBE) {
 		fprintf(stderr, "asyncprof-bpf: --mode light attaches no uprobe; "
 				"--backend uprobe needs --mode full\n");
 		return -EINVAL;
 	}
-	for (int i = 0; i < env.noutputs; i++) {
-		err = resolve_output(&env.outputs[i]);
+	for (int i = 0; i < env->noutputs; i++) {
+		err = resolve_output(env, &env->outputs[i]);
 		if (err)
 			return err;
-		if (!strcmp(env.outputs[i].path, "-"))
-			env.quiet = true;
+		if (!strcmp(env->outputs[i].path, "-"))
+			env->quiet = true;
 	}
 	return 0;
 }

@@ -6,21 +6,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "output.h"
+#include "target.h"
 
 #define AP_VERSION "0.3.0"
-
-enum ap_backend { AP_BACKEND_AUTO, AP_BACKEND_UPROBE, AP_BACKEND_SYSCALL };
-/* full: per-callback uprobes; light: tracepoints and CPU samples only */
-enum ap_mode { AP_MODE_FULL, AP_MODE_LIGHT };
 
 #define AP_MAX_OUTPUTS	   8
 #define AP_FULL_FREQUENCY  199 /* default --frequency, Hz */
 #define AP_LIGHT_FREQUENCY 99
-
-struct env_output {
-	const struct out_format *format;
-	const char *path; /* "-" for stdout */
-};
 
 struct env {
 	int pid;      /* the first --pid; 0 system-wide */
@@ -30,7 +22,7 @@ struct env {
 	double duration_s;		 /* 0: until Ctrl-C or the target exits */
 	const struct out_format *format; /* NULL until parsed: text */
 	bool format_set;
-	struct env_output outputs[AP_MAX_OUTPUTS]; /* -o [FORMAT:]FILE, repeatable */
+	struct out_file outputs[AP_MAX_OUTPUTS]; /* -o [FORMAT:]FILE, repeatable */
 	int noutputs;
 	bool quiet; /* no text summary on stdout besides the outputs */
 	uint32_t max_tasks;
@@ -56,15 +48,17 @@ struct env {
 	int top; /* entries per table in the text summary */
 };
 
-extern struct env env;
-
 /* Should the live view (or batch text) run? Decided from options and the tty. */
-bool env__live(void);
+bool env__live(const struct env *env);
 
 /* Does any output need every callback run (a timeline)? */
-bool env__wants_trace(void);
+bool env__wants_trace(const struct env *env);
 
-/* Parse argv into env; returns 0, or non-zero after printing a one-line error. */
-int env__parse(int argc, char **argv);
+/*
+ * Parse argv into env (the defaults first); returns 0, or non-zero after
+ * printing a one-line error. The command line's settings reach the other
+ * modules as parameters, from main.c, the one file that holds an env.
+ */
+int env__parse(int argc, char **argv, struct env *env);
 
 #endif /* AP_ENV_H */

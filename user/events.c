@@ -5,6 +5,7 @@
  * files the record into the report being built.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "session_int.h"

@@ -6,7 +6,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "bpferr.h"
-#include "env.h"
 #include "json_writer.h"
 #include "kcheck.h"
 #include "kfeat.h"
@@ -57,7 +56,8 @@ struct kcheck_res {
 };
 
 /* Load one configuration into *r. */
-static void check_one(const struct kcheck_cfg *c, const struct kfeat *k, struct kcheck_res *r)
+static void check_one(const struct kcheck_cfg *c, const struct kfeat *k,
+		      const struct tracer_opts *base, struct kcheck_res *r)
 {
 	int self = getpid();
 	struct tracer_opts o = {
@@ -65,10 +65,10 @@ static void check_one(const struct kcheck_cfg *c, const struct kfeat *k, struct 
 		.npids = c->npids,
 		.pid_map = c->launch,
 		.launched = c->launch,
-		.blocking_ns = env.blocking_ns,
-		.slow_cb_ns = env.slow_cb_ns,
-		.lag_interval_ns = env.lag_interval_ns,
-		.max_tasks = env.max_tasks,
+		.blocking_ns = base->blocking_ns,
+		.slow_cb_ns = base->slow_cb_ns,
+		.lag_interval_ns = base->lag_interval_ns,
+		.max_tasks = base->max_tasks,
 		.light = c->light,
 		.uprobes = c->uprobes,
 		.bpf_loop = k->have[KFEAT_BPF_LOOP] && !c->bounded,
@@ -150,7 +150,7 @@ static void print_json(const struct kfeat *k, const struct kcheck_res *res, bool
 	jsonw_destroy(&w);
 }
 
-int kcheck__run(FILE *out, bool json)
+int kcheck__run(FILE *out, bool json, const struct tracer_opts *base)
 {
 	struct kcheck_res res[NCFGS] = {0};
 	struct kfeat k;
@@ -167,7 +167,7 @@ int kcheck__run(FILE *out, bool json)
 		res[i].st = c->bounded && !k.have[KFEAT_BPF_LOOP] ? KC_NA : KC_SKIP;
 		if (res[i].st == KC_NA || kfeat__missing(&k, c->light) >= 0)
 			continue;
-		check_one(c, &k, &res[i]);
+		check_one(c, &k, base, &res[i]);
 		bad |= res[i].st == KC_FAIL;
 	}
 	if (json)

@@ -9,7 +9,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Print the report to out, as text or JSON. 0 if every mode loads, 1 if one cannot run. */
-int kcheck__run(FILE *out, bool json);
+struct tracer_opts;
+
+/*
+ * Print the report to out, as text or JSON; each load takes its thresholds
+ * and sizes from base. 0 if every mode loads, 1 if one cannot run.
+ */
+int kcheck__run(FILE *out, bool json, const struct tracer_opts *base);
 
 #endif /* AP_KCHECK_H */

@@ -7,8 +7,6 @@
 #include "asyncprof.h"
 #include "light.h"
 #include "names.h"
-#include "pyrt.h"
-#include "target.h"
 
 #define LIGHT_MAX_ENTS 65536 /* tasks (and callbacks) kept; later ones are not counted */
 
@@ -65,48 +63,6 @@ struct light {
 	size_t seen_n;
 	size_t seen_max;
 };
-
-int light__pick(struct target *tg, const struct pyrt_info *pi, enum ap_backend backend)
-{
-	struct session_proc *p = &tg->proc;
-
-	tg->uprobe = false;
-	/* the stack walker needs the version's offsets and _PyRuntime */
-	tg->light_py = backend != AP_BACKEND_SYSCALL && pi->runtime == PYRT_CPYTHON && pi->off &&
-		       pi->runtime_addr;
-	p->backend = "syscall";
-	if (tg->light_py) {
-		p->py_off = pi->off;
-		p->py_major = pi->major;
-		p->py_minor = pi->minor;
-	}
-	return 0;
-}
-
-void light__offsets(int minor, uint32_t *code_flags, uint32_t *frame_locals)
-{
-	/* PyCodeObject.co_flags; f_localsplus (<= 3.10) or _PyInterpreterFrame.localsplus */
-	switch (minor) {
-	case 8:
-	case 9:
-		*code_flags = 36;
-		*frame_locals = 360;
-		return;
-	case 10:
-		*code_flags = 36;
-		*frame_locals = 352;
-		return;
-	case 11:
-	case 12:
-	case 13:
-		*code_flags = 48;
-		*frame_locals = 72;
-		return;
-	default:
-		*code_flags = 0;
-		*frame_locals = 0;
-	}
-}
 
 struct light *light__new_cap(size_t max_ents)
 {

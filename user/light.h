@@ -4,28 +4,19 @@
  * blocking calls come from the syscall tracepoints as in full mode; the
  * busy time of tasks and callbacks is estimated from CPU samples of the
  * loop thread, each attributed in BPF to the task or callback its stack
- * belongs to (bpf/pystack.bpf.h, light_ident). This file picks the
- * backend of a process in light mode and turns the samples into the
- * report's tasks and callbacks.
+ * belongs to (bpf/pystack.bpf.h, light_ident). This file turns the
+ * samples into the report's tasks and callbacks (target.c picks the
+ * backend of a process in light mode).
  */
 #ifndef AP_LIGHT_H
 #define AP_LIGHT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "env.h"
 #include "model.h"
 
 struct light;
 struct names;
-struct pyrt_info;
-struct target;
-
-/* Light mode's backend for tg: "syscall", with Python stacks where CPython is known. */
-int light__pick(struct target *tg, const struct pyrt_info *pi, enum ap_backend backend);
-
-/* co_flags and first-local offsets of CPython 3.minor; 0 when unknown (no search then). */
-void light__offsets(int minor, uint32_t *code_flags, uint32_t *frame_locals);
 
 /* The estimates, with at most LIGHT_MAX_ENTS tasks and as many callbacks. */
 struct light *light__new(void);

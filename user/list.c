@@ -61,7 +61,7 @@ static void print_row(FILE *out, const struct target *tg)
 		note);
 }
 
-int list__print(FILE *out, enum ap_backend backend)
+int list__print(FILE *out, const struct target_opts *o)
 {
 	struct target tg;
 	struct dirent *de;
@@ -72,9 +72,6 @@ int list__print(FILE *out, enum ap_backend backend)
 		elog("cannot read /proc: %s\n", strerror(errno));
 		return -errno;
 	}
-	/* the backend --pid would use: full mode unless --mode says otherwise */
-	if (!env.mode_set)
-		env.mode = AP_MODE_FULL;
 	fprintf(out, "%-8s %-16s %-8s %-9s %-8s %-8s %s\n", "PID", "COMM", "RUNTIME", "VERSION",
 		"LOOP", "BACKEND", "NOTE");
 	while ((de = readdir(d))) {
@@ -89,7 +86,7 @@ int list__print(FILE *out, enum ap_backend backend)
 		}
 		memset(&tg, 0, sizeof(tg));
 		tg.discovered = true; /* quiet: a process that exits meanwhile is no error */
-		if (!target__open(pid, backend, &tg) && strcmp(tg.comm, "asyncprof-bpf")) {
+		if (!target__open(pid, o, &tg) && strcmp(tg.comm, "asyncprof-bpf")) {
 			print_row(out, &tg);
 			n++;
 		}

@@ -8,11 +8,12 @@
 #define AP_LIST_H
 
 #include <stdio.h>
-#include "env.h"
+#include "target.h"
 
 /* Does /proc/PID/fd hold an epoll descriptor? */
 bool list__has_epoll(int pid);
-/* Print the table to out; 0, or -errno when /proc cannot be read. */
-int list__print(FILE *out, enum ap_backend backend);
+/* Print the table to out, each backend as target__open picks it with o; 0, or -errno
+ * when /proc cannot be read. */
+int list__print(FILE *out, const struct target_opts *o);
 
 #endif /* AP_LIST_H */

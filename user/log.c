@@ -11,6 +11,8 @@
 #include "log.h"
 #include "strutil.h"
 
+int log_verbosity;
+
 void log__write(const char *prefix, const char *fmt, ...)
 {
 	char msg[2048], out[8192];

@@ -43,6 +43,9 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+/* The command line: this file alone holds it, and hands the others what they need. */
+static struct env env;
+
 /*
  * libbpf's warnings go to bpferr, which makes a failed load one line; -v
  * prints them as they come (the verifier's whole log among them).
@@ -237,7 +240,7 @@ static int live_open(struct live *lv, uint64_t start)
 			strchr(env.prometheus, ':') ? "" : "127.0.0.1:", env.prometheus);
 		lv->next_ns = start; /* the first scrape should find figures */
 	}
-	if (!env__live())
+	if (!env__live(&env))
 		return 0;
 	vo.host = host_name();
 	err = view__new(&vo, &lv->view);
@@ -265,7 +268,7 @@ static int make_session(uint64_t start_ns, struct session **out)
 		.slow_cb_ns = env.slow_cb_ns,
 		.lag_interval_ns = env.lag_interval_ns,
 		.tool_version = AP_VERSION,
-		.traced = env__wants_trace(),
+		.traced = env__wants_trace(&env),
 		.host = host_name(),
 		.sample_period_ns = env.frequency ? 1000000000ull / env.frequency : 0,
 		.light = env.mode == AP_MODE_LIGHT,
@@ -309,6 +312,19 @@ static bool env_is(const char *name, const char *value)
 	return e && !strcmp(e, value);
 }
 
+/* --check: each mode's load with the thresholds and sizes of this command line. */
+static int run_check(void)
+{
+	const struct tracer_opts base = {
+		.blocking_ns = env.blocking_ns,
+		.slow_cb_ns = env.slow_cb_ns,
+		.lag_interval_ns = env.lag_interval_ns,
+		.max_tasks = env.max_tasks,
+	};
+
+	return kcheck__run(stdout, !strcmp(env.format->name, "json"), &base);
+}
+
 static int load_tracer(const struct targets *ts, const struct kfeat *kf,
 		       const struct kfeat_plan *plan, struct tracer **tr)
 {
@@ -321,7 +337,7 @@ static int load_tracer(const struct targets *ts, const struct kfeat *kf,
 		.slow_cb_ns = env.slow_cb_ns,
 		.lag_interval_ns = env.lag_interval_ns,
 		.max_tasks = env.max_tasks,
-		.trace_callbacks = env__wants_trace(),
+		.trace_callbacks = env__wants_trace(&env),
 		.light = env.mode == AP_MODE_LIGHT,
 		/* only --pid knows every target before loading; others are found later */
 		.uprobes = env.npids && !launched ? targets__uprobes(ts) : TRACER_UP_ALL,
@@ -421,30 +437,34 @@ int main(int argc, char **argv)
 	struct targets *ts = NULL;
 	struct tracer *tr = NULL;
 	struct kfeat_plan plan;
+	struct target_opts tgopts;
 	struct kfeat kf;
 	uint64_t start, end;
 	int err;
 
-	if (env__parse(argc, argv))
+	if (env__parse(argc, argv, &env))
 		return 2;
-	if (env.list)
-		return list__print(stdout, env.backend) ? 1 : 0;
+	log_verbosity = env.verbose;
+	tgopts = (struct target_opts){env.backend, env.mode, env.stack_depth, env.comm};
+	if (env.list) {
+		/* the backend --pid would use: full mode unless --mode says otherwise */
+		tgopts.mode = env.mode_set ? env.mode : AP_MODE_FULL;
+		return list__print(stdout, &tgopts) ? 1 : 0;
+	}
 	libbpf_set_print(libbpf_print);
 	if (env.check)
-		return preflight__privilege()
-			       ? 1
-			       : kcheck__run(stdout, !strcmp(env.format->name, "json"));
+		return preflight__privilege() ? 1 : run_check();
 	err = preflight__check();
 	if (!err)
 		err = kernel_supports(&kf, &plan);
 	if (!err)
 		err = preflight__outputs(env.outputs, env.noutputs);
 	if (!err)
-		err = targets__new(&ts);
+		err = targets__new(&tgopts, &ts);
 	if (!err && env.cmd_argv)
 		err = launch_start();
 	else if (!err)
-		err = targets__open_pids(ts, env.pids, env.npids, env.backend);
+		err = targets__open_pids(ts, env.pids, env.npids);
 	if (!err)
 		err = load_tracer(ts, &kf, &plan, &tr);
 	if (err)

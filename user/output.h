@@ -28,6 +28,12 @@ struct out_format {
 	bool timeline;	    /* draws every callback run: the session must record them */
 };
 
+/* One output asked for: a format and where it goes. */
+struct out_file {
+	const struct out_format *format;
+	const char *path; /* "-" for stdout */
+};
+
 /* The format called name[0..len), or NULL. */
 const struct out_format *output__by_name(const char *name, size_t len);
 /* The format a file name's ending implies (the longest match), else text. */

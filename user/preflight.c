@@ -78,7 +78,7 @@ int preflight__check(void)
 	return 0;
 }
 
-int preflight__outputs(const struct env_output *outs, int n)
+int preflight__outputs(const struct out_file *outs, int n)
 {
 	int err;
 

@@ -109,6 +109,11 @@ void pyrt__pick_probe(const uint8_t *code, size_t len, uint64_t *off, enum pyrt_
 
 /* Offsets for CPython major.minor, NULL when unsupported (user/pyrt_offsets.c). */
 const struct ap_py_offsets *pyrt_offsets__find(int major, int minor);
+/*
+ * Light mode's task search (bpf/pystack.bpf.h): PyCodeObject.co_flags and the
+ * first local of a frame for CPython 3.minor; 0 when unknown (no search then).
+ */
+void pyrt_offsets__light(int minor, uint32_t *code_flags, uint32_t *frame_locals);
 
 /* Every field of struct ap_py_offsets but version_hex, for dumps and tests. */
 /* clang-format off */

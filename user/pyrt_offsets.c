@@ -337,3 +337,28 @@ const struct ap_py_offsets *pyrt_offsets__find(int major, int minor)
 	}
 	return NULL;
 }
+
+void pyrt_offsets__light(int minor, uint32_t *code_flags, uint32_t *frame_locals)
+{
+	/* PyCodeObject.co_flags; f_localsplus (<= 3.10) or _PyInterpreterFrame.localsplus */
+	switch (minor) {
+	case 8:
+	case 9:
+		*code_flags = 36;
+		*frame_locals = 360;
+		return;
+	case 10:
+		*code_flags = 36;
+		*frame_locals = 352;
+		return;
+	case 11:
+	case 12:
+	case 13:
+		*code_flags = 48;
+		*frame_locals = 72;
+		return;
+	default:
+		*code_flags = 0;
+		*frame_locals = 0;
+	}
+}

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "light.h"
 #include "log.h"
 #include "pyrt.h"
 #include "target.h"
@@ -76,6 +75,24 @@ static bool uprobe_possible(const struct pyrt_info *pi, const char **why)
 	return true;
 }
 
+/* Light mode's backend for tg: "syscall", with Python stacks where CPython is known. */
+static int light_pick(struct target *tg, const struct pyrt_info *pi, enum ap_backend backend)
+{
+	struct session_proc *p = &tg->proc;
+
+	tg->uprobe = false;
+	/* the stack walker needs the version's offsets and _PyRuntime */
+	tg->light_py = backend != AP_BACKEND_SYSCALL && pi->runtime == PYRT_CPYTHON && pi->off &&
+		       pi->runtime_addr;
+	p->backend = "syscall";
+	if (tg->light_py) {
+		p->py_off = pi->off;
+		p->py_major = pi->major;
+		p->py_minor = pi->minor;
+	}
+	return 0;
+}
+
 /* Runtime and backend from what pyrt found. */
 static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_backend backend)
 {
@@ -96,8 +113,8 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		     p->pid, p->comm);
 		return -ENOTSUP;
 	}
-	if (env.mode == AP_MODE_LIGHT)
-		return light__pick(tg, pi, backend);
+	if (tg->opts.mode == AP_MODE_LIGHT)
+		return light_pick(tg, pi, backend);
 	tg->uprobe = backend != AP_BACKEND_SYSCALL && uprobe_possible(pi, &why);
 	tg->why_syscall = backend == AP_BACKEND_SYSCALL ? "--backend syscall" : why;
 	if (backend == AP_BACKEND_UPROBE && !tg->uprobe) {
@@ -175,10 +192,11 @@ static int target__check_kind(struct target *tg, int pid)
 	return 0;
 }
 
-int target__open(int pid, enum ap_backend backend, struct target *tg)
+int target__open(int pid, const struct target_opts *o, struct target *tg)
 {
 	int err;
 
+	tg->opts = *o;
 	err = target__check_kind(tg, pid);
 	if (err)
 		return err;
@@ -208,7 +226,7 @@ int target__open(int pid, enum ap_backend backend, struct target *tg)
 	if (tg->py->version[0])
 		tg->version = strdup(tg->py->version);
 	tg->proc.runtime_version = tg->version;
-	return pick_backend(tg, tg->py, backend);
+	return pick_backend(tg, tg->py, o->backend);
 }
 
 /* One uprobe; a failure names the probe and the file. */
@@ -243,13 +261,13 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 		.gil_lo = pi->runtime_addr,
 		.gil_hi = pi->runtime_addr + pi->runtime_size,
 		.tls_specific = GLIBC_PTHREAD_SPECIFIC,
-		.stack_depth = env.stack_depth,
+		.stack_depth = tg->opts.stack_depth,
 		.off = *pi->off,
 		.end_sp_off = pi->context_run_end_sp,
 		.end_mode = tg->end_mode,
 	};
 
-	light__offsets(pi->minor, &pp.code_flags, &pp.frame_locals);
+	pyrt_offsets__light(pi->minor, &pp.code_flags, &pp.frame_locals);
 	pp.loop_in_c = pi->uvloop_path[0] != 0;
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
 }

@@ -7,14 +7,27 @@
 #define AP_TARGET_H
 
 #include "ctxend.h"
-#include "env.h"
 #include "session.h"
 
 struct pyrt_info;
 struct tracer;
 
+/* auto: the uprobe backend where the runtime allows it, else syscall */
+enum ap_backend { AP_BACKEND_AUTO, AP_BACKEND_UPROBE, AP_BACKEND_SYSCALL };
+/* full: per-callback uprobes; light: tracepoints and CPU samples only */
+enum ap_mode { AP_MODE_FULL, AP_MODE_LIGHT };
+
+/* How every process is traced: the command line's choices. */
+struct target_opts {
+	enum ap_backend backend;
+	enum ap_mode mode;
+	uint32_t stack_depth; /* Python frames per stack */
+	const char *comm;     /* processes found system-wide: only those named so; NULL: any */
+};
+
 struct target {
 	struct session_proc proc; /* strings below are owned by the target */
+	struct target_opts opts;
 	char *comm;
 	char *exe;
 	char *version;
@@ -40,7 +53,7 @@ struct target {
  * Inspect pid; prints one line and returns -errno when it cannot be traced.
  * Set tg->discovered first for a process found system-wide.
  */
-int target__open(int pid, enum ap_backend backend, struct target *tg);
+int target__open(int pid, const struct target_opts *o, struct target *tg);
 /* The uprobe programs target__attach will attach: bits 1 << enum tracer_uprobe. */
 unsigned int target__uprobes(const struct target *tg);
 /* Configure and attach the backend's per-process probes (none for syscall). */

@@ -22,12 +22,16 @@ struct targets {
 	AP_VEC(int) ignored; /* pids found not to be traceable, not retried */
 	struct tracer *tr;
 	struct session *sess;
+	struct target_opts opts;
 };
 
-int targets__new(struct targets **out)
+int targets__new(const struct target_opts *o, struct targets **out)
 {
 	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -ENOMEM;
+	if (!*out)
+		return -ENOMEM;
+	(*out)->opts = *o;
+	return 0;
 }
 
 void targets__free(struct targets *ts)
@@ -53,7 +57,7 @@ static struct target_ent *targets__push(struct targets *ts)
 	return e;
 }
 
-int targets__open_pids(struct targets *ts, const int *pids, int n, enum ap_backend backend)
+int targets__open_pids(struct targets *ts, const int *pids, int n)
 {
 	struct target_ent *e;
 	int err;
@@ -62,7 +66,7 @@ int targets__open_pids(struct targets *ts, const int *pids, int n, enum ap_backe
 		e = targets__push(ts);
 		if (!e)
 			return -ENOMEM;
-		err = target__open(pids[i], backend, &e->tg);
+		err = target__open(pids[i], &ts->opts, &e->tg);
 		if (err)
 			return err;
 		e->pidfd = (int)syscall(SYS_pidfd_open, pids[i], 0);
@@ -126,8 +130,8 @@ int targets__discover(void *ctx, int pid)
 		return -ENOMEM;
 	e->tg.discovered = true;
 	/* other asyncprof-bpf instances poll their ring buffers: not a service's loop */
-	if (target__open(pid, env.backend, &e->tg) || !strcmp(e->tg.comm, "asyncprof-bpf") ||
-	    (env.comm && strcmp(env.comm, e->tg.comm)) || target_start(ts, e)) {
+	if (target__open(pid, &ts->opts, &e->tg) || !strcmp(e->tg.comm, "asyncprof-bpf") ||
+	    (ts->opts.comm && strcmp(ts->opts.comm, e->tg.comm)) || target_start(ts, e)) {
 		/* a process that exited, is filtered out, or cannot be probed */
 		target__close(&e->tg);
 		ts->v.n--;
@@ -142,12 +146,14 @@ int targets__launched(void *ctx, int pid, enum launch_stage stage)
 {
 	struct target probe = {.discovered = true};
 	struct targets *ts = ctx;
+	struct target_opts quick = ts->opts;
 	struct target_ent *e;
 	const char *rt;
 	int err;
 
 	/* quietly first: a wrapper or a shell is no error, only not the target yet */
-	err = target__open(pid, AP_BACKEND_SYSCALL, &probe);
+	quick.backend = AP_BACKEND_SYSCALL;
+	err = target__open(pid, &quick, &probe);
 	rt = err ? "unknown" : probe.proc.runtime;
 	err = !strcmp(rt, "unknown")				 ? LAUNCH_OTHER
 	      : !strcmp(rt, "cpython") && stage == LAUNCH_LOADED ? LAUNCH_WAIT_LOOP
@@ -159,7 +165,7 @@ int targets__launched(void *ctx, int pid, enum launch_stage stage)
 	if (!e)
 		return -ENOMEM;
 	e->tg.early = true;
-	err = target__open(pid, env.backend, &e->tg);
+	err = target__open(pid, &ts->opts, &e->tg);
 	if (err)
 		return err;
 	e->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

@@ -8,7 +8,6 @@
 #define AP_TARGETS_H
 
 #include <stdbool.h>
-#include "env.h"
 #include "launch.h"
 #include "session.h"
 #include "target.h"
@@ -16,10 +15,11 @@
 struct targets;
 struct tracer;
 
-int targets__new(struct targets **out);
+/* The set, each process to be opened with o. */
+int targets__new(const struct target_opts *o, struct targets **out);
 void targets__free(struct targets *ts);
 /* Open each --pid; prints one line and returns -errno for a bad one. */
-int targets__open_pids(struct targets *ts, const int *pids, int n, enum ap_backend backend);
+int targets__open_pids(struct targets *ts, const int *pids, int n);
 /* Register the opened targets with the session and attach their probes. */
 int targets__start(struct targets *ts, struct tracer *tr, struct session *sess);
 /* Session discovery hook: a new loop in pid (system-wide). 0, or -errno. */

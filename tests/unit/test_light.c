@@ -11,6 +11,7 @@
 #include <linux/types.h>
 #include "asyncprof.h"
 #include "light.h"
+#include "pyrt.h"
 #include "names.h"
 
 #define MS     1000000ull
@@ -241,15 +242,15 @@ static void test_light_offsets(void **state)
 	uint32_t flags, locals;
 
 	(void)state;
-	light__offsets(8, &flags, &locals);
+	pyrt_offsets__light(8, &flags, &locals);
 	assert_int_equal(flags, 36);
 	assert_int_equal(locals, 360);
-	light__offsets(10, &flags, &locals);
+	pyrt_offsets__light(10, &flags, &locals);
 	assert_int_equal(locals, 352);
-	light__offsets(13, &flags, &locals);
+	pyrt_offsets__light(13, &flags, &locals);
 	assert_int_equal(flags, 48);
 	assert_int_equal(locals, 72);
-	light__offsets(7, &flags, &locals); /* unsupported: no search */
+	pyrt_offsets__light(7, &flags, &locals); /* unsupported: no search */
 	assert_int_equal(flags, 0);
 	assert_int_equal(locals, 0);
 }

@@ -15,6 +15,7 @@
 #include <wctype.h>
 #include "strutil.h"
 #include "view.h"
+#include "view_batch.h"
 
 #define MIN_COLS     80
 #define MIN_ROWS     20
@@ -137,11 +138,11 @@ static void follow_loop(struct view *v)
 static void sort_pane(struct view *v, enum pane p)
 {
 	if (p == PANE_LOOPS)
-		view__sort_loops(v->fr.loops.v, v->fr.loops.n, v->sort[p]);
+		view_calc__sort_loops(v->fr.loops.v, v->fr.loops.n, v->sort[p]);
 	else if (p == PANE_TASKS)
-		view__sort_tasks(v->fr.tasks.v, v->fr.tasks.n, v->sort[p]);
+		view_calc__sort_tasks(v->fr.tasks.v, v->fr.tasks.n, v->sort[p]);
 	else
-		view__sort_events(v->fr.events_rows.v, v->fr.events_rows.n, v->sort[p]);
+		view_calc__sort_events(v->fr.events_rows.v, v->fr.events_rows.n, v->sort[p]);
 }
 
 static int refilter(struct view *v)
@@ -167,7 +168,7 @@ static void put(int y, int *x, const char *s, int width, bool right, attr_t attr
 	if (width <= 0)
 		return;
 	attron(attr);
-	mvaddstr(y, *x, view__cell(s, width, right, buf, sizeof(buf)));
+	mvaddstr(y, *x, view_calc__cell(s, width, right, buf, sizeof(buf)));
 	attroff(attr);
 	*x += width + 1;
 }
@@ -175,7 +176,7 @@ static void put(int y, int *x, const char *s, int width, bool right, attr_t attr
 static attr_t sev_attr(const struct view *v, uint64_t lag_ns)
 {
 	static const short pairs[] = {PAIR_OK, PAIR_MINOR, PAIR_SIGNIFICANT, PAIR_CRITICAL};
-	enum view_sev s = view__severity(lag_ns);
+	enum view_sev s = view_calc__severity(lag_ns);
 	attr_t a = s >= VIEW_SEV_CRITICAL ? A_BOLD : A_NORMAL;
 
 	return v->colors ? a | COLOR_PAIR(pairs[s]) : a | (s >= VIEW_SEV_SIGNIFICANT ? A_BOLD : 0);

@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include "strutil.h"
-#include "view.h"
+#include "view_batch.h"
 
 #define BATCH_TOP_TASKS	 10
 #define BATCH_TOP_EVENTS 10
@@ -47,7 +47,7 @@ static const char *num(double v)
 
 static const char *cell(const char *s, int width)
 {
-	return view__cell(s, width, false, ring(), CELL_MAX);
+	return view_calc__cell(s, width, false, ring(), CELL_MAX);
 }
 
 static void batch_header(FILE *f, const struct view_frame *fr, unsigned interval_ms)
@@ -56,7 +56,7 @@ static void batch_header(FILE *f, const struct view_frame *fr, unsigned interval
 		"asyncprof-bpf - up %s, host %s, interval %u ms, %zu processes, %zu loops, "
 		"worst lag now %s (%s), events %" PRIu64 ", drops %" PRIu64 "\n",
 		dur(fr->uptime_ns), fr->host, interval_ms, fr->nprocs, fr->loops.n,
-		dur(fr->worst_lag_ns), sev_names[view__severity(fr->worst_lag_ns)], fr->events,
+		dur(fr->worst_lag_ns), sev_names[view_calc__severity(fr->worst_lag_ns)], fr->events,
 		fr->drops);
 }
 
@@ -81,7 +81,7 @@ static void batch_tasks(FILE *f, struct view_frame *fr)
 {
 	size_t n = fr->tasks.n < BATCH_TOP_TASKS ? fr->tasks.n : BATCH_TOP_TASKS;
 
-	view__sort_tasks(fr->tasks.v, fr->tasks.n, VIEW_ST_BUSY);
+	view_calc__sort_tasks(fr->tasks.v, fr->tasks.n, VIEW_ST_BUSY);
 	fprintf(f, "TASKS (top %zu of %zu by busy time)\n", n, fr->tasks.n);
 	fprintf(f, "%7s %7s %-20s %-20s %-9s %8s %6s %9s %9s %9s\n", "PID", "LOOP", "NAME", "CORO",
 		"STATE", "STEPS/S", "BUSY%", "MAX STEP", "BLOCKED", "AGE");

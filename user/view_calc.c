@@ -10,11 +10,11 @@
 #include <string.h>
 #include <wchar.h>
 #include "strutil.h"
-#include "view.h"
+#include "view_calc.h"
 
 #define NS_PER_MS 1000000ull
 
-enum view_sev view__severity(uint64_t lag_ns)
+enum view_sev view_calc__severity(uint64_t lag_ns)
 {
 	if (lag_ns < 1 * NS_PER_MS)
 		return VIEW_SEV_OK;
@@ -32,8 +32,8 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void view__window_lag(const struct ap_loop *l, uint64_t t0, uint64_t t1, uint64_t grid_ns,
-		      uint64_t *p99_ns, uint64_t *max_ns)
+void view_calc__window_lag(const struct ap_loop *l, uint64_t t0, uint64_t t1, uint64_t grid_ns,
+			   uint64_t *p99_ns, uint64_t *max_ns)
 {
 	uint64_t *v, grid, rank;
 	size_t k = 0;
@@ -108,8 +108,8 @@ static void loop_lag(struct view_loop_row *row, const struct ap_loop *l, const s
 	row->lag_p99_all_ns = l->lag.p99_ns;
 	row->lag_max_all_ns = l->lag.max_ns;
 	if (w->prev) {
-		view__window_lag(l, w->t0, w->t1, cur->lag_interval_ns, &row->lag_p99_ns,
-				 &row->lag_max_ns);
+		view_calc__window_lag(l, w->t0, w->t1, cur->lag_interval_ns, &row->lag_p99_ns,
+				      &row->lag_max_ns);
 	} else {
 		row->lag_p99_ns = l->lag.p99_ns;
 		row->lag_max_ns = l->lag.max_ns;
@@ -316,8 +316,8 @@ int view_frame__build(struct view_frame *fr, const struct ap_report *cur,
 		if (!err)
 			err = add_events(fr, p, cur);
 	}
-	view__sort_loops(fr->loops.v, fr->loops.n, VIEW_SL_TID);
-	view__sort_events(fr->events_rows.v, fr->events_rows.n, VIEW_SE_TIME);
+	view_calc__sort_loops(fr->loops.v, fr->loops.n, VIEW_SL_TID);
+	view_calc__sort_events(fr->events_rows.v, fr->events_rows.n, VIEW_SE_TIME);
 	return err;
 }
 
@@ -361,7 +361,7 @@ static int cmp_loop(const void *pa, const void *pb, void *arg)
 	return c ? c : cmp_loop_id(a, b);
 }
 
-void view__sort_loops(struct view_loop_row *r, size_t n, enum view_sort_loop by)
+void view_calc__sort_loops(struct view_loop_row *r, size_t n, enum view_sort_loop by)
 {
 	if (n)
 		qsort_r(r, n, sizeof(*r), cmp_loop, &by);
@@ -400,7 +400,7 @@ static int cmp_task(const void *pa, const void *pb, void *arg)
 	return c;
 }
 
-void view__sort_tasks(struct view_task_row *r, size_t n, enum view_sort_task by)
+void view_calc__sort_tasks(struct view_task_row *r, size_t n, enum view_sort_task by)
 {
 	if (n)
 		qsort_r(r, n, sizeof(*r), cmp_task, &by);
@@ -421,7 +421,7 @@ static int cmp_event(const void *pa, const void *pb, void *arg)
 	return c ? c : CMP_ASC(a->slow_cb, b->slow_cb);
 }
 
-void view__sort_events(struct view_event_row *r, size_t n, enum view_sort_event by)
+void view_calc__sort_events(struct view_event_row *r, size_t n, enum view_sort_event by)
 {
 	if (n)
 		qsort_r(r, n, sizeof(*r), cmp_event, &by);
@@ -442,7 +442,7 @@ static int seq_width(const unsigned char *s, size_t n)
 	return w < 0 ? 1 : w;
 }
 
-const char *view__cell(const char *s, int width, bool right, char *buf, size_t size)
+const char *view_calc__cell(const char *s, int width, bool right, char *buf, size_t size)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "-");
 	size_t len = strlen((const char *)p), pos = 0, n, end;

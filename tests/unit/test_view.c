@@ -13,7 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 #include "model.h"
-#include "view.h"
+#include "view_batch.h"
+#include "view_calc.h"
 
 #define T0	 1000000000000ull
 #define MS	 1000000ull
@@ -340,20 +341,20 @@ static void test_lag_last_refresh(void **state)
 	uint64_t p99, max;
 
 	/* (1 s, 2 s]: 150 ms and 5 ms among 100 instants: rank 99 is the 5 ms one */
-	view__window_lag(l, T0 + S, T0 + 2 * S, 10 * MS, &p99, &max);
+	view_calc__window_lag(l, T0 + S, T0 + 2 * S, 10 * MS, &p99, &max);
 	assert_int_equal(max, 150 * MS);
 	assert_int_equal(p99, 5 * MS);
 	/* (0, 1 s]: one 2 ms point among 100: the p99 is a zero */
-	view__window_lag(l, T0, T0 + S, 10 * MS, &p99, &max);
+	view_calc__window_lag(l, T0, T0 + S, 10 * MS, &p99, &max);
 	assert_int_equal(max, 2 * MS);
 	assert_int_equal(p99, 0);
 	/* a window of 2 instants: p99 is the maximum */
-	view__window_lag(l, T0 + 1190 * MS, T0 + 1210 * MS, 10 * MS, &p99, &max);
+	view_calc__window_lag(l, T0 + 1190 * MS, T0 + 1210 * MS, 10 * MS, &p99, &max);
 	assert_int_equal(p99, 150 * MS);
 	/* the window is open at t0 and closed at t1 */
-	view__window_lag(l, T0 + 1200 * MS, T0 + 1500 * MS, 10 * MS, &p99, &max);
+	view_calc__window_lag(l, T0 + 1200 * MS, T0 + 1500 * MS, 10 * MS, &p99, &max);
 	assert_int_equal(max, 5 * MS);
-	view__window_lag(l, T0 + 1600 * MS, T0 + 2 * S, 10 * MS, &p99, &max);
+	view_calc__window_lag(l, T0 + 1600 * MS, T0 + 2 * S, 10 * MS, &p99, &max);
 	assert_int_equal(max, 0);
 	assert_int_equal(p99, 0);
 	/* the frame's worst lag now is the window's max */
@@ -365,14 +366,14 @@ static void test_lag_last_refresh(void **state)
 static void test_severity_thresholds(void **state)
 {
 	(void)state;
-	assert_int_equal(view__severity(0), VIEW_SEV_OK);
-	assert_int_equal(view__severity(MS - 1), VIEW_SEV_OK);
-	assert_int_equal(view__severity(MS), VIEW_SEV_MINOR);
-	assert_int_equal(view__severity(10 * MS - 1), VIEW_SEV_MINOR);
-	assert_int_equal(view__severity(10 * MS), VIEW_SEV_SIGNIFICANT);
-	assert_int_equal(view__severity(100 * MS - 1), VIEW_SEV_SIGNIFICANT);
-	assert_int_equal(view__severity(100 * MS), VIEW_SEV_CRITICAL);
-	assert_int_equal(view__severity(UINT64_MAX), VIEW_SEV_CRITICAL);
+	assert_int_equal(view_calc__severity(0), VIEW_SEV_OK);
+	assert_int_equal(view_calc__severity(MS - 1), VIEW_SEV_OK);
+	assert_int_equal(view_calc__severity(MS), VIEW_SEV_MINOR);
+	assert_int_equal(view_calc__severity(10 * MS - 1), VIEW_SEV_MINOR);
+	assert_int_equal(view_calc__severity(10 * MS), VIEW_SEV_SIGNIFICANT);
+	assert_int_equal(view_calc__severity(100 * MS - 1), VIEW_SEV_SIGNIFICANT);
+	assert_int_equal(view_calc__severity(100 * MS), VIEW_SEV_CRITICAL);
+	assert_int_equal(view_calc__severity(UINT64_MAX), VIEW_SEV_CRITICAL);
 }
 
 static void test_escape_hostile_name(void **state)
@@ -405,16 +406,16 @@ static void test_sort_tasks(void **state)
 
 	assert_int_equal(view_frame__build(&s->fr, s->cur, s->prev, NULL), 0);
 	r = s->fr.tasks.v;
-	view__sort_tasks(r, s->fr.tasks.n, VIEW_ST_BUSY); /* by busy in the window */
-	assert_string_equal(r[0].name, "worker-1");	  /* 300 ms */
-	assert_int_equal(r[1].id, 0x7f0000003000ull);	  /* 40 ms */
-	assert_string_equal(r[2].name, "poller");	  /* 2 ms */
-	view__sort_tasks(r, s->fr.tasks.n, VIEW_ST_NAME);
+	view_calc__sort_tasks(r, s->fr.tasks.n, VIEW_ST_BUSY); /* by busy in the window */
+	assert_string_equal(r[0].name, "worker-1");	       /* 300 ms */
+	assert_int_equal(r[1].id, 0x7f0000003000ull);	       /* 40 ms */
+	assert_string_equal(r[2].name, "poller");	       /* 2 ms */
+	view_calc__sort_tasks(r, s->fr.tasks.n, VIEW_ST_NAME);
 	assert_string_equal(r[0].name, "evil\\x1b[31m\\x0aname");
 	assert_string_equal(r[1].name, "poller");
-	view__sort_tasks(r, s->fr.tasks.n, VIEW_ST_AGE);
+	view_calc__sort_tasks(r, s->fr.tasks.n, VIEW_ST_AGE);
 	assert_string_equal(r[0].name, "poller");
-	view__sort_tasks(r, s->fr.tasks.n, VIEW_ST_STEPS);
+	view_calc__sort_tasks(r, s->fr.tasks.n, VIEW_ST_STEPS);
 	assert_string_equal(r[0].name, "worker-1");
 	assert_string_equal(r[1].name, "poller"); /* 10/s */
 }
@@ -430,14 +431,14 @@ static void test_sort_events_loops(void **state)
 	assert_int_equal(s->fr.events_rows.n, 3);
 	assert_string_equal(e[0].kind, "slow cb"); /* newest first by default */
 	assert_string_equal(e[2].what, "read /etc/hosts");
-	view__sort_events(e, s->fr.events_rows.n, VIEW_SE_DURATION);
+	view_calc__sort_events(e, s->fr.events_rows.n, VIEW_SE_DURATION);
 	assert_string_equal(e[0].kind, "sleep");
 	assert_string_equal(e[0].frames[0], "legacy_sleep (demo.py:36)");
 	l = s->fr.loops.v;
 	assert_int_equal(l[0].tid, 4242); /* by tid by default */
-	view__sort_loops(l, s->fr.loops.n, VIEW_SL_BUSY);
+	view_calc__sort_loops(l, s->fr.loops.n, VIEW_SL_BUSY);
 	assert_int_equal(l[0].tid, 4242);
-	view__sort_loops(l, s->fr.loops.n, VIEW_SL_CB); /* unknown rates last */
+	view_calc__sort_loops(l, s->fr.loops.n, VIEW_SL_CB); /* unknown rates last */
 	assert_int_equal(l[1].tid, 4250);
 }
 
@@ -446,16 +447,16 @@ static void test_cell_width(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_string_equal(view__cell("abc", 5, false, buf, sizeof(buf)), "abc  ");
-	assert_string_equal(view__cell("abc", 5, true, buf, sizeof(buf)), "  abc");
-	assert_string_equal(view__cell("abcdef", 5, false, buf, sizeof(buf)), "abcd~");
-	assert_string_equal(view__cell("abcde", 5, false, buf, sizeof(buf)), "abcde");
-	assert_string_equal(view__cell("\xc3\xa9t\xc3\xa9", 4, false, buf, sizeof(buf)),
+	assert_string_equal(view_calc__cell("abc", 5, false, buf, sizeof(buf)), "abc  ");
+	assert_string_equal(view_calc__cell("abc", 5, true, buf, sizeof(buf)), "  abc");
+	assert_string_equal(view_calc__cell("abcdef", 5, false, buf, sizeof(buf)), "abcd~");
+	assert_string_equal(view_calc__cell("abcde", 5, false, buf, sizeof(buf)), "abcde");
+	assert_string_equal(view_calc__cell("\xc3\xa9t\xc3\xa9", 4, false, buf, sizeof(buf)),
 			    "\xc3\xa9t\xc3\xa9 ");
-	assert_string_equal(view__cell("\xc3\xa9\xc3\xa9\xc3\xa9", 2, false, buf, sizeof(buf)),
+	assert_string_equal(view_calc__cell("\xc3\xa9\xc3\xa9\xc3\xa9", 2, false, buf, sizeof(buf)),
 			    "\xc3\xa9~");
-	assert_string_equal(view__cell(NULL, 2, false, buf, sizeof(buf)), "- ");
-	assert_string_equal(view__cell("abc", 0, false, buf, sizeof(buf)), "");
+	assert_string_equal(view_calc__cell(NULL, 2, false, buf, sizeof(buf)), "- ");
+	assert_string_equal(view_calc__cell("abc", 0, false, buf, sizeof(buf)), "");
 }
 
 int main(void)

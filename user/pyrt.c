@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <capstone/capstone.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include "elfsym.h"
@@ -125,117 +126,85 @@ int pyrt__find_method(pyrt_read_fn read, void *ctx, uint64_t type_addr, __u32 of
 	return -ENOENT;
 }
 
-/* Bytes after the opcode taken by a ModRM operand (ModRM, SIB, displacement). */
-static size_t modrm_len(const uint8_t *p, size_t left)
-{
-	uint8_t mod, rm;
-	size_t n = 1;
-
-	if (!left)
-		return 0; /* checked before the ModRM byte is read: it may be past the code */
-	mod = p[0] >> 6;
-	rm = p[0] & 7;
-	if (mod != 3 && rm == 4) {
-		if (left < 2)
-			return 0;
-		n++;
-		if (mod == 0 && (p[1] & 7) == 5)
-			n += 4;
-	}
-	if (mod == 0 && rm == 5)
-		n += 4;
-	else if (mod == 1)
-		n += 1;
-	else if (mod == 2)
-		n += 4;
-	return n <= left ? n : 0;
-}
-
 enum insn_kind { INSN_BAD, INSN_CHEAP, INSN_OTHER };
 
-/*
- * Decode the one instruction at code, updating the set of registers
- * (bit = x86 register number) that still hold the context.
- */
-static enum insn_kind insn__decode(const uint8_t *p, size_t left, size_t *len, unsigned *regs)
+/* A 64-bit general register operand, or X86_REG_INVALID. */
+static x86_reg reg64(const cs_x86_op *o)
 {
-	uint8_t rex = 0, op;
-	size_t m;
+	return o->type == X86_OP_REG && o->size == 8 ? o->reg : X86_REG_INVALID;
+}
 
-	if (left >= 4 && !memcmp(p, "\xf3\x0f\x1e\xfa", 4)) { /* endbr64 */
-		*len = 4;
-		return INSN_OTHER;
-	}
-	if (left >= 2 && (p[0] & 0xf0) == 0x40) {
-		rex = p[0];
-		p++;
-		left--;
-	}
-	*len = rex ? 1 : 0;
-	op = p[0];
-	if ((op & 0xf8) == 0x50 || op == 0x90) { /* push reg, nop */
-		*len += 1;
-		return INSN_CHEAP;
-	}
-	if (op == 0xe9 || op == 0xe8 || op == 0xeb) { /* jmp/call rel32, jmp rel8 */
-		*len += op == 0xeb ? 2 : 5;
-		return *len <= left + (rex ? 1 : 0) ? INSN_CHEAP : INSN_BAD;
-	}
-	if (left < 2)
-		return INSN_BAD;
-	if (op == 0x0f && p[1] == 0x1f && (m = modrm_len(p + 2, left - 2))) { /* long nop */
-		*len += 2 + m;
-		return INSN_CHEAP;
-	}
-	m = modrm_len(p + 1, left - 1);
-	if (!m || !(rex & 8))
-		return INSN_BAD;
-	if (op == 0x89 || op == 0x8b) { /* mov r/m, r or r, r/m (64-bit) */
-		unsigned reg = ((p[1] >> 3) & 7) | (rex & 4 ? 8 : 0);
-		unsigned rm = (p[1] & 7) | (rex & 1 ? 8 : 0);
-		bool both_regs = (p[1] >> 6) == 3;
-		unsigned dst = op == 0x89 ? rm : reg, src = op == 0x89 ? reg : rm;
+/*
+ * What the instruction in is for the probe: one a uprobe on which the kernel
+ * emulates or runs out of line cheaply (push, nop, a direct jmp or call), one
+ * we may step over (endbr64, a 64-bit register move or load, making stack
+ * room), or one we do not follow (a store, anything else). ctx: the registers
+ * that still hold the context, updated.
+ */
+static enum insn_kind insn_kind(const cs_insn *in, bool ctx[X86_REG_ENDING])
+{
+	const cs_x86 *x = &in->detail->x86;
+	x86_reg dst, src;
 
-		if (op == 0x89 && !both_regs)
-			return INSN_BAD; /* a store: leave such functions alone */
-		if (both_regs && (*regs & (1u << src)))
-			*regs |= 1u << dst;
-		else
-			*regs &= ~(1u << dst);
-		*len += 1 + m;
+	switch (in->id) {
+	case X86_INS_PUSH:
+		return x->op_count == 1 && x->operands[0].type == X86_OP_REG ? INSN_CHEAP
+									     : INSN_BAD;
+	case X86_INS_NOP:
+		return INSN_CHEAP;
+	case X86_INS_JMP:
+	case X86_INS_CALL:
+		return x->op_count == 1 && x->operands[0].type == X86_OP_IMM ? INSN_CHEAP
+									     : INSN_BAD;
+	case X86_INS_ENDBR64:
 		return INSN_OTHER;
-	}
-	if ((op == 0x83 || op == 0x81) && p[1] == 0xec) { /* sub $imm,%rsp */
-		*len += 1 + m + (op == 0x83 ? 1 : 4);
+	case X86_INS_SUB:
+		return x->op_count == 2 && reg64(&x->operands[0]) == X86_REG_RSP &&
+				       x->operands[1].type == X86_OP_IMM
+			       ? INSN_OTHER
+			       : INSN_BAD;
+	case X86_INS_MOV:
+		dst = x->op_count == 2 ? reg64(&x->operands[0]) : X86_REG_INVALID;
+		if (dst == X86_REG_INVALID)
+			return INSN_BAD; /* a store, or not 64 bits: leave such functions alone */
+		src = reg64(&x->operands[1]);
+		if (src == X86_REG_INVALID && x->operands[1].type != X86_OP_MEM)
+			return INSN_BAD;
+		ctx[dst] = src != X86_REG_INVALID && ctx[src];
 		return INSN_OTHER;
+	default:
+		return INSN_BAD;
 	}
-	return INSN_BAD;
 }
 
 void pyrt__pick_probe(const uint8_t *code, size_t len, uint64_t *off, enum pyrt_reg *reg)
 {
-	unsigned regs = 1u << 7; /* rdi */
-	size_t pos = 0, n;
+	bool ctx[X86_REG_ENDING] = {[X86_REG_RDI] = true};
+	enum insn_kind k = INSN_BAD;
+	cs_insn *ins = NULL;
+	size_t n = 0, i;
+	csh h;
 
 	*off = 0;
 	*reg = PYRT_REG_RDI;
-	while (pos < len) {
-		enum insn_kind k = insn__decode(code + pos, len - pos, &n, &regs);
-
-		if (k == INSN_BAD || pos + n > len)
-			return;
-		if (k == INSN_CHEAP)
-			break;
-		pos += n;
-	}
-	if (pos >= len)
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
 		return;
-	if (regs & (1u << 7)) {
-		*off = pos;
-	} else if (regs & (1u << 6)) {
-		*off = pos;
+	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+	n = cs_disasm(h, code, len, 0, 0, &ins); /* stops at the first undecodable byte */
+	for (i = 0; i < n; i++) {
+		k = insn_kind(&ins[i], ctx);
+		if (k != INSN_OTHER)
+			break;
+	}
+	if (k == INSN_CHEAP && ctx[X86_REG_RDI]) {
+		*off = ins[i].address;
+	} else if (k == INSN_CHEAP && ctx[X86_REG_RSI]) {
+		*off = ins[i].address;
 		*reg = PYRT_REG_RSI;
 	}
+	if (n)
+		cs_free(ins, n);
+	cs_close(&h);
 }
 
 static bool parse_version(const char *s, struct pyrt_info *out)

@@ -128,7 +128,7 @@ test-asan: $(ASAN_BINS)
 	done; exit $$fail
 
 test-integration: asyncprof-bpf
-	$(Q)$(PYTHON) tests/integration/run_all.py
+	$(Q)$(PYTHON) tests/integration/run.py
 
 # The stack check itself fails an object over the budget (tests/bpf/deep_stack.bpf.c).
 $(OUTPUT)/deep_stack.bpf.o: tests/bpf/deep_stack.bpf.c vmlinux/vmlinux.h | $(OUTPUT)

@@ -15,10 +15,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (the shared harness)
-from run import check  # noqa: E402
+import harness  # noqa: E402
+from harness import check  # noqa: E402
 
-RUN_DEMO = os.path.join(run.ROOT, "examples", "run_demo.py")
+RUN_DEMO = os.path.join(harness.ROOT, "examples", "run_demo.py")
 # each fault: its name in the output, and the function the report must point at
 FAULTS = [
     ("sync sleep in a handler", r"legacy_auth \(examples/demo_service\.py:\d+\): time\.sleep"),
@@ -38,8 +38,8 @@ def test(name):
 
 @test("demo-end-to-end")
 def t_demo(ctx):
-    run.need_tool()
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    harness.need_tool()
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     env = dict(os.environ, DEMO_SECONDS="4", DEMO_OUT=ctx.dir, DEMO_PYTHON=py)
     r = subprocess.run([sys.executable, RUN_DEMO], capture_output=True, text=True, env=env,
                        timeout=120)
@@ -52,7 +52,7 @@ def t_demo(ctx):
         m = re.search(r"^  ok   %s.*\n       (.*)$" % re.escape(name), out, re.M)
         check(m, "fault not found: %s", name)
         check(re.search(rx, m.group(1)), "%s: %r does not name it", name, m.group(1))
-    rep = run.load_report(ctx.path("report.json"))
+    rep = harness.load_report(ctx.path("report.json"))
     check(rep["processes"] and rep["processes"][0]["backend"] == "uprobe", "backend")
     with open(ctx.path("trace.json")) as f:
         trace = json.load(f)
@@ -69,4 +69,4 @@ def t_demo(ctx):
 
 
 if __name__ == "__main__":
-    sys.exit(run.main_for(TESTS, "make demo, end to end"))
+    sys.exit(harness.main_for(TESTS, "make demo, end to end"))

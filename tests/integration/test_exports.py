@@ -6,7 +6,7 @@ did; the HTML page is loaded in headless Chromium and its DOM checked.
 
     python3 tests/integration/test_exports.py [--filter SUBSTR]... [-v]
 
-Runs as root (like run.py, whose helpers it uses). Prints "ok NAME",
+Runs as root (like harness.py, whose helpers it uses). Prints "ok NAME",
 "FAIL NAME: reason" or "skip NAME: reason" per test and closes with
 "N passed, N failed" (skipped tests are in neither count). Artifacts, the
 Chromium screenshots included, stay in tests/integration/.out/<test>/.
@@ -24,8 +24,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (the shared harness: Proc, Ctx, check, start_tool, ...)
-from run import Fail, Skip, check, MS  # noqa: E402
+import harness  # noqa: E402
+from harness import Fail, Skip, check, MS  # noqa: E402
 
 HOSTILE = "<script>alert(1)</script>"
 CHROMIUM = "/usr/bin/chromium"
@@ -33,7 +33,7 @@ FOLDED_LINE = re.compile(r"^[^;\n]+(;[^;\n]+)* [1-9][0-9]*$")
 
 
 def target_python():
-    for py in (run.DEBIAN_PY, run.pyenv(11), sys.executable):
+    for py in (harness.DEBIAN_PY, harness.pyenv(11), sys.executable):
         if py and os.access(py, os.X_OK):
             return py
     raise Skip("no python3")
@@ -323,12 +323,12 @@ def test(fn):
 @test
 def t_exports_hostile(ctx):
     """hostile.py: hostile names in every format, a 150 ms sleep in a task."""
-    run.need_tool()
+    harness.need_tool()
     py = target_python()
     extra, paths = outputs_extra(ctx)
-    report, truth, _ = run.run_target_traced(
-        ctx, [py, os.path.join(run.TARGETS, "hostile.py")], duration=4, tool_extra=extra)
-    p = run.the_process(report, truth["pid"])
+    report, truth, _ = harness.run_target_traced(
+        ctx, [py, os.path.join(harness.TARGETS, "hostile.py")], duration=4, tool_extra=extra)
+    p = harness.the_process(report, truth["pid"])
     tid = truth["loop_tid"]
     names = {t["name"] for t in p["tasks"]}
     for n in truth["names"]:
@@ -371,15 +371,15 @@ def t_exports_hostile(ctx):
 @test
 def t_exports_demo(ctx):
     """examples/demo.py: named workers, blocking sleeps, fsync, CPU bursts."""
-    run.need_tool()
+    harness.need_tool()
     py = target_python()
-    demo = run.Proc(ctx, "demo", [py, os.path.join(run.ROOT, "examples", "demo.py"),
+    demo = harness.Proc(ctx, "demo", [py, os.path.join(harness.ROOT, "examples", "demo.py"),
                                   "--duration", "30"])
     pid = int(demo.wait_line("stdout", r"^demo pid (\d+)", 20).group(1))
     extra, paths = outputs_extra(ctx)
-    tool = run.start_tool(ctx, pid, duration=4, extra=extra)
-    report = run.finish_tool(tool, 40)
-    p = run.the_process(report, pid)
+    tool = harness.start_tool(ctx, pid, duration=4, extra=extra)
+    report = harness.finish_tool(tool, 40)
+    p = harness.the_process(report, pid)
     names = {t["name"] for t in p["tasks"]}
     want = ["poller", "worker-1", "worker-2", "worker-3"]
     check(all(n in names for n in want), "demo tasks missing: %s", sorted(map(str, names)))
@@ -411,4 +411,4 @@ def t_exports_demo(ctx):
 
 
 if __name__ == "__main__":
-    sys.exit(run.main_for(TESTS, "asyncprof-bpf exporter integration tests"))
+    sys.exit(harness.main_for(TESTS, "asyncprof-bpf exporter integration tests"))

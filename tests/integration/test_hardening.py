@@ -10,7 +10,7 @@ stdout must leave a whole report and no probe attached (checked through
 bpftool's lists of the tool's programs, links and perf events); SIGKILL must
 leave no probe. Targets: tests/integration/targets/hard_*.
 
-Runs as root with run.py's harness; prints "ok NAME" / "FAIL NAME: why" /
+Runs as root with harness.py's harness; prints "ok NAME" / "FAIL NAME: why" /
 "skip NAME: why" and closes with "N passed, N failed, N skipped".
 """
 import json
@@ -25,8 +25,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (the shared harness)
-from run import Fail, Skip, check, MS, TARGETS, TOOL  # noqa: E402
+import harness  # noqa: E402
+from harness import Fail, Skip, check, MS, TARGETS, TOOL  # noqa: E402
 
 TESTS = []
 CHURN = os.path.join(TARGETS, "hard_churn.py")
@@ -38,13 +38,13 @@ def test(fn):
 
 
 def python311():
-    return run.need_exe(run.pyenv(11) or run.DEBIAN_PY, "python3.11")
+    return harness.need_exe(harness.pyenv(11) or harness.DEBIAN_PY, "python3.11")
 
 
 def tool_run(ctx, args, timeout=30, name="tool"):
     """Run the tool to its end; (rc, Proc)."""
-    run.need_tool()
-    t = run.Proc(ctx, name, [TOOL] + list(args))
+    harness.need_tool()
+    t = harness.Proc(ctx, name, [TOOL] + list(args))
     return t.wait(timeout), t
 
 
@@ -53,7 +53,7 @@ def expect_error(ctx, args, pattern, name="tool", usage=False):
     rc, t = tool_run(ctx, args, name=name)
     check(rc != 0, "%s: exit 0", " ".join(args))
     check(rc > 0, "%s: killed by signal %d", " ".join(args), -rc)
-    line = run.one_error_line(t, " ".join(args))
+    line = harness.one_error_line(t, " ".join(args))
     check(re.search(pattern, line), "%s: error line %r does not match /%s/", " ".join(args),
           line, pattern)
     check("\x1b" not in line, "raw ESC in the error line %r", line)
@@ -68,7 +68,7 @@ def expect_error(ctx, args, pattern, name="tool", usage=False):
 def start_target(ctx, argv, name="target"):
     """Start a target of the blocking.py protocol; (Proc, truth path, start path)."""
     gt, start = ctx.path("truth.json"), ctx.path("start")
-    t = run.Proc(ctx, name, list(argv) + [gt, start], cwd=ctx.dir)
+    t = harness.Proc(ctx, name, list(argv) + [gt, start], cwd=ctx.dir)
     pid = int(t.wait_line("stdout", r"^ready (\d+)", 20).group(1))
     t.ready_pid = pid
     return t, gt, start
@@ -91,7 +91,7 @@ def check_sleep(p, truth, what="the sleeper's time.sleep(0.2)"):
     ev = truth["sleep"]
     want = ev["end_ns"] - ev["start_ns"]
     calls = [c for c in p["blocking_calls"] if c["kind"] == "sleep"
-             and run.overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
+             and harness.overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
                              ev["start_ns"], ev["end_ns"]) > 0]
     check(calls, "%s (%.1f ms) is not in blocking_calls (%d calls)", what, want / MS,
           len(p["blocking_calls"]))
@@ -108,15 +108,15 @@ def check_detached(ids, what, timeout=5):
     """None of the programs ids is loaded any more, nor attached anywhere."""
     deadline = time.monotonic() + timeout
     while True:
-        left = [p for p in run.bpftool_json("prog", "show") if p["id"] in ids]
+        left = [p for p in harness.bpftool_json("prog", "show") if p["id"] in ids]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     check(not left, "%s: programs still loaded: %s", what,
           [(p["id"], p.get("name")) for p in left])
-    links = [l for l in run.bpftool_json("link", "show") if l.get("prog_id") in ids]
+    links = [l for l in harness.bpftool_json("link", "show") if l.get("prog_id") in ids]
     check(not links, "%s: links still present: %s", what, [l["id"] for l in links])
-    perf = [e for e in run.bpftool_json("perf") if e.get("prog_id") in ids]
+    perf = [e for e in harness.bpftool_json("perf") if e.get("prog_id") in ids]
     check(not perf, "%s: perf events still attached: %s", what, perf)
 
 
@@ -163,12 +163,12 @@ def t_pid_zombie(ctx):
 
 @test
 def t_pid_own(ctx):
-    run.need_tool()
+    harness.need_tool()
     # the shell execs the tool: $$ is the tool's own pid
-    t = run.Proc(ctx, "tool", ["sh", "-c", 'exec "$0" --pid $$ -d 1', TOOL])
+    t = harness.Proc(ctx, "tool", ["sh", "-c", 'exec "$0" --pid $$ -d 1', TOOL])
     rc = t.wait(20)
     check(rc > 0, "exit %s for --pid of itself", rc)
-    line = run.one_error_line(t, "own pid")
+    line = harness.one_error_line(t, "own pid")
     check("itself" in line, "error line %r does not say it is the tool itself", line)
 
 
@@ -179,9 +179,9 @@ def t_pid_1(ctx):
     rc, t = tool_run(ctx, ["--pid", "1", "-d", "1", "-o", out])
     check(rc >= 0, "killed by signal %d", -rc)
     if rc == 0:
-        run.the_process(run.load_report(out), 1)
+        harness.the_process(harness.load_report(out), 1)
     else:
-        run.one_error_line(t, "--pid 1")
+        harness.one_error_line(t, "--pid 1")
         check(not os.path.exists(out), "an output file after an error")
 
 
@@ -191,14 +191,14 @@ def t_pid_exits_before_attach(ctx):
     py = python311()
     for i in range(3):
         out = ctx.path("r%d.json" % i)
-        target = run.Proc(ctx, "target%d" % i, [py, "-c", "import time; time.sleep(0.05 * %d)" % i])
+        target = harness.Proc(ctx, "target%d" % i, [py, "-c", "import time; time.sleep(0.05 * %d)" % i])
         rc, t = tool_run(ctx, ["--pid", str(target.pid), "-d", "2", "--backend", "syscall",
                                "-o", out], name="tool%d" % i)
         check(rc >= 0, "killed by signal %d", -rc)
         if rc == 0:
-            run.load_report(out)
+            harness.load_report(out)
         else:
-            run.one_error_line(t, "short-lived target")
+            harness.one_error_line(t, "short-lived target")
 
 
 # --- options and outputs ----------------------------------------------------------------
@@ -232,7 +232,7 @@ def t_options_invalid(ctx):
 
 
 def sleeper_pid(ctx):
-    return run.Proc(ctx, "sleeper", ["sleep", "30"]).pid
+    return harness.Proc(ctx, "sleeper", ["sleep", "30"]).pid
 
 
 @test
@@ -288,7 +288,7 @@ def t_output_full_filesystem(ctx):
         # room for an empty file (the check before tracing) but not for a page of HTML
         target, gt, start = start_target(ctx, [py, CHURN, "--stay"])
         full, good = os.path.join(d, "r.html"), ctx.path("r.json")
-        tool = run.Proc(ctx, "tool", [TOOL, "--pid", str(target.ready_pid), "-d", "2",
+        tool = harness.Proc(ctx, "tool", [TOOL, "--pid", str(target.ready_pid), "-d", "2",
                                       "-o", "html:" + full, "-o", good])
         tool.wait_line("stderr", r"^Tracing", 30)
         open(start, "w").close()
@@ -299,7 +299,7 @@ def t_output_full_filesystem(ctx):
               tool.stderr_lines())
         check(sorted(os.listdir(d)) == ["filler"], "left in the full filesystem: %s",
               os.listdir(d))
-        p = run.the_process(run.load_report(good), target.ready_pid)
+        p = harness.the_process(harness.load_report(good), target.ready_pid)
         check(p["loops"], "the JSON report written next to it has no loop")
     finally:
         umount_all(ctx)
@@ -319,7 +319,7 @@ def fake_python(ctx, hexver):
 
 def fallback_test(ctx, hexver, version, why):
     exe = fake_python(ctx, hexver)
-    target = run.Proc(ctx, "target", [exe])
+    target = harness.Proc(ctx, "target", [exe])
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 10).group(1))
     out = ctx.path("r.json")
     rc, t = tool_run(ctx, ["--pid", str(pid), "-d", "1.5", "-o", out, "-q"])
@@ -327,7 +327,7 @@ def fallback_test(ctx, hexver, version, why):
     warn = [l for l in t.stderr_lines() if "warning" in l]
     check(len(warn) == 1 and re.search(why, warn[0]) and "syscall backend" in warn[0],
           "no warning saying why it falls back (/%s/): %s", why, t.stderr_lines())
-    p = run.the_process(run.load_report(out), pid)
+    p = harness.the_process(harness.load_report(out), pid)
     check(p["runtime"] == "cpython" and p["runtime_version"] == version,
           "runtime %r %r", p["runtime"], p["runtime_version"])
     check(p["backend"] == "syscall", "backend %r", p["backend"])
@@ -355,15 +355,15 @@ def t_runtime_no_asyncio_module(ctx):
     """A Python without _asyncio (pure-Python Tasks): said so, the rest reported right."""
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--no-asyncio-c", "--stay"])
-    tool = run.start_tool(ctx, target.ready_pid, duration=2.5)
+    tool = harness.start_tool(ctx, target.ready_pid, duration=2.5)
     open(start, "w").close()
-    report = run.finish_tool(tool, 30)
+    report = harness.finish_tool(tool, 30)
     truth = wait_truth(gt, target)
     check(truth["c_asyncio"] is False, "the target still runs C Tasks")
     warn = [l for l in tool.stderr_lines() if "_asyncio" in l]
     check(warn and "tasks are not tracked" in warn[0], "no warning about _asyncio: %s",
           tool.stderr_lines())
-    p = run.the_process(report, target.ready_pid)
+    p = harness.the_process(report, target.ready_pid)
     check(p["backend"] == "uprobe", "backend %r", p["backend"])
     c = check_sleep(p, truth)
     check(c["stack"] and c["stack"][0].startswith("sleeper ("), "stack of the sleep: %s",
@@ -376,11 +376,11 @@ def t_runtime_no_asyncio_module(ctx):
 def churn_test(ctx, mode, duration=3.5, extra=()):
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--mode", mode, "--stay"])
-    tool = run.start_tool(ctx, target.ready_pid, duration=duration, extra=extra)
+    tool = harness.start_tool(ctx, target.ready_pid, duration=duration, extra=extra)
     open(start, "w").close()
-    report = run.finish_tool(tool, duration + 40)
+    report = harness.finish_tool(tool, duration + 40)
     truth = wait_truth(gt, target)
-    p = run.the_process(report, target.ready_pid)
+    p = harness.the_process(report, target.ready_pid)
     check(p["loops"] and p["loops"][0]["tid"] == truth["loop_tid"], "no loop on %d",
           truth["loop_tid"])
     check_sleep(p, truth)
@@ -412,11 +412,11 @@ def t_target_execs(ctx):
     """The target execs `sleep` mid-trace: the report keeps what the Python did."""
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--mode", "exec"])
-    tool = run.start_tool(ctx, target.ready_pid, duration=4)
+    tool = harness.start_tool(ctx, target.ready_pid, duration=4)
     open(start, "w").close()
     truth = wait_truth(gt, target)
-    report = run.finish_tool(tool, 40)
-    p = run.the_process(report, target.ready_pid)
+    report = harness.finish_tool(tool, 40)
+    p = harness.the_process(report, target.ready_pid)
     check_sleep(p, truth)
     check(target.wait(10) == 0, "sleep after exec failed")
 
@@ -426,20 +426,20 @@ def t_target_sigstop(ctx):
     """SIGSTOP for 1 s mid-trace, then SIGCONT: no hang, a whole report."""
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--stay"])
-    tool = run.start_tool(ctx, target.ready_pid, duration=4)
+    tool = harness.start_tool(ctx, target.ready_pid, duration=4)
     open(start, "w").close()
     truth = wait_truth(gt, target)
     os.kill(target.ready_pid, signal.SIGSTOP)
     time.sleep(1)
     os.kill(target.ready_pid, signal.SIGCONT)
-    report = run.finish_tool(tool, 30)
-    check_sleep(run.the_process(report, target.ready_pid), truth)
+    report = harness.finish_tool(tool, 30)
+    check_sleep(harness.the_process(report, target.ready_pid), truth)
 
 
 @test
 def t_target_mount_namespace(ctx):
     """The interpreter exists only in the target's mount namespace (a private tmpfs)."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11 (self-contained executable)")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11 (self-contained executable)")
     if not shutil.which("unshare"):
         raise Skip("no unshare")
     opt = ctx.path("opt")
@@ -447,17 +447,17 @@ def t_target_mount_namespace(ctx):
     gt, start = ctx.path("truth.json"), ctx.path("start")
     script = ('mount -t tmpfs none "$1" && cp "$2" "$1/python3.11" && '
               'exec "$1/python3.11" "$3" --stay "$4" "$5"')
-    target = run.Proc(ctx, "target", ["unshare", "-m", "--propagation", "private", "sh", "-c",
+    target = harness.Proc(ctx, "target", ["unshare", "-m", "--propagation", "private", "sh", "-c",
                                       script, "sh", opt, py, CHURN, gt, start])
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
     exe = os.readlink("/proc/%d/exe" % pid)
     check(exe == os.path.join(opt, "python3.11"), "target exe %s", exe)
     check(not os.path.exists(exe), "%s is visible outside the target's namespace", exe)
-    tool = run.start_tool(ctx, pid, duration=2.5)
+    tool = harness.start_tool(ctx, pid, duration=2.5)
     open(start, "w").close()
-    report = run.finish_tool(tool, 30)
+    report = harness.finish_tool(tool, 30)
     truth = wait_truth(gt, target)
-    p = run.the_process(report, pid)
+    p = harness.the_process(report, pid)
     check(p["backend"] == "uprobe", "backend %r (stderr: %s)", p["backend"],
           tool.stderr_lines())
     check(p["runtime_version"] == truth["python"], "runtime_version %r", p["runtime_version"])
@@ -482,21 +482,21 @@ exec chroot "$r" /opt/python3.11 "$dir/hard_churn.py" --stay "$dir/truth.json" "
 @test
 def t_target_chroot(ctx):
     """The target runs chrooted, its interpreter only inside the new root."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11 (self-contained executable)")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11 (self-contained executable)")
     if not shutil.which("unshare") or not shutil.which("chroot"):
         raise Skip("no unshare or chroot")
     shutil.copy(CHURN, ctx.path("hard_churn.py"))
     root = ctx.path("root")
-    target = run.Proc(ctx, "target", ["unshare", "-m", "--propagation", "private", "sh", "-c",
+    target = harness.Proc(ctx, "target", ["unshare", "-m", "--propagation", "private", "sh", "-c",
                                       CHROOT_SH, "sh", root, py, ctx.dir])
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
     exe = os.readlink("/proc/%d/exe" % pid)
     check(exe.endswith("/opt/python3.11") and not os.path.exists(exe), "exe %s", exe)
-    tool = run.start_tool(ctx, pid, duration=2.5)
+    tool = harness.start_tool(ctx, pid, duration=2.5)
     open(ctx.path("start"), "w").close()
-    report = run.finish_tool(tool, 30)
+    report = harness.finish_tool(tool, 30)
     truth = wait_truth(ctx.path("truth.json"), target)
-    p = run.the_process(report, pid)
+    p = harness.the_process(report, pid)
     check(p["backend"] == "uprobe", "backend %r (stderr: %s)", p["backend"],
           tool.stderr_lines())
     c = check_sleep(p, truth)
@@ -511,8 +511,8 @@ def signal_test(ctx, sig, whole=True):
     need_bpftool()
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--stay"])
-    tool = run.start_tool(ctx, target.ready_pid)
-    ids, links = run.attached(tool.pid)
+    tool = harness.start_tool(ctx, target.ready_pid)
+    ids, links = harness.attached(tool.pid)
     check(ids and links, "no program and link held while tracing: %s %s", ids, links)
     open(start, "w").close()
     truth = wait_truth(gt, target)
@@ -520,7 +520,7 @@ def signal_test(ctx, sig, whole=True):
     rc = tool.wait(20)
     if whole:
         check(rc == 0, "exit %s after %s; stderr: %s", rc, sig.name, tool.tail("stderr"))
-        check_sleep(run.the_process(run.load_report(tool.report), target.ready_pid), truth)
+        check_sleep(harness.the_process(harness.load_report(tool.report), target.ready_pid), truth)
     else:
         check(rc == -sig, "exit %s after %s", rc, sig.name)
     check_detached(ids, "after " + sig.name)
@@ -550,7 +550,7 @@ def t_signal_sigpipe(ctx):
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--stay"])
     out = ctx.path("r.json")
-    run.need_tool()
+    harness.need_tool()
     with open(ctx.path("tool.stderr"), "w") as err:
         tool = subprocess.Popen([TOOL, "--pid", str(target.ready_pid), "--batch", "--interval",
                                  "200", "-o", out], stdout=subprocess.PIPE, stderr=err)
@@ -560,7 +560,7 @@ def t_signal_sigpipe(ctx):
         ids = set()
         deadline = time.monotonic() + 10
         while not ids and tool.poll() is None and time.monotonic() < deadline:
-            ids, _ = run.attached(tool.pid)
+            ids, _ = harness.attached(tool.pid)
             time.sleep(0.05)
         open(start, "w").close()  # the target's loop polls for it: loop iterations
         try:
@@ -575,7 +575,7 @@ def t_signal_sigpipe(ctx):
     check(ids, "never saw the tool's programs attached")
     check(not [l for l in lines if l.startswith("asyncprof-bpf:") and "warning" not in l],
           "errors: %s", lines)
-    p = run.the_process(run.load_report(out), target.ready_pid)
+    p = harness.the_process(harness.load_report(out), target.ready_pid)
     check(p["loops"] and p["loops"][0]["tid"] == target.ready_pid, "no loop in the report")
     check_detached(ids, "after its stdout closed")
 
@@ -598,7 +598,7 @@ def t_flood_ring_buffer(ctx):
     """A million short syscalls, each a record (100 ns threshold): drops counted, memory bounded."""
     py = python311()
     target, gt, start = start_target(ctx, [py, CHURN, "--mode", "flood", "--stay"])
-    tool = run.start_tool(ctx, target.ready_pid, extra=["--blocking-threshold", "0.0001"])
+    tool = harness.start_tool(ctx, target.ready_pid, extra=["--blocking-threshold", "0.0001"])
     open(start, "w").close()
     rss = 0
     deadline = time.monotonic() + 60
@@ -610,17 +610,17 @@ def t_flood_ring_buffer(ctx):
     truth = wait_truth(gt, target)
     rss = max(rss, peak_rss_kb(tool.pid))
     tool.signal(signal.SIGINT)
-    report = run.finish_tool(tool, 30)
+    report = harness.finish_tool(tool, 30)
     drops = report["drops"]["events"]
     check(drops > 0, "no drop counted for a million records")
     warn = [l for l in tool.stderr_lines() if "events lost" in l]
     check(warn and str(drops) in warn[0], "drops not reported on stderr: %s",
           tool.stderr_lines())
     check(rss < 256 << 10, "tracer peak RSS %d MB", rss >> 10)
-    p = run.the_process(report, target.ready_pid)
+    p = harness.the_process(report, target.ready_pid)
     check(p["blocking_calls"], "no blocking call kept")
     check(target.p.poll() is None, "target did not survive")
-    run.vlog("drops %d, kept %d calls, tracer peak RSS %d MB, flood %.1f s", drops,
+    harness.vlog("drops %d, kept %d calls, tracer peak RSS %d MB, flood %.1f s", drops,
              len(p["blocking_calls"]), rss >> 10,
              (truth["mode_ns"][1] - truth["mode_ns"][0]) / 1e9)
 
@@ -650,7 +650,7 @@ def t_hostile_names(ctx):
     pid = target.ready_pid
     out_json = ctx.path("r.json")
     text = ctx.path("summary.txt")
-    run.need_tool()
+    harness.need_tool()
     port = free_port()
     with open(text, "wb") as f:
         tool = subprocess.Popen([TOOL, "--pid", str(pid), "-d", "3", "-o", out_json,
@@ -675,8 +675,8 @@ def t_hostile_names(ctx):
     check(comm_label in metrics, "comm label not escaped as %r in /metrics: %r", comm_label,
           [l for l in metrics.splitlines() if b"comm=" in l][:1])
     check(not re.search(rb"[\x00-\x09\x0b-\x1f\x7f]", metrics), "raw controls in /metrics")
-    r = run.load_report(out_json)
-    p = run.the_process(r, pid)
+    r = harness.load_report(out_json)
+    p = harness.the_process(r, pid)
     check(p["comm"] == truth["comm"], "JSON comm %r != %r", p["comm"], truth["comm"])
     names = [t["name"] for t in p["tasks"]]
     # the lone surrogate is one UCS-2 unit: one U+FFFD
@@ -734,14 +734,14 @@ def t_listen_loopback_only(ctx):
     target, gt, start = start_target(ctx, [py, CHURN, "--stay"])
     port = free_port()
     for extra, want in (([], []), (["--prometheus", str(port)], [("127.0.0.1", port)])):
-        tool = run.start_tool(ctx, target.ready_pid, extra=extra, name="tool%d" % len(extra))
+        tool = harness.start_tool(ctx, target.ready_pid, extra=extra, name="tool%d" % len(extra))
         time.sleep(0.5)
         got = listening(tool.pid)
         tool.signal(signal.SIGINT)
-        run.finish_tool(tool, 20)
+        harness.finish_tool(tool, 20)
         check(got == want, "with %s the tool listens on %s, expected %s", extra or "no option",
               got, want)
 
 
 if __name__ == "__main__":
-    sys.exit(run.main_for(TESTS, "asyncprof-bpf hardening tests"))
+    sys.exit(harness.main_for(TESTS, "asyncprof-bpf hardening tests"))

@@ -5,7 +5,7 @@ with the man page and the bash completion checked.
 
     python3 tests/integration/test_launch.py [--filter SUBSTR]... [--keep] [-v]
 
-Runs as root (like run.py, whose helpers it uses). Prints "ok NAME",
+Runs as root (like harness.py, whose helpers it uses). Prints "ok NAME",
 "FAIL NAME: reason" or "skip NAME: reason" per test and closes with
 "N passed, N failed, N skipped". Artifacts stay in tests/integration/.out/<test>/.
 """
@@ -21,19 +21,19 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (the shared harness: Proc, Ctx, check, load_report, ...)
-from run import Skip, check, MS  # noqa: E402
+import harness  # noqa: E402
+from harness import Skip, check, MS  # noqa: E402
 
-FIRST = os.path.join(run.TARGETS, "first_loop.py")
+FIRST = os.path.join(harness.TARGETS, "first_loop.py")
 NOBODY = 65534
 
 
 def launch(ctx, cmd, extra=(), name="tool", env=None):
-    """The tool in launch mode writing <dir>/report.json, as a run.Proc."""
-    run.need_tool()
+    """The tool in launch mode writing <dir>/report.json, as a harness.Proc."""
+    harness.need_tool()
     report = ctx.path("report.json")
-    argv = [run.TOOL, "-q", "-o", "json:" + report] + list(extra) + ["--"] + list(cmd)
-    tool = run.Proc(ctx, name, argv, env=env)
+    argv = [harness.TOOL, "-q", "-o", "json:" + report] + list(extra) + ["--"] + list(cmd)
+    tool = harness.Proc(ctx, name, argv, env=env)
     tool.report = report
     return tool
 
@@ -49,7 +49,7 @@ def check_first_callbacks(ctx, cmd):
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
     check(any(re.search(r"\(pid \d+\) exited with status 0$", l) for l in tool.stderr_lines()),
           "no exit-status line; stderr: %s", tool.tail("stderr", 5))
-    r = run.load_report(tool.report)
+    r = harness.load_report(tool.report)
     check(len(r["processes"]) == 1, "%d processes in the report", len(r["processes"]))
     p = r["processes"][0]
     check(p["backend"] == "uprobe", "backend %s", p["backend"])
@@ -90,32 +90,32 @@ def test(name):
 
 @test("launch-first-callbacks-debian")
 def t_first_debian(ctx):
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     check_first_callbacks(ctx, [py, FIRST])
 
 
 @test("launch-first-callbacks-pyenv312")
 def t_first_pyenv(ctx):
-    py = run.need_exe(run.pyenv(12), "pyenv CPython 3.12 (shared libpython)")
+    py = harness.need_exe(harness.pyenv(12), "pyenv CPython 3.12 (shared libpython)")
     check_first_callbacks(ctx, [py, FIRST])
 
 
 @test("launch-through-env")
 def t_through_env(ctx):
     """env(1) execs the interpreter: the second exec is the one probed."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     check_first_callbacks(ctx, ["/usr/bin/env", os.path.basename(py), FIRST])
 
 
 @test("launch-uvloop")
 def t_uvloop(ctx):
     """uvloop is imported after the loader: the probes go in at its loop's start."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
-    run.need_uvloop(py)
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
+    harness.need_uvloop(py)
     tool = launch(ctx, [py, FIRST, "0.5", "uvloop"])
     rc = tool.wait(60)
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
-    p = run.load_report(tool.report)["processes"][0]
+    p = harness.load_report(tool.report)["processes"][0]
     loop = p["loops"][0] if p["loops"] else {}
     check(loop.get("kind") == "uvloop" and (loop.get("callbacks") or 0) > 5,
           "loop: %s", loop)
@@ -130,18 +130,18 @@ def t_uvloop(ctx):
 @test("launch-loop-in-thread")
 def t_thread(ctx):
     """A loop in a second thread: the probes go in as the thread is created."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     check_first_callbacks(ctx, [py, FIRST, "0", "thread"])
 
 
 @test("launch-descendants")
 def t_descendants(ctx):
     """A shell that forks the Python: the child is found and its loop traced."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     tool = launch(ctx, ["/bin/sh", "-c", "%s %s 2; true" % (py, FIRST)])
     rc = tool.wait(60)
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
-    procs = run.load_report(tool.report)["processes"]
+    procs = harness.load_report(tool.report)["processes"]
     py_procs = [p for p in procs if p["comm"].startswith("python")]
     check(len(py_procs) == 1, "processes: %s", [(p["pid"], p["comm"]) for p in procs])
     p = py_procs[0]
@@ -153,7 +153,7 @@ def t_descendants(ctx):
 
 @test("launch-sudo-user")
 def t_sudo_user(ctx):
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     env = dict(os.environ, SUDO_UID=str(NOBODY), SUDO_GID=str(NOBODY), HOME="/root", USER="root")
     tool = launch(ctx, [py, FIRST], env=env)
     m = tool.wait_line("stdout", r"^ids (\S+) (\S+) (\S*) (\S+) (\S+)$", 30)
@@ -163,20 +163,20 @@ def t_sudo_user(ctx):
     check(uid == str(NOBODY) and gid == str(NOBODY), "ran as %s:%s", uid, gid)
     check("0" not in groups.split(","), "root's group kept: %s", groups)
     check(home != "/root" and user == "nobody", "HOME %s USER %s", home, user)
-    p = run.load_report(tool.report)["processes"]
+    p = harness.load_report(tool.report)["processes"]
     check(p and blocking_of(p[0], "first_block"), "the command as nobody was not traced")
 
 
 @test("launch-cannot-exec")
 def t_cannot_exec(ctx):
-    run.need_tool()
+    harness.need_tool()
     notexec = ctx.path("not-executable")
     with open(notexec, "w") as f:
         f.write("#!/bin/sh\n")
     for cmd, want in (("/nonexistent/asyncprof-cmd", 127), ("no-such-command-xyz", 127),
                       (notexec, 126)):
         out = ctx.path("r.json")
-        r = subprocess.run([run.TOOL, "-o", out, "--", cmd, "arg"], capture_output=True,
+        r = subprocess.run([harness.TOOL, "-o", out, "--", cmd, "arg"], capture_output=True,
                            text=True, timeout=60)
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         check(r.returncode == want, "%s: exit %d, want %d; stderr %r", cmd, r.returncode, want,
@@ -189,13 +189,13 @@ def t_cannot_exec(ctx):
 def launch_refused(ctx, wrap, env, want):
     """The tool fails before tracing: exit 1 within seconds, one line matching want,
     no report, and neither the command nor a tracer left running."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
-    run.need_tool()
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
+    harness.need_tool()
     marker = "asyncprof-refused-%d-%d" % (os.getpid(), time.monotonic_ns())
     ran = ctx.path("command-ran")
     out = ctx.path("r.json")
     cmd = [py, "-c", "open(%r, 'w'); import time; time.sleep(30)  # %s" % (ran, marker)]
-    argv = wrap([run.TOOL, "-q", "-o", "json:" + out, "--"] + cmd)
+    argv = wrap([harness.TOOL, "-q", "-o", "json:" + out, "--"] + cmd)
     t0 = time.monotonic()
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=20,
@@ -218,7 +218,7 @@ def launch_refused(ctx, wrap, env, want):
 @test("launch-no-bpf-privilege")
 def t_no_privilege(ctx):
     """Root without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: refused before the fork."""
-    run.need_exe("/usr/sbin/capsh", "capsh (libcap2-bin)")
+    harness.need_exe("/usr/sbin/capsh", "capsh (libcap2-bin)")
     launch_refused(ctx, lambda argv: ["/usr/sbin/capsh", "--drop=cap_bpf,cap_sys_admin,cap_perfmon",
                                       "--", "-c", " ".join(shlex.quote(a) for a in argv)], {},
                    r"^asyncprof-bpf: permission denied: run as root, or with CAP_BPF")
@@ -236,7 +236,7 @@ def t_program_refused(ctx):
 
 @test("launch-sigterm-forwarded")
 def t_sigterm(ctx):
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     tool = launch(ctx, [py, FIRST, "30"])
     tool.wait_line("stderr", r"^Tracing pid (\d+) ", 30)
     time.sleep(1.5)
@@ -245,7 +245,7 @@ def t_sigterm(ctx):
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
     check(any("was killed by signal 15" in l for l in tool.stderr_lines()),
           "the command did not get the SIGTERM; stderr: %s", tool.tail("stderr", 5))
-    p = run.load_report(tool.report)["processes"][0]
+    p = harness.load_report(tool.report)["processes"][0]
     check(blocking_of(p, "first_block") and len(blocking_of(p, "later_block")) >= 5,
           "report misses the calls before the SIGTERM: %d later_block",
           len(blocking_of(p, "later_block")))
@@ -254,11 +254,11 @@ def t_sigterm(ctx):
 @test("launch-duration-then-wait")
 def t_duration(ctx):
     """-d ends tracing; the report is there while the command still runs."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     tool = launch(ctx, [py, FIRST, "3"], extra=["-d", "1"])
     tool.wait_line("stderr", r"^Waiting for .* to exit", 30)
     check(tool.p.poll() is None, "tool exited before its command")
-    run.load_report(tool.report)
+    harness.load_report(tool.report)
     rc = tool.wait(30)
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
     check(any(re.search(r"exited with status 0$", l) for l in tool.stderr_lines()),
@@ -268,25 +268,25 @@ def t_duration(ctx):
 @test("launch-command-status")
 def t_status(ctx):
     """The tool's status is its own; the command's is one line on stderr."""
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     tool = launch(ctx, [py, "-c", "import sys; sys.exit(3)"])
     rc = tool.wait(30)
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
     check(tool.stderr_lines()[-1].endswith("exited with status 3"), "stderr: %s",
           tool.tail("stderr", 5))
-    run.load_report(tool.report)
+    harness.load_report(tool.report)
 
 
 @test("launch-node-discovered")
 def t_node(ctx):
     """A runtime without early probes is picked up at its first loop (syscall backend)."""
-    node = run.need_exe(run.NODE, "Node.js")
+    node = harness.need_exe(harness.NODE, "Node.js")
     js = ("setInterval(() => { const e = Date.now() + 30; while (Date.now() < e); }, 50);"
           "setTimeout(() => process.exit(0), 1500);")
     tool = launch(ctx, [node, "-e", js])
     rc = tool.wait(60)
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
-    p = run.load_report(tool.report)["processes"]
+    p = harness.load_report(tool.report)["processes"]
     check(len(p) == 1 and p[0]["runtime"] == "node" and p[0]["backend"] == "syscall",
           "processes: %s", [(x["comm"], x["runtime"], x["backend"]) for x in p])
     check(p[0]["loops"] and p[0]["loops"][0]["lag"]["max_ns"] >= 25 * MS,
@@ -296,10 +296,10 @@ def t_node(ctx):
 @test("nested-pidns-refused")
 def t_nested_pidns(ctx):
     """In a container's pid namespace BPF's pids would never match: one line, exit 1."""
-    run.need_tool()
+    harness.need_tool()
     if not shutil.which("unshare"):
         raise Skip("unshare (util-linux) not installed")
-    r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", run.TOOL, "-o",
+    r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", harness.TOOL, "-o",
                         ctx.path("r.json"), "--", "true"], capture_output=True, text=True,
                        timeout=60)
     lines = [l for l in r.stderr.splitlines() if l.strip()]
@@ -319,14 +319,14 @@ def list_rows(out):
 
 @test("list")
 def t_list(ctx):
-    run.need_tool()
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
-    loop = run.Proc(ctx, "loop", [py, FIRST, "30"])
-    idle = run.Proc(ctx, "idle", [py, "-c", "import time; print('up', flush=True); "
+    harness.need_tool()
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
+    loop = harness.Proc(ctx, "loop", [py, FIRST, "30"])
+    idle = harness.Proc(ctx, "idle", [py, "-c", "import time; print('up', flush=True); "
                                   "time.sleep(30)"])
     loop.wait_line("stdout", "^ids", 30)
     idle.wait_line("stdout", "^up", 30)
-    r = subprocess.run([run.TOOL, "--list"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([harness.TOOL, "--list"], capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "exit %d: %s", r.returncode, r.stderr)
     check(r.stdout.startswith("PID ") and "BACKEND" in r.stdout.splitlines()[0],
           "no header: %r", r.stdout[:200])
@@ -337,14 +337,14 @@ def t_list(ctx):
           (row[2] == "cpython" and row[4:6] == ["asyncio", "uprobe"]), "row: %s", row)
     check(idle.pid not in rows, "a process without a loop is listed: %s", rows.get(idle.pid))
     check(re.search(r"^\d+ event-loop process", r.stdout, re.M), "no total: %r", r.stdout)
-    r = subprocess.run([run.TOOL, "--list", "--backend", "syscall"], capture_output=True,
+    r = subprocess.run([harness.TOOL, "--list", "--backend", "syscall"], capture_output=True,
                        text=True, timeout=60)
     row = list_rows(r.stdout).get(loop.pid)
     check(row and row[5] == "syscall" and "--backend syscall" in row[6],
           "forced syscall backend: %s", row)
     # without privilege: what is readable, and a note, no error
     r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
-                        "--clear-groups", run.TOOL, "--list"], capture_output=True, text=True,
+                        "--clear-groups", harness.TOOL, "--list"], capture_output=True, text=True,
                        timeout=60)
     check(r.returncode == 0 and "not root" in r.stdout and loop.pid not in list_rows(r.stdout),
           "as nobody: exit %d, %r %r", r.returncode, r.stdout[-200:], r.stderr)
@@ -371,9 +371,9 @@ def read_pty(fd, proc, timeout):
 @test("progress-line")
 def t_progress(ctx):
     """On a terminal stderr a progress line is drawn, then erased; not on a pipe."""
-    run.need_tool()
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
-    argv = [run.TOOL, "-q", "-o", ctx.path("r.json"), "--", py, FIRST, "1.5"]
+    harness.need_tool()
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
+    argv = [harness.TOOL, "-q", "-o", ctx.path("r.json"), "--", py, FIRST, "1.5"]
     master, slave = pty.openpty()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=slave)
@@ -394,22 +394,22 @@ def t_progress(ctx):
 
 @test("help-version")
 def t_help(ctx):
-    run.need_tool()
-    r = subprocess.run([run.TOOL, "--help"], capture_output=True, text=True, timeout=30)
+    harness.need_tool()
+    r = subprocess.run([harness.TOOL, "--help"], capture_output=True, text=True, timeout=30)
     check(r.returncode == 0, "--help exit %d", r.returncode)
     for want in ("USAGE:", "EXAMPLES:", "-- COMMAND", "--list", "Exit status"):
         check(want in r.stdout, "--help lacks %r", want)
-    v = subprocess.run([run.TOOL, "--version"], capture_output=True, text=True, timeout=30)
-    with open(os.path.join(run.ROOT, "user", "env.h")) as f:
+    v = subprocess.run([harness.TOOL, "--version"], capture_output=True, text=True, timeout=30)
+    with open(os.path.join(harness.ROOT, "user", "env.h")) as f:
         ver = re.search(r'#define AP_VERSION "([^"]+)"', f.read()).group(1)
     check(v.stdout.strip() == "asyncprof-bpf " + ver, "--version: %r", v.stdout)
-    r = subprocess.run([run.TOOL, "--"], capture_output=True, text=True, timeout=30)
+    r = subprocess.run([harness.TOOL, "--"], capture_output=True, text=True, timeout=30)
     check(r.returncode == 2 and "no command after --" in r.stderr, "bare --: %d %r",
           r.returncode, r.stderr)
 
 
 def help_options():
-    r = subprocess.run([run.TOOL, "--help"], capture_output=True, text=True, timeout=30)
+    r = subprocess.run([harness.TOOL, "--help"], capture_output=True, text=True, timeout=30)
     opts = set(re.findall(r"^\s+(?:-\S, )?(--[a-z-]+)", r.stdout, re.M))
     check(len(opts) > 20, "options parsed from --help: %s", opts)
     return opts - {"--usage"}
@@ -427,9 +427,9 @@ def complete(script, *words):
 
 @test("install-destdir")
 def t_install(ctx):
-    run.need_tool()
+    harness.need_tool()
     dest = ctx.path("dest")
-    mk = ["make", "-C", run.ROOT, "--no-print-directory", "PREFIX=/usr/local", "DESTDIR=" + dest]
+    mk = ["make", "-C", harness.ROOT, "--no-print-directory", "PREFIX=/usr/local", "DESTDIR=" + dest]
     r = subprocess.run(mk + ["install"], capture_output=True, text=True, timeout=300)
     check(r.returncode == 0, "make install: %s", r.stderr[-500:])
     binp = dest + "/usr/local/bin/asyncprof-bpf"
@@ -473,14 +473,14 @@ def t_install(ctx):
 
 @test("completion-pids")
 def t_completion_pids(ctx):
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
-    loop = run.Proc(ctx, "loop", [py, FIRST, "30"])
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
+    loop = harness.Proc(ctx, "loop", [py, FIRST, "30"])
     loop.wait_line("stdout", "^ids", 30)
-    got = complete(os.path.join(run.ROOT, "completions", "asyncprof-bpf.bash"), "asyncprof-bpf",
+    got = complete(os.path.join(harness.ROOT, "completions", "asyncprof-bpf.bash"), "asyncprof-bpf",
                    "--pid", "")
     check(str(loop.pid) in got, "pid %d of a loop not offered: %s", loop.pid, sorted(got)[:20])
     check(str(os.getpid()) not in got, "a process without a loop is offered")
 
 
 if __name__ == "__main__":
-    sys.exit(run.main_for(TESTS, "asyncprof-bpf launch/list/install tests"))
+    sys.exit(harness.main_for(TESTS, "asyncprof-bpf launch/list/install tests"))

@@ -8,7 +8,7 @@ exact. Target: targets/light.py, which logs its own ground truth.
 
     python3 tests/integration/test_light.py [--filter SUBSTR]... [--keep] [-v]
 
-Runs as root (like run.py, whose helpers it uses). Prints "ok NAME",
+Runs as root (like harness.py, whose helpers it uses). Prints "ok NAME",
 "FAIL NAME: reason" or "skip NAME: reason" per test and closes with
 "N passed, N failed, N skipped".
 """
@@ -21,10 +21,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (the shared harness: Proc, Ctx, check, start_tool, ...)
-from run import Skip, check, MS  # noqa: E402
+import harness  # noqa: E402
+from harness import Skip, check, MS  # noqa: E402
 
-TARGET = os.path.join(run.TARGETS, "light.py")
+TARGET = os.path.join(harness.TARGETS, "light.py")
 TESTS = []
 
 
@@ -38,7 +38,7 @@ def test(name):
 def light_argv(py, uvloop):
     argv = [py, TARGET]
     if uvloop:
-        run.need_uvloop(py)
+        harness.need_uvloop(py)
         argv.append("--uvloop")
     return argv
 
@@ -95,9 +95,9 @@ def check_naps(p, truth):
     gt, f, lines = truth["napper"], truth["file"], truth["lines"]
     for ev in gt["naps"]:
         ev = dict(ev, op="nap", kind="sleep", tid=truth["loop_tid"])
-        c = run.matching_call(p, ev)
+        c = harness.matching_call(p, ev)
         near(c["duration_ns"], ev["end_ns"] - ev["start_ns"], 0.8, 1.2, "nap duration")
-        run.check_frames("nap", c["stack"], 0, [["nap_blocking", f, lines["nap"]],
+        harness.check_frames("nap", c["stack"], 0, [["nap_blocking", f, lines["nap"]],
                                                 ["napper", f, lines["napper"]]])
         check(c["callback"] and c["callback"].split(".")[-1] == gt["coro"],
               "nap callback %r, expected the coroutine %r", c["callback"], gt["coro"])
@@ -109,7 +109,7 @@ def check_spin(p, truth):
     """The slow plain callback is a slow iteration named and stacked from its samples."""
     spin, f = truth["spin"], truth["file"]
     slow = [s for s in p["slow_callbacks"] if s["tid"] == truth["loop_tid"] and
-            run.overlap(s["start_ns"], s["start_ns"] + s["duration_ns"], spin["start_ns"],
+            harness.overlap(s["start_ns"], s["start_ns"] + s["duration_ns"], spin["start_ns"],
                         spin["end_ns"]) > 0]
     check(slow, "no slow iteration overlaps spin_callback (%d slow callbacks)",
           len(p["slow_callbacks"]))
@@ -118,19 +118,19 @@ def check_spin(p, truth):
           "slow iteration %.1f ms shorter than spin_callback's %.1f ms", s["duration_ns"] / MS,
           (spin["end_ns"] - spin["start_ns"]) / MS)
     check(s["callback"] == "spin_callback", "slow iteration callback %r", s["callback"])
-    at = [fr for fr in s["stack"] if run.parse_frame(fr) and
-          run.parse_frame(fr) == ("spin_callback", f, truth["lines"]["spin"])]
+    at = [fr for fr in s["stack"] if harness.parse_frame(fr) and
+          harness.parse_frame(fr) == ("spin_callback", f, truth["lines"]["spin"])]
     check(at, "slow iteration stack lacks spin_callback (%s:%d): %s", f,
-          truth["lines"]["spin"], run.show_stack(s["stack"]))
+          truth["lines"]["spin"], harness.show_stack(s["stack"]))
 
 
 def light_test(name, py_fn, uvloop=False):
     def fn(ctx):
-        py = run.need_exe(py_fn(), name)
+        py = harness.need_exe(py_fn(), name)
         extra = ["--mode", "light", "-o", "text:" + ctx.path("report.txt")]
-        report, truth, _ = run.run_target_traced(ctx, light_argv(py, uvloop), duration=4,
+        report, truth, _ = harness.run_target_traced(ctx, light_argv(py, uvloop), duration=4,
                                                  tool_extra=extra)
-        p = run.the_process(report, truth["pid"])
+        p = harness.the_process(report, truth["pid"])
         check_header(ctx, report, p, truth)
         check_cruncher(p, truth)
         check_naps(p, truth)
@@ -138,15 +138,15 @@ def light_test(name, py_fn, uvloop=False):
     TESTS.append((name, fn))
 
 
-light_test("light-debian-3.11", lambda: run.DEBIAN_PY)
-light_test("light-debian-3.11-uvloop", lambda: run.DEBIAN_PY, uvloop=True)
+light_test("light-debian-3.11", lambda: harness.DEBIAN_PY)
+light_test("light-debian-3.11-uvloop", lambda: harness.DEBIAN_PY, uvloop=True)
 for _minor in (8, 10, 12, 13):
-    light_test("light-pyenv-3.%d" % _minor, (lambda m: lambda: run.pyenv(m))(_minor))
+    light_test("light-pyenv-3.%d" % _minor, (lambda m: lambda: harness.pyenv(m))(_minor))
 
 
 def probes_of(tool_pid):
     """(fd_type, program id) of every perf-based attachment the tool holds."""
-    return [(e.get("fd_type"), e.get("prog_id")) for e in run.bpftool_json("perf")
+    return [(e.get("fd_type"), e.get("prog_id")) for e in harness.bpftool_json("perf")
             if e.get("pid") == tool_pid]
 
 
@@ -166,15 +166,15 @@ def prog_ids_of(pid):
 
 
 def attached_while_tracing(ctx, pid, mode):
-    tool = run.start_tool(ctx, pid, extra=["--mode", mode], name="tool-" + mode)
+    tool = harness.start_tool(ctx, pid, extra=["--mode", mode], name="tool-" + mode)
     probes = probes_of(tool.pid)
     # this tool's programs only: other tracers may run on the host at the same time
     mine = prog_ids_of(tool.pid)
-    progs = [p for p in run.bpftool_json("prog", "show") if p["id"] in mine]
+    progs = [p for p in harness.bpftool_json("prog", "show") if p["id"] in mine]
     with open(ctx.path("attached-%s.json" % mode), "w") as f:
         json.dump({"perf": probes, "progs": progs}, f, indent=1)
     tool.signal(signal.SIGINT)
-    run.finish_tool(tool, 15)
+    harness.finish_tool(tool, 15)
     return probes, progs
 
 
@@ -182,8 +182,8 @@ def attached_while_tracing(ctx, pid, mode):
 def t_no_uprobe(ctx):
     if not shutil.which("bpftool"):
         raise Skip("bpftool not installed")
-    py = run.need_exe(run.pyenv(11) or run.DEBIAN_PY, "python3.11")
-    target = run.Proc(ctx, "target", light_argv(py, False) + ["--stay", ctx.path("truth.json"),
+    py = harness.need_exe(harness.pyenv(11) or harness.DEBIAN_PY, "python3.11")
+    target = harness.Proc(ctx, "target", light_argv(py, False) + ["--stay", ctx.path("truth.json"),
                                                                ctx.path("start")])
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
     full, full_progs = attached_while_tracing(ctx, pid, "full")
@@ -205,19 +205,19 @@ def t_no_uprobe(ctx):
 
 @test("light-systemwide-default")
 def t_systemwide(ctx):
-    py = run.need_exe(run.DEBIAN_PY, "python3.11")
+    py = harness.need_exe(harness.DEBIAN_PY, "python3.11")
     start, gt_path = ctx.path("start"), ctx.path("truth.json")
-    target = run.Proc(ctx, "target", light_argv(py, False) + ["--stay", gt_path, start])
+    target = harness.Proc(ctx, "target", light_argv(py, False) + ["--stay", gt_path, start])
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
-    run.need_tool()
+    harness.need_tool()
     comm = open("/proc/%d/comm" % pid).read().strip()
     out = ctx.path("report.json")
-    tool = run.Proc(ctx, "tool", [run.TOOL, "--comm", comm, "--duration", "4", "-q",
+    tool = harness.Proc(ctx, "tool", [harness.TOOL, "--comm", comm, "--duration", "4", "-q",
                                   "--no-live", "-o", "json:" + out])
     tool.wait_line("stderr", r"^Tracing", 30)
     open(start, "w").close()
     check(tool.wait(40) == 0, "tool failed: %s", tool.tail("stderr"))
-    report = run.load_report(out)
+    report = harness.load_report(out)
     deadline = time.monotonic() + 10
     while not os.path.exists(gt_path):
         check(time.monotonic() < deadline, "no ground truth from the target")
@@ -234,17 +234,17 @@ def t_systemwide(ctx):
 
 @test("light-usage-error")
 def t_usage(ctx):
-    run.need_tool()
+    harness.need_tool()
     out = ctx.path("report.json")
-    tool = run.Proc(ctx, "tool", [run.TOOL, "--pid", str(os.getpid()), "--mode", "light",
+    tool = harness.Proc(ctx, "tool", [harness.TOOL, "--pid", str(os.getpid()), "--mode", "light",
                                   "--backend", "uprobe", "--duration", "1", "-o",
                                   "json:" + out])
     rc = tool.wait(20)
     check(rc != 0, "exit 0 for --mode light --backend uprobe")
-    line = run.one_error_line(tool, "--mode light --backend uprobe")
+    line = harness.one_error_line(tool, "--mode light --backend uprobe")
     check("light" in line and "uprobe" in line, "error line does not say why: %r", line)
     check(not os.path.exists(out), "output file created")
 
 
 if __name__ == "__main__":
-    sys.exit(run.main_for(TESTS, "asyncprof-bpf light-mode integration tests"))
+    sys.exit(harness.main_for(TESTS, "asyncprof-bpf light-mode integration tests"))

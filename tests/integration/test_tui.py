@@ -11,7 +11,7 @@ shrinks the window below 80x20 and checks the shell gets back a sane
 terminal (stty: icanon echo). The batch test checks --batch blocks.
 
 Prints "ok NAME" or "FAIL NAME: reason" per test and a closing
-"N passed, N failed"; exits 1 if any test failed. Uses run.py's helpers
+"N passed, N failed"; exits 1 if any test failed. Uses harness.py's helpers
 (Ctx, Proc, Fail); AP_TOOL overrides the binary as there.
 """
 import os
@@ -22,7 +22,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run as R  # noqa: E402
+import harness as R  # noqa: E402
 
 DEMO = os.path.join(R.ROOT, "examples", "demo.py")
 PY = sys.executable or "/usr/bin/python3"

@@ -14,7 +14,7 @@ invented call. Modes: full, light, raw tracepoints, the bounded stack walk
 by --pid, and system-wide with its blocking call; and a refused load in launch
 mode (exit 1 at once, the command never run).
 
-Same output as tests/integration/run.py: "ok/FAIL/skip NAME" lines and
+Same output as tests/integration/harness.py: "ok/FAIL/skip NAME" lines and
 "N passed, N failed, N skipped"; exit 1 on a failure.
 """
 import functools
@@ -23,10 +23,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-import run  # noqa: E402  (the integration suite's helpers)
-from run import Fail, MS, Proc, check  # noqa: E402
+import harness  # noqa: E402
+from harness import Fail, MS, Proc, check  # noqa: E402
 
-TARGET = os.path.join(run.TARGETS, "smoke.py")
+TARGET = os.path.join(harness.TARGETS, "smoke.py")
 SLEEP_NS = 50 * MS
 TESTS = []
 
@@ -51,7 +51,7 @@ def check_smoke(report, truth, task_known=True):
               truth["task_name"], sorted(names.values()))
     for i, ev in enumerate(truth["events"]):
         ev = dict(ev, op="sleep #%d" % (i + 1), kind="sleep", tid=truth["loop_tid"])
-        c = run.matching_call(p, ev)
+        c = harness.matching_call(p, ev)
         want = ev["end_ns"] - ev["start_ns"]
         # The sleep syscall lasts at least what was asked, and no longer than the
         # interval Python measured around it, which in a TCG guest can be 20 ms more
@@ -66,7 +66,7 @@ def check_smoke(report, truth, task_known=True):
               c["duration_ns"] / MS)
         check(c["syscall"] in ("clock_nanosleep", "nanosleep", "select", "pselect6"),
               "%s: syscall %r", ev["op"], c["syscall"])
-        run.check_frames(ev["op"], c["stack"], 0, truth["stack"])
+        harness.check_frames(ev["op"], c["stack"], 0, truth["stack"])
         if task_known:
             check(names.get(c["task"]) == truth["task_name"], "%s: task %r (%r), expected %r",
                   ev["op"], c["task"], names.get(c["task"]), truth["task_name"])
@@ -89,12 +89,12 @@ def smoke_test(name, py_fn, extra=(), env=None, uvloop=False, task_known=True, s
     """Trace the target by --pid with extra options and env; said: a line the tool
     must print on stderr (with -v), to show the variant asked for was loaded."""
     def fn(ctx):
-        py = run.need_exe(py_fn(), name)
+        py = harness.need_exe(py_fn(), name)
         argv = [py, TARGET] + (["--uvloop"] if uvloop else [])
         if uvloop:
-            run.need_uvloop(py)
+            harness.need_uvloop(py)
         extra_v = list(extra) + (["-v"] if said else [])
-        report, truth, _ = run.run_target_traced(ctx, argv, duration=8, tool_extra=extra_v,
+        report, truth, _ = harness.run_target_traced(ctx, argv, duration=8, tool_extra=extra_v,
                                                  tool_env=env)
         if said:
             check(any(said in l for l in ctx.tool_stderr), "the tool did not say %r", said)
@@ -109,24 +109,24 @@ def smoke_test(name, py_fn, extra=(), env=None, uvloop=False, task_known=True, s
 @functools.lru_cache(maxsize=None)
 def has_bpf_loop():
     """Does the tool's --check say this kernel has bpf_loop?"""
-    out = run.subprocess.run([run.TOOL, "--check", "--format", "json"],
-                             stdout=run.subprocess.PIPE, text=True).stdout
-    return run.json.loads(out)["features"]["bpf_loop"]["present"]
+    out = harness.subprocess.run([harness.TOOL, "--check", "--format", "json"],
+                             stdout=harness.subprocess.PIPE, text=True).stdout
+    return harness.json.loads(out)["features"]["bpf_loop"]["present"]
 
 
 def t_bounded(ctx):
     if not has_bpf_loop():
-        raise run.Skip("no bpf_loop here: every other test already used the bounded walk")
+        raise harness.Skip("no bpf_loop here: every other test already used the bounded walk")
     TESTS_BY_NAME["_bounded"](ctx)
 
 
-smoke_test("full-pyenv-3.12", lambda: run.pyenv(12))
-smoke_test("light-debian-3.11", lambda: run.DEBIAN_PY, extra=["--mode", "light"])
-smoke_test("raw-tp-pyenv-3.8", lambda: run.pyenv(8), env={"ASYNCPROF_TRACEPOINTS": "raw"},
+smoke_test("full-pyenv-3.12", lambda: harness.pyenv(12))
+smoke_test("light-debian-3.11", lambda: harness.DEBIAN_PY, extra=["--mode", "light"])
+smoke_test("raw-tp-pyenv-3.8", lambda: harness.pyenv(8), env={"ASYNCPROF_TRACEPOINTS": "raw"},
            said="using raw_tp tracepoints")
-smoke_test("_bounded", lambda: run.pyenv(11), env={"ASYNCPROF_STACK_WALK": "bounded"},
+smoke_test("_bounded", lambda: harness.pyenv(11), env={"ASYNCPROF_STACK_WALK": "bounded"},
            said="Python stacks by a bounded loop")
-smoke_test("uvloop-debian-3.11", lambda: run.DEBIAN_PY, uvloop=True)
+smoke_test("uvloop-debian-3.11", lambda: harness.DEBIAN_PY, uvloop=True)
 TESTS_BY_NAME = dict(TESTS)
 TESTS[:] = [(n, f) for n, f in TESTS if not n.startswith("_")]
 TESTS.append(("bounded-walk-pyenv-3.11", t_bounded))
@@ -135,18 +135,18 @@ TESTS.append(("bounded-walk-pyenv-3.11", t_bounded))
 def report_of(ctx, tool, timeout):
     rc = tool.wait(timeout)
     check(rc == 0, "tool exit %s; stderr: %s", rc, tool.tail("stderr", 5))
-    return run.load_report(tool.report)
+    return harness.load_report(tool.report)
 
 
 def t_systemwide(ctx):
     """No --pid: light mode over every loop; the target is found as it runs."""
-    run.need_tool()
-    py = run.need_exe(run.DEBIAN_PY, "Debian python3.11")
+    harness.need_tool()
+    py = harness.need_exe(harness.DEBIAN_PY, "Debian python3.11")
     truth_path, start = ctx.path("truth.json"), ctx.path("start")
     report = ctx.path("report.json")
     target = Proc(ctx, "target", [py, TARGET, "--stay", truth_path, start])
     target.wait_line("stdout", r"^ready (\d+)", 30)
-    tool = Proc(ctx, "tool", [run.TOOL, "-d", "8", "--no-live", "-q", "-o", "json:" + report])
+    tool = Proc(ctx, "tool", [harness.TOOL, "-d", "8", "--no-live", "-q", "-o", "json:" + report])
     tool.report = report
     tool.wait_line("stderr", r"^Tracing", 60)
     open(start, "w").close()
@@ -154,33 +154,33 @@ def t_systemwide(ctx):
     check(rep["config"]["mode"] == "light", "config.mode %r, expected light (system-wide)",
           rep["config"]["mode"])
     with open(truth_path) as f:
-        check_smoke(rep, run.json.load(f))
+        check_smoke(rep, harness.json.load(f))
 
 
 def t_launch(ctx):
     """asyncprof-bpf -- python3 smoke.py: the report is written as the command exits."""
-    run.need_tool()
-    py = run.need_exe(run.pyenv(13), "pyenv CPython 3.13")
+    harness.need_tool()
+    py = harness.need_exe(harness.pyenv(13), "pyenv CPython 3.13")
     truth_path, start = ctx.path("truth.json"), ctx.path("start")
     open(start, "w").close()  # no wait: the tool runs it from its first instruction
     report = ctx.path("report.json")
-    tool = Proc(ctx, "tool", [run.TOOL, "--no-live", "-q", "-o", "json:" + report, "--", py,
+    tool = Proc(ctx, "tool", [harness.TOOL, "--no-live", "-q", "-o", "json:" + report, "--", py,
                               TARGET, truth_path, start])
     tool.report = report
     rep = report_of(ctx, tool, 120)
     with open(truth_path) as f:
-        check_smoke(rep, run.json.load(f))
+        check_smoke(rep, harness.json.load(f))
 
 
 def t_node_systemwide(ctx):
     """No --pid, --comm node: the libuv loop is found, with its lag and the 150 ms
     Atomics.wait (a futex on the loop thread) as a blocking call."""
-    run.need_tool()
-    node = run.need_exe(run.NODE, "node")
-    target = Proc(ctx, "target", [node, os.path.join(run.TARGETS, "busy.js"), "30", "block"])
+    harness.need_tool()
+    node = harness.need_exe(harness.NODE, "node")
+    target = Proc(ctx, "target", [node, os.path.join(harness.TARGETS, "busy.js"), "30", "block"])
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 30).group(1))
     report = ctx.path("report.json")
-    tool = Proc(ctx, "tool", [run.TOOL, "--comm", "node", "-d", "5", "--no-live", "-q", "-o",
+    tool = Proc(ctx, "tool", [harness.TOOL, "--comm", "node", "-d", "5", "--no-live", "-q", "-o",
                               "json:" + report])
     tool.report = report
     rep = report_of(ctx, tool, 60)
@@ -196,7 +196,7 @@ def t_node_systemwide(ctx):
              and abs(b["duration_ns"] - 150 * MS) <= 40 * MS]
     check(len(waits) >= 3, "%d futex waits of ~150 ms on the loop thread: %s", len(waits),
           [(b["syscall"], b["duration_ns"] // MS) for b in p["blocking_calls"]][:8])
-    target.signal(run.signal.SIGTERM)
+    target.signal(harness.signal.SIGTERM)
     target.wait(10)
 
 
@@ -211,7 +211,7 @@ TESTS.append(("system-wide-debian-3.11", t_systemwide))
 TESTS.append(("launch-program-refused", t_launch_refused))
 TESTS.append(("node-system-wide", t_node_systemwide))
 TESTS.append(("launch-pyenv-3.13", t_launch))
-TESTS.append(("node", run.t_node))
+TESTS.append(("node", harness.t_node))
 
 if __name__ == "__main__":
-    sys.exit(run.main_for(TESTS, "asyncprof-bpf kernel-matrix smoke tests"))
+    sys.exit(harness.main_for(TESTS, "asyncprof-bpf kernel-matrix smoke tests"))

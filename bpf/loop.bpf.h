@@ -11,7 +11,10 @@
 #define AP_LOOP_BPF_H
 
 #include "common.bpf.h"
+#include "cpython.bpf.h"
 #include "fdinfo.bpf.h"
+#include "pystack.bpf.h"
+#include "thread.bpf.h"
 
 /* x86-64 syscall numbers used here */
 #define NR_EPOLL_WAIT	232
@@ -91,42 +94,6 @@ static __always_inline enum arg_kind nr_arg_kind(__u32 nr)
 	}
 }
 
-static __always_inline __u64 task_start_ns(void)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-
-	return BPF_CORE_READ(task, start_time);
-}
-
-/*
- * Zeroes for a new threads entry. Global (.bss), never written: a struct
- * ap_thread on the stack was most of the 512 bytes that a whole call
- * chain may use on kernels without private BPF stacks.
- */
-struct ap_thread thread_zero = {};
-
-static __always_inline struct ap_thread *thread_get(__u32 tid, __u32 tgid, __u64 now)
-{
-	struct ap_thread *t = bpf_map_lookup_elem(&threads, &tid);
-
-	if (t)
-		return t;
-	if (bpf_map_update_elem(&threads, &tid, &thread_zero, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&threads, &tid))
-		stat_inc(AP_STAT_THREAD_FULL);
-	t = bpf_map_lookup_elem(&threads, &tid);
-	if (!t || t->tgid)
-		return t;
-	/* only this thread writes its entry: filled in place, after the insert */
-	t->tgid = tgid;
-	t->loop_epfd = -1;
-	t->cand_epfd = -1;
-	/* a thread older than the window was there from its start */
-	t->first_ns = task_start_ns() > window_start_ns ? now : window_start_ns;
-	bpf_get_current_comm(t->comm, sizeof(t->comm));
-	return t;
-}
-
 /*
  * The thread's entry. System-wide, only a poll call makes one, so the map
  * holds threads that may be loops, not every thread of the host.
@@ -149,22 +116,6 @@ static __always_inline bool covers_grid(__u64 b, __u64 e)
 		return true;
 	g = ws + ((b - ws + i - 1) / i) * i;
 	return g < e;
-}
-
-/*
- * Start of the current busy interval when it was never observed: the
- * window's start for a thread that was there before it (it may have been
- * in a callback when we attached), now for one started since, or for a
- * command we started: no loop ran before its first poll, so its start-up
- * (the interpreter, imports) is not a stall.
- */
-static __always_inline __u64 busy_since(struct ap_thread *t, __u64 now)
-{
-	if (t->busy_start_ns)
-		return t->busy_start_ns;
-	if (targ_launch || task_start_ns() > window_start_ns)
-		return now;
-	return window_start_ns;
 }
 
 /*
@@ -293,23 +244,6 @@ __noinline int blocking_detail(void)
 	return 0;
 }
 
-/*
- * Hook for the CPython backend: the Python stack into slot's stack_id, and
- * in light mode the task and callback found from it. Runs before the
- * record goes out, so the names it sends arrive first. -ENOENT: not a
- * Python process we know. loop: walk with bpf_loop (5.17+).
- */
-static __always_inline int py_attribute_any(__u32 tgid, __u32 tid, __u32 slot, bool loop);
-
-/* Hook for the CPython backend: syscall time lands in the running callback. */
-static __always_inline void blocking_note_cb(struct ap_thread *t, __u64 dur);
-
-/* Hook for the CPython backend: the task and callback running on t now. */
-static __always_inline void running_cb(struct ap_thread *t, __u64 *task, __u64 *id);
-
-/* Hook for the CPython backend: is this a wait for the GIL? Sets *start and *dur. */
-static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *start, __u64 *dur);
-
 /* Python stack, task and callback of the blocking record r. */
 static __always_inline void blocking_attribute(struct ap_rec_blocking *r, __u32 tgid, __u32 tid,
 					       bool loop)
@@ -374,9 +308,6 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0))
 		stat_inc(AP_STAT_RB_DROPS);
 }
-
-/* Hook for the CPython backend: the loop thread enters its poll call. */
-static __always_inline void cb_end_at_poll(struct ap_thread *t, __u32 tid, __u64 now);
 
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id, bool btf)
 {

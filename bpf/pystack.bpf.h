@@ -12,6 +12,8 @@
 #define AP_PYSTACK_BPF_H
 
 #include "common.bpf.h"
+#include "pyobj.bpf.h"
+#include "thread.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -40,7 +40,9 @@ endif
 # user/*.c except main.c: the loader's modules, shared with the unit tests.
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
-BPF_SRCS  := bpf/asyncprof.bpf.c
+# bpf/*.bpf.c compiled one at a time, then linked into one object (bpftool gen object).
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
@@ -66,9 +68,14 @@ vmlinux:
 $(OUTPUT):
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/asyncprof.bpf.o: $(BPF_SRCS) $(BPF_HDRS) vmlinux/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/asyncprof.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
 	$(call msg,STACK,$@)
 	$(Q)$(PYTHON) tools/bpf_stack.py --budget $(BPF_STACK_BUDGET) $@ || { rm -f $@; exit 1; }
 	$(Q)llvm-strip -g $@ 2>/dev/null || true

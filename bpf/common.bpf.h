@@ -20,33 +20,34 @@
 #define EINVAL 22
 
 /* Configuration, set by the loader before load. */
-const volatile __u32 targ_tgid = 0;	  /* the one traced pid, 0: see targ_use_map */
-const volatile bool targ_use_map = false; /* trace the tgids in the targets map */
-const volatile bool targ_launch = false;  /* the targets are a command we started */
-const volatile bool targ_all = false;	  /* system-wide: every process with a loop */
-const volatile __u32 self_tgid = 0;	  /* asyncprof-bpf itself polls too: never a target */
-const volatile __u64 blocking_ns = 1000000;
-const volatile __u64 slow_cb_ns = 100000000;
-const volatile __u64 lag_interval_ns = 10000000;
-const volatile bool verbose = false;
-const volatile bool trace_callbacks = false;   /* send every callback run (AP_REC_CB) */
-const volatile __u64 min_sample_ns = 25000000; /* keep CPU samples in callbacks this old */
-const volatile bool light_mode = false; /* no uprobes: tasks and callbacks from CPU samples */
+const volatile __u32 targ_tgid __weak = 0;	 /* the one traced pid, 0: see targ_use_map */
+const volatile bool targ_use_map __weak = false; /* trace the tgids in the targets map */
+const volatile bool targ_launch __weak = false;	 /* the targets are a command we started */
+const volatile bool targ_all __weak = false;	 /* system-wide: every process with a loop */
+const volatile __u32 self_tgid __weak = 0; /* asyncprof-bpf itself polls too: never a target */
+const volatile __u64 blocking_ns __weak = 1000000;
+const volatile __u64 slow_cb_ns __weak = 100000000;
+const volatile __u64 lag_interval_ns __weak = 10000000;
+const volatile bool verbose __weak = false;
+const volatile bool trace_callbacks __weak = false;   /* send every callback run (AP_REC_CB) */
+const volatile __u64 min_sample_ns __weak = 25000000; /* keep CPU samples in callbacks this old */
+const volatile bool light_mode __weak =
+	false; /* no uprobes: tasks and callbacks from CPU samples */
 
 /* Set after load, before attach: the start of the lag sampling grid. */
-__u64 window_start_ns = 0;
+__u64 window_start_ns __weak = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
+} events __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AP_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, __u8);
-} targets SEC(".maps");
+} targets __weak SEC(".maps");
 
 /* Threads of traced processes; loop threads stay after they exit. */
 struct {
@@ -54,14 +55,14 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct ap_thread);
-} threads SEC(".maps");
+} threads __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, AP_STAT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} stats SEC(".maps");
+} stats __weak SEC(".maps");
 
 /*
  * Per-CPU scratch for what no stack frame can hold: without private BPF
@@ -115,7 +116,7 @@ struct {
 	__uint(max_entries, AP_SLOTS);
 	__type(key, __u32);
 	__type(value, struct py_scratch);
-} py_scratch SEC(".maps");
+} py_scratch __weak SEC(".maps");
 
 static __always_inline struct py_scratch *py_scratch_get(__u32 slot)
 {

@@ -3,7 +3,7 @@
  * Reading CPython objects in the target: each process's layout (py_procs),
  * what kind of object a callable is, names sent once, and what a callback
  * is (the Task it steps, or its identity and name). Shared by the dispatch
- * probes (cpython.bpf.h) and the stack walker (pystack.bpf.h).
+ * probes (dispatch.bpf.h) and the stack walker (pystack.bpf.h).
  */
 #ifndef AP_PYOBJ_BPF_H
 #define AP_PYOBJ_BPF_H
@@ -15,7 +15,7 @@ struct {
 	__uint(max_entries, AP_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct ap_py_proc);
-} py_procs SEC(".maps");
+} py_procs __weak SEC(".maps");
 
 /* What a type (or a PyMethodDef) is, classified once by its name. */
 struct {
@@ -23,7 +23,7 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, __u32);
-} py_kinds SEC(".maps");
+} py_kinds __weak SEC(".maps");
 
 /* Names already sent to userspace. */
 struct {
@@ -31,7 +31,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, struct ap_cb_key);
 	__type(value, __u8);
-} names_seen SEC(".maps");
+} names_seen __weak SEC(".maps");
 
 enum py_kind {
 	PK_NONE = 0,
@@ -140,16 +140,7 @@ static __always_inline __u32 classify_name(const char *n)
  * cached. A global function: the verifier checks the name comparisons
  * once per program instead of at every obj_kind (up to nine in a program).
  */
-__noinline __u32 type_kind(__u64 type, __u64 tp_name_off)
-{
-	char name[TP_NAME_BUF] __attribute__((aligned(8))) = {};
-	__u32 kind;
-
-	bpf_probe_read_user_str(name, sizeof(name), (const void *)rd_ptr(type + tp_name_off));
-	kind = classify_name(name);
-	bpf_map_update_elem(&py_kinds, &type, &kind, BPF_ANY);
-	return kind;
-}
+__noinline __u32 type_kind(__u64 type, __u64 tp_name_off);
 
 /* Kind of the object at obj, from its type's name; cached per type. */
 static __always_inline __u32 obj_kind(__u64 obj, const struct ap_py_offsets *o, __u64 *typep)
@@ -187,7 +178,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct kind_slot[KIND_SLOTS]);
-} kind_cache SEC(".maps");
+} kind_cache __weak SEC(".maps");
 
 static __always_inline __u32 obj_kind_fast_at(__u64 obj, __u64 ob_type_off, __u64 tp_name_off,
 					      __u64 *typep)

@@ -20,7 +20,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct ap_pystack);
-} stacks SEC(".maps");
+} stacks __weak SEC(".maps");
 
 #define PY_FRAME_OWNED_BY_CSTACK 3
 
@@ -171,10 +171,7 @@ static long walk_one(__u32 i, void *arg)
  * function, which the verifier checks once; inlined, the light search's
  * 128 frames were more than its million instructions.
  */
-__noinline long walk_step(__u32 slot)
-{
-	return walk_step_in(slot);
-}
+__noinline long walk_step(__u32 slot);
 
 #define LIGHT_WALK_MAX 128 /* frames searched for the outermost coroutine */
 #define WALK_MAX       (AP_STACK_DEPTH + 8)
@@ -236,26 +233,7 @@ static __always_inline void py_walk(__u32 tgid, struct ap_py_proc *pp, __u32 slo
  * function: the hash loop is checked once, not once per state the walk
  * ends in.
  */
-__noinline __u64 stack_intern(__u32 slot)
-{
-	struct py_scratch *ps = py_scratch_get(slot);
-	__u64 h = 0xcbf29ce484222325ULL;
-
-	if (!ps)
-		return 0;
-	for (int i = 0; i < AP_STACK_DEPTH; i++) {
-		if (i >= ps->st.depth)
-			break;
-		h = (h ^ ps->st.frames[i]) * 0x100000001b3ULL;
-	}
-	h |= 1;
-	if (bpf_map_update_elem(&stacks, &h, &ps->st, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&stacks, &h)) {
-		stat_inc(AP_STAT_STACK_DROPS);
-		return 0;
-	}
-	return h;
-}
+__noinline __u64 stack_intern(__u32 slot);
 
 /* Walk, intern and return the stack's id (0 when there is none); fills hit if given. */
 static __always_inline __u64 py_stack_id(__u32 tgid, struct ap_py_proc *pp, __u32 slot,
@@ -344,15 +322,9 @@ static __always_inline int py_attribute_in(__u32 tgid, __u32 tid, __u32 slot, bo
  * from a pointer argument fails on 6.1. The _bounded one walks without
  * bpf_loop, for kernels before 5.17.
  */
-__noinline int py_attribute(__u32 tgid, __u32 tid, __u32 slot)
-{
-	return py_attribute_in(tgid, tid, slot, true);
-}
+__noinline int py_attribute(__u32 tgid, __u32 tid, __u32 slot);
 
-__noinline int py_attribute_bounded(__u32 tgid, __u32 tid, __u32 slot)
-{
-	return py_attribute_in(tgid, tid, slot, false);
-}
+__noinline int py_attribute_bounded(__u32 tgid, __u32 tid, __u32 slot);
 
 static __always_inline int py_attribute_any(__u32 tgid, __u32 tid, __u32 slot, bool loop)
 {

@@ -21,7 +21,7 @@ static __always_inline __u64 task_start_ns(void)
  * ap_thread on the stack was most of the 512 bytes that a whole call
  * chain may use on kernels without private BPF stacks.
  */
-struct ap_thread thread_zero = {};
+struct ap_thread thread_zero __weak = {};
 
 static __always_inline struct ap_thread *thread_get(__u32 tid, __u32 tgid, __u64 now)
 {

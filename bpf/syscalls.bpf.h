@@ -7,11 +7,11 @@
  * that cover a lag grid point (at most one per lag interval) and blocking
  * calls past the threshold.
  */
-#ifndef AP_LOOP_BPF_H
-#define AP_LOOP_BPF_H
+#ifndef AP_SYSCALLS_BPF_H
+#define AP_SYSCALLS_BPF_H
 
 #include "common.bpf.h"
-#include "cpython.bpf.h"
+#include "dispatch.bpf.h"
 #include "fdinfo.bpf.h"
 #include "pystack.bpf.h"
 #include "thread.bpf.h"
@@ -201,7 +201,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ap_rec_blocking);
-} blocking_scratch SEC(".maps");
+} blocking_scratch __weak SEC(".maps");
 
 static __always_inline struct ap_rec_blocking *blocking_rec(void)
 {
@@ -215,34 +215,7 @@ static __always_inline struct ap_rec_blocking *blocking_rec(void)
  * A global function: the verifier checks it once, not once per state it is
  * reached in.
  */
-__noinline int blocking_detail(void)
-{
-	struct ap_rec_blocking *r = blocking_rec();
-	const char *path = NULL;
-	long n;
-
-	if (!r)
-		return 0;
-	switch (nr_arg_kind(r->syscall_nr)) {
-	case ARG_FD0:
-		fd_describe((int)r->args[0], r);
-		return 0;
-	case ARG_PATH0:
-		path = (const char *)r->args[0];
-		break;
-	case ARG_PATH1:
-		path = (const char *)r->args[1];
-		break;
-	default:
-		return 0;
-	}
-	n = bpf_probe_read_user_str(r->detail, AP_DETAIL_USE, path);
-	if (n > 0) {
-		r->detail_kind = AP_DETAIL_STRING;
-		r->detail_len = n;
-	}
-	return 0;
-}
+__noinline int blocking_detail(void);
 
 /* Python stack, task and callback of the blocking record r. */
 static __always_inline void blocking_attribute(struct ap_rec_blocking *r, __u32 tgid, __u32 tid,
@@ -458,4 +431,4 @@ static __always_inline int on_thread_exit(void)
 	return 0;
 }
 
-#endif /* AP_LOOP_BPF_H */
+#endif /* AP_SYSCALLS_BPF_H */

@@ -13,14 +13,14 @@
  * pair. Pairs in which no task step ran are uvloop's own handles (or
  * plain callbacks, which cannot be told apart) and are not counted.
  */
-#ifndef AP_CPYTHON_BPF_H
-#define AP_CPYTHON_BPF_H
+#ifndef AP_DISPATCH_BPF_H
+#define AP_DISPATCH_BPF_H
 
 #include "common.bpf.h"
 #include "pyobj.bpf.h"
 #include "thread.bpf.h"
 
-const volatile __u32 max_tasks = 16384;
+const volatile __u32 max_tasks __weak = 16384;
 
 /* Live tasks; finished ones leave through AP_REC_TASK_END. Sized by the loader. */
 struct {
@@ -28,16 +28,16 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct ap_task_stats);
-} tasks SEC(".maps");
+} tasks __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct ap_cb_key);
 	__type(value, struct ap_cb_stats);
-} callbacks SEC(".maps");
+} callbacks __weak SEC(".maps");
 
-__u64 live_tasks = 0;
+__u64 live_tasks __weak = 0;
 
 /* A task seen for the first time: make its entry, send its names. */
 static __always_inline struct ap_task_stats *task_get(__u32 tgid, __u32 tid, __u64 task,
@@ -318,21 +318,7 @@ static __always_inline int on_context_run_end(struct pt_regs *ctx)
  * the verifier checks this once instead of seven times. Scalar arguments
  * only (the type offsets, not the offsets table): 5.10 takes no others.
  */
-__noinline __u64 uv_callable(__u64 obj, __u64 ctx, __u64 ob_type_off, __u64 tp_name_off)
-{
-	__u64 type;
-	__u32 kind;
-
-	if (!obj || obj & 7)
-		return 0;
-	kind = obj_kind_fast_at(obj, ob_type_off, tp_name_off, &type);
-	if (kind == PK_UV_HANDLE && rd_ptr(obj + UV_HANDLE_CONTEXT) == ctx)
-		/* cb_type 1 is a Python callable; others are uvloop's own methods */
-		return rd_u32(obj + UV_HANDLE_CB_TYPE) == 1 ? rd_ptr(obj + UV_HANDLE_ARG1) : 0;
-	if (kind == PK_UV_TIMER && rd_ptr(obj + UV_TIMER_CONTEXT) == ctx)
-		return rd_ptr(obj + UV_TIMER_CALLBACK);
-	return 0;
-}
+__noinline __u64 uv_callable(__u64 obj, __u64 ctx, __u64 ob_type_off, __u64 tp_name_off);
 
 /*
  * Find the Handle being run: uvloop's Handle._run keeps it in a callee-saved
@@ -474,4 +460,4 @@ static __always_inline int on_ctx_exit(void)
 	return 0;
 }
 
-#endif /* AP_CPYTHON_BPF_H */
+#endif /* AP_DISPATCH_BPF_H */

@@ -486,6 +486,82 @@ def show_stack(stack, n=8):
                        ", ... (%d frames)" % len(stack) if len(stack) > n else "")
 
 
+def one_error_line(tool, what):
+    lines = [l for l in tool.stderr_lines() if l.strip()]
+    # argp usage errors add a "Try `asyncprof-bpf --help'" hint line: allow it.
+    real = [l for l in lines if not l.startswith("Try ")]
+    check(len(real) == 1, "%s: expected one error line on stderr, got %d: %s",
+          what, len(real), lines)
+    return real[0]
+
+
+def bpftool_json(*args):
+    r = subprocess.run(["bpftool", "-j"] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    if r.returncode != 0:
+        raise Fail("bpftool %s: %s" % (" ".join(args), r.stderr.decode().strip()))
+    out = r.stdout.decode().strip()
+    return json.loads(out) if out else []
+
+
+def attached(tool_pid):
+    """Ids of the BPF programs the tool holds (its fds' fdinfo), and of their links.
+
+    Exact even when another tracer runs on the host, unlike "programs that
+    appeared meanwhile" (bpftool here does not list the owning pids)."""
+    progs, links = set(), set()
+    d = "/proc/%d/fdinfo" % tool_pid
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        progs |= {int(x) for x in re.findall(r"^prog_id:\s*(\d+)", info, re.M)}
+        links |= {int(x) for x in re.findall(r"^link_id:\s*(\d+)", info, re.M)}
+    return progs, links
+
+
+FRAME_RX = re.compile(r"^(.*) \((.*):(-?\d+)\)$")
+
+
+def parse_frame(s):
+    """("qualname", "file", line) of a Python frame string, None for others."""
+    m = FRAME_RX.match(s)
+    return (m.group(1), m.group(2), int(m.group(3))) if m else None
+
+
+def matching_call(p, ev):
+    """The longest blocking call of ev's kind on ev's tid overlapping it."""
+    calls = p["blocking_calls"]
+    cands = [c for c in calls if c["tid"] == ev["tid"] and c["kind"] == ev["kind"]
+             and overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
+                         ev["start_ns"], ev["end_ns"]) > 0]
+    if not cands:
+        near = [(c["kind"], c["syscall"], c["tid"], round(c["duration_ns"] / MS, 1),
+                 round((c["start_ns"] - ev["start_ns"]) / MS, 1))
+                for c in calls if overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
+                                          ev["start_ns"] - 50 * MS, ev["end_ns"] + 50 * MS) > 0]
+        raise Fail("%s (%.1f ms, tid %d): no blocking call of kind %r on that tid overlaps it;"
+                   " calls near it (kind, syscall, tid, ms, start offset ms): %s"
+                   % (ev["op"], (ev["end_ns"] - ev["start_ns"]) / MS, ev["tid"], ev["kind"],
+                      near or "none"))
+    return max(cands, key=lambda c: c["duration_ns"])
+
+
+def check_frames(what, stack, start, want):
+    """stack[start:] begins with the frames want ([qualname, file, line]...)."""
+    for j, (q, f, line) in enumerate(want):
+        i = start + j
+        check(i < len(stack), "%s: stack has %d frames, expected %s (%s:%d) at #%d; stack %s",
+              what, len(stack), q, f, line, i, show_stack(stack))
+        got = parse_frame(stack[i])
+        check(got is not None, "%s: frame #%d %r is not 'qualname (file:line)'; stack %s",
+              what, i, stack[i], show_stack(stack))
+        check(got == (q, f, line), "%s: frame #%d is %r, expected %r; stack %s",
+              what, i, stack[i], "%s (%s:%d)" % (q, f, line), show_stack(stack))
+
+
 def registrar(tests):
     """A decorator @test(name) that adds the function to tests as (name, fn)."""
     def test(name):

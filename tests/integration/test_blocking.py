@@ -16,7 +16,6 @@ from harness import (  # noqa: E402
     registrar,
     main_for,
     DEBIAN_PY,
-    Fail,
     MS,
     NODE,
     Proc,
@@ -25,12 +24,10 @@ from harness import (  # noqa: E402
     finish_tool,
     need_exe,
     need_uvloop,
-    overlap,
     pyenv,
     run_target_traced,
     start_tool,
     the_process,
-    vlog,
 )
 
 TESTS = []

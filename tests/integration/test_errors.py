@@ -16,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
+    one_error_line,
     check_blocking,
     registrar,
     main_for,
@@ -35,15 +36,6 @@ from harness import (  # noqa: E402
 
 TESTS = []
 test = registrar(TESTS)
-
-def one_error_line(tool, what):
-    lines = [l for l in tool.stderr_lines() if l.strip()]
-    # argp usage errors add a "Try `asyncprof-bpf --help'" hint line: allow it.
-    real = [l for l in lines if not l.startswith("Try ")]
-    check(len(real) == 1, "%s: expected one error line on stderr, got %d: %s",
-          what, len(real), lines)
-    return real[0]
-
 
 def free_pid():
     with open("/proc/sys/kernel/pid_max") as f:

@@ -8,19 +8,18 @@ Runs as root, with harness.py.
 """
 import json
 import os
-import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
+    attached,
+    bpftool_json,
     registrar,
     main_for,
     DEBIAN_PY,
-    Fail,
     Proc,
     Skip,
     TARGETS,
@@ -34,33 +33,6 @@ from harness import (  # noqa: E402
 
 TESTS = []
 test = registrar(TESTS)
-
-def bpftool_json(*args):
-    r = subprocess.run(["bpftool", "-j"] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=30)
-    if r.returncode != 0:
-        raise Fail("bpftool %s: %s" % (" ".join(args), r.stderr.decode().strip()))
-    out = r.stdout.decode().strip()
-    return json.loads(out) if out else []
-
-
-def attached(tool_pid):
-    """Ids of the BPF programs the tool holds (its fds' fdinfo), and of their links.
-
-    Exact even when another tracer runs on the host, unlike "programs that
-    appeared meanwhile" (bpftool here does not list the owning pids)."""
-    progs, links = set(), set()
-    d = "/proc/%d/fdinfo" % tool_pid
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                info = f.read()
-        except OSError:
-            continue
-        progs |= {int(x) for x in re.findall(r"^prog_id:\s*(\d+)", info, re.M)}
-        links |= {int(x) for x in re.findall(r"^link_id:\s*(\d+)", info, re.M)}
-    return progs, links
-
 
 @test("probes-left-behind")
 def t_probes(ctx):

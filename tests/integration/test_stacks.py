@@ -7,17 +7,18 @@ and GIL waits, against the target's own frames.
 Runs as root, with harness.py.
 """
 import os
-import re
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
+    check_frames,
+    matching_call,
+    parse_frame,
     show_stack,
     registrar,
     main_for,
     DEBIAN_PY,
-    Fail,
     MS,
     TARGETS,
     check,
@@ -31,46 +32,6 @@ from harness import (  # noqa: E402
 
 TESTS = []
 test = registrar(TESTS)
-
-FRAME_RX = re.compile(r"^(.*) \((.*):(-?\d+)\)$")
-
-
-def parse_frame(s):
-    """("qualname", "file", line) of a Python frame string, None for others."""
-    m = FRAME_RX.match(s)
-    return (m.group(1), m.group(2), int(m.group(3))) if m else None
-
-
-def matching_call(p, ev):
-    """The longest blocking call of ev's kind on ev's tid overlapping it."""
-    calls = p["blocking_calls"]
-    cands = [c for c in calls if c["tid"] == ev["tid"] and c["kind"] == ev["kind"]
-             and overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
-                         ev["start_ns"], ev["end_ns"]) > 0]
-    if not cands:
-        near = [(c["kind"], c["syscall"], c["tid"], round(c["duration_ns"] / MS, 1),
-                 round((c["start_ns"] - ev["start_ns"]) / MS, 1))
-                for c in calls if overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
-                                          ev["start_ns"] - 50 * MS, ev["end_ns"] + 50 * MS) > 0]
-        raise Fail("%s (%.1f ms, tid %d): no blocking call of kind %r on that tid overlaps it;"
-                   " calls near it (kind, syscall, tid, ms, start offset ms): %s"
-                   % (ev["op"], (ev["end_ns"] - ev["start_ns"]) / MS, ev["tid"], ev["kind"],
-                      near or "none"))
-    return max(cands, key=lambda c: c["duration_ns"])
-
-
-def check_frames(what, stack, start, want):
-    """stack[start:] begins with the frames want ([qualname, file, line]...)."""
-    for j, (q, f, line) in enumerate(want):
-        i = start + j
-        check(i < len(stack), "%s: stack has %d frames, expected %s (%s:%d) at #%d; stack %s",
-              what, len(stack), q, f, line, i, show_stack(stack))
-        got = parse_frame(stack[i])
-        check(got is not None, "%s: frame #%d %r is not 'qualname (file:line)'; stack %s",
-              what, i, stack[i], show_stack(stack))
-        check(got == (q, f, line), "%s: frame #%d is %r, expected %r; stack %s",
-              what, i, stack[i], "%s (%s:%d)" % (q, f, line), show_stack(stack))
-
 
 def check_stacks(report, truth):
     p = the_process(report, truth["pid"])

@@ -24,7 +24,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
-from harness import Fail, MS, Proc, check  # noqa: E402
+import test_blocking  # noqa: E402  (its Node.js test runs here too)
+from harness import MS, Proc, check  # noqa: E402
 
 TARGET = os.path.join(harness.TARGETS, "smoke.py")
 SLEEP_NS = 50 * MS
@@ -211,7 +212,7 @@ TESTS.append(("system-wide-debian-3.11", t_systemwide))
 TESTS.append(("launch-program-refused", t_launch_refused))
 TESTS.append(("node-system-wide", t_node_systemwide))
 TESTS.append(("launch-pyenv-3.13", t_launch))
-TESTS.append(("node", harness.t_node))
+TESTS.append(("node", test_blocking.t_node))
 
 if __name__ == "__main__":
     sys.exit(harness.main_for(TESTS, "asyncprof-bpf kernel-matrix smoke tests"))

@@ -10,24 +10,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "output.h"
 #include "html_escape.h"
+#include "out_html.h"
 #include "strutil.h"
-
-#define HTML_COLS      1000 /* lag chart columns; also the Gantt's merge resolution */
-#define HTML_CHART_H   160
-#define HTML_MAX_ROWS  300 /* Gantt rows (tasks) */
-#define HTML_MAX_TABLE 500 /* rows of each table */
-
-struct html {
-	FILE *f;
-	const struct ap_report *r;
-	const struct ap_process *p;
-	uint64_t t0, span; /* the window: start and length (> 0) */
-	size_t *by_task;   /* indices of p's task slices sorted by (task, start) */
-	size_t n_by_task;
-	struct ap_task_index tasks; /* p's */
-};
 
 static const char html_style[] =
 	"body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#f6f7f9}"
@@ -59,7 +44,7 @@ static const char html_style[] =
 	"pre{margin:2px 0;font-size:11px;white-space:pre-wrap}"
 	"summary{cursor:pointer}";
 
-static void html_dur(FILE *f, uint64_t ns)
+void out_html__dur(FILE *f, uint64_t ns)
 {
 	char buf[32];
 
@@ -70,13 +55,13 @@ static void html_dur(FILE *f, uint64_t ns)
 }
 
 /* An offset from the window start, in seconds: "+1.234 s". */
-static void html_at(const struct html *h, uint64_t t_ns)
+void out_html__at(const struct html *h, uint64_t t_ns)
 {
 	fprintf(h->f, "+%.3f s", ((double)(int64_t)(t_ns - h->t0)) / 1e9);
 }
 
 /* A percentage of the window for t_ns, clamped to [0, 100]. */
-static double html_pct(const struct html *h, uint64_t t_ns)
+double out_html__pct(const struct html *h, uint64_t t_ns)
 {
 	double v;
 
@@ -87,7 +72,7 @@ static double html_pct(const struct html *h, uint64_t t_ns)
 }
 
 /* The name (escaped) of the task id running at t_ns, else its id, else "-". */
-static void html_task_name(const struct html *h, uint64_t id, uint64_t t_ns)
+void out_html__task_name(const struct html *h, uint64_t id, uint64_t t_ns)
 {
 	const struct ap_task *t = ap_task_index__at(&h->tasks, id, t_ns);
 
@@ -108,13 +93,13 @@ static void html_head(FILE *f, const struct ap_report *r)
 	fputs(html_style, f);
 	fputs("</style></head>\n<body>\n<h1>asyncprof-bpf report</h1>\n<p class=\"muted\">", f);
 	fputs("window ", f);
-	html_dur(f, r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0);
+	out_html__dur(f, r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0);
 	fputs(", slow callback &ge; ", f);
-	html_dur(f, r->slow_callback_ns);
+	out_html__dur(f, r->slow_callback_ns);
 	fputs(", blocking call &ge; ", f);
-	html_dur(f, r->blocking_ns);
+	out_html__dur(f, r->blocking_ns);
 	fputs(", lag grid ", f);
-	html_dur(f, r->lag_interval_ns);
+	out_html__dur(f, r->lag_interval_ns);
 	fprintf(f, ", %s</p>\n", r->traced ? "every callback run recorded" : "no per-run trace");
 	if (r->drops_events || r->drops_stacks)
 		fprintf(f,
@@ -169,12 +154,12 @@ static void html_cards(FILE *f, const struct ap_report *r)
 	html_card(f, "blocking", "blocking calls", t.blocking, true);
 	html_card(f, "slow", "slow callbacks", t.slow, true);
 	fputs("<div class=\"card\" id=\"card-lag\"><div class=\"v\">", f);
-	html_dur(f, t.worst_lag);
+	out_html__dur(f, t.worst_lag);
 	fputs("</div><div class=\"k\">worst lag</div></div>\n</div>\n", f);
 }
 
 /* The chart column of t_ns (clamped). */
-static size_t html_col(const struct html *h, uint64_t t_ns)
+size_t out_html__col(const struct html *h, uint64_t t_ns)
 {
 	size_t c =
 		t_ns <= h->t0 ? 0 : (size_t)((double)(t_ns - h->t0) * HTML_COLS / (double)h->span);
@@ -191,7 +176,8 @@ static void html_lag_cols(const struct html *h, const struct ap_loop *l, uint64_
 	memset(cols, 0, HTML_COLS * sizeof(*cols));
 	for (size_t i = 0; i < l->lag_series.n; i++) {
 		const struct ap_lag_point *pt = &l->lag_series.v[i];
-		size_t a = html_col(h, pt->t_ns), b = html_col(h, pt->t_ns + h->r->lag_interval_ns);
+		size_t a = out_html__col(h, pt->t_ns),
+		       b = out_html__col(h, pt->t_ns + h->r->lag_interval_ns);
 
 		if (pt->t_ns < h->t0)
 			continue;
@@ -209,7 +195,7 @@ static void html_lag_axes(const struct html *h, uint64_t max_ns)
 	fprintf(f, "<line x1=\"50\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#99a\"/>\n",
 		HTML_CHART_H - 20, HTML_COLS + 50, HTML_CHART_H - 20);
 	fputs("<text x=\"4\" y=\"16\" font-size=\"11\" fill=\"#667\">", f);
-	html_dur(f, max_ns);
+	out_html__dur(f, max_ns);
 	fputs("</text>\n", f);
 	for (int i = 0; i <= 5; i++)
 		fprintf(f,
@@ -247,479 +233,6 @@ static int html_lag_chart(const struct html *h, const struct ap_loop *l)
 	return 0;
 }
 
-static int cmp_slice_task(const void *a, const void *b, void *arg)
-{
-	const struct ap_slice *v = arg;
-	const struct ap_slice *x = &v[*(const size_t *)a], *y = &v[*(const size_t *)b];
-
-	if (x->task != y->task)
-		return x->task < y->task ? -1 : 1;
-	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
-}
-
-/* Index p's task slices by (task, start). 0 or -ENOMEM. */
-static int html_index_slices(struct html *h)
-{
-	const struct ap_process *p = h->p;
-	size_t n = 0;
-
-	free(h->by_task);
-	h->by_task = NULL;
-	h->n_by_task = 0;
-	if (!p->slices.n)
-		return 0;
-	h->by_task = calloc(p->slices.n, sizeof(*h->by_task));
-	if (!h->by_task)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->slices.n; i++)
-		if (p->slices.v[i].task)
-			h->by_task[n++] = i;
-	qsort_r(h->by_task, n, sizeof(*h->by_task), cmp_slice_task, p->slices.v);
-	h->n_by_task = n;
-	return 0;
-}
-
-/* The i-th task slice in (task, start) order. */
-static const struct ap_slice *html_nth_slice(const struct html *h, size_t i)
-{
-	return &h->p->slices.v[h->by_task[i]];
-}
-
-/* Index of the first slice of task id in h->by_task. */
-static size_t html_first_slice(const struct html *h, uint64_t id)
-{
-	size_t lo = 0, hi = h->n_by_task, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (html_nth_slice(h, mid)->task < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void html_bar(const struct html *h, const char *cls, uint64_t a, uint64_t b)
-{
-	double l = html_pct(h, a), r = html_pct(h, b);
-
-	fprintf(h->f, "<div class=\"bar %s\" style=\"left:%.3f%%;width:%.3f%%\"></div>", cls, l,
-		r - l);
-}
-
-/* Bars for runs [start, end), merging runs closer than one chart column. */
-struct html_merge {
-	uint64_t a, b;
-	bool open;
-};
-
-static void html_merge_add(const struct html *h, struct html_merge *m, const char *cls, uint64_t a,
-			   uint64_t b)
-{
-	uint64_t gap = h->span / HTML_COLS;
-
-	if (m->open && a <= m->b + gap) {
-		m->b = b > m->b ? b : m->b;
-		return;
-	}
-	if (m->open)
-		html_bar(h, cls, m->a, m->b);
-	m->a = a;
-	m->b = b;
-	m->open = true;
-}
-
-static void html_merge_end(const struct html *h, struct html_merge *m, const char *cls)
-{
-	if (m->open)
-		html_bar(h, cls, m->a, m->b);
-	m->open = false;
-}
-
-/*
- * Blocking calls as marks: those of task instance t (when not NULL), else
- * those of loop thread tid.
- */
-static void html_blocking_marks(const struct html *h, const struct ap_task *t, uint32_t tid)
-{
-	for (size_t i = 0; i < h->p->blocking_calls.n; i++) {
-		const struct ap_blocking *b = &h->p->blocking_calls.v[i];
-		double l = html_pct(h, b->start_ns), r = html_pct(h, b->start_ns + b->duration_ns);
-
-		if (t ? b->task != t->id || ap_task_index__at(&h->tasks, t->id, b->start_ns) != t
-		      : b->tid != tid)
-			continue;
-		fprintf(h->f, "<div class=\"bar blk\" style=\"left:%.3f%%;width:%.3f%%\" title=\"",
-			l, r - l);
-		html__escape(h->f, b->syscall, "?");
-		fputs(" ", h->f);
-		html_dur(h->f, b->duration_ns);
-		if (b->detail) {
-			fputs(" ", h->f);
-			html__escape(h->f, b->detail, NULL);
-		}
-		fputs("\"></div>", h->f);
-	}
-}
-
-/* The row of a loop thread: all its callback runs, all its blocking calls. */
-static void html_loop_row(const struct html *h, const struct ap_loop *l)
-{
-	struct html_merge m = {0};
-
-	fprintf(h->f,
-		"<div class=\"row loop\"><div class=\"lbl\"><b>loop %u</b></div>"
-		"<div class=\"track\">",
-		l->tid);
-	for (size_t i = 0; i < h->p->slices.n; i++) {
-		const struct ap_slice *s = &h->p->slices.v[i];
-
-		if (s->tid == l->tid)
-			html_merge_add(h, &m, "loopbar", s->start_ns, s->start_ns + s->duration_ns);
-	}
-	html_merge_end(h, &m, "loopbar");
-	html_blocking_marks(h, NULL, l->tid);
-	fputs("</div></div>\n", h->f);
-}
-
-static void html_row_label(const struct html *h, const struct ap_task *t)
-{
-	FILE *f = h->f;
-
-	fputs("<div class=\"lbl\" title=\"", f);
-	html__escape(f, t->name, "(unnamed)");
-	fputs(" - ", f);
-	html__escape(f, t->coro, "?");
-	fprintf(f, " - %s, %llu steps, busy ", t->state ? t->state : "?",
-		(unsigned long long)t->steps);
-	html_dur(f, t->busy_ns);
-	if (t->error) {
-		fputs(", ", f);
-		html__escape(f, t->error, NULL);
-	}
-	fputs("\">", f);
-	if (t->name)
-		html__escape(f, t->name, NULL);
-	else
-		fprintf(f, "0x%llx", (unsigned long long)t->id);
-	fputs("</div>", f);
-}
-
-/* A task's row: waiting from start to end, its runs, its end state, its blocking calls. */
-static void html_task_row(const struct html *h, const struct ap_task *t)
-{
-	uint64_t a = ap_task__start(t);
-	uint64_t e = t->finished_ns != AP_NULL_U64 ? t->finished_ns : h->r->end_ns;
-	const char *st = t->state ? t->state : "pending";
-	struct html_merge m = {0};
-
-	fprintf(h->f, "<div class=\"row task\" data-state=\"%s\">", st);
-	html_row_label(h, t);
-	fputs("<div class=\"track\">", h->f);
-	html_bar(h, "wait", a, e > a ? e : a);
-	for (size_t i = html_first_slice(h, t->id);
-	     i < h->n_by_task && html_nth_slice(h, i)->task == t->id; i++) {
-		const struct ap_slice *s = html_nth_slice(h, i);
-
-		/* the same id may belong to an earlier or a later task */
-		if (s->start_ns >= a && s->start_ns <= e)
-			html_merge_add(h, &m, "run", s->start_ns, s->start_ns + s->duration_ns);
-	}
-	html_merge_end(h, &m, "run");
-	if (t->finished_ns != AP_NULL_U64)
-		fprintf(h->f, "<div class=\"bar end st-%s\" style=\"left:%.3f%%\"></div>", st,
-			html_pct(h, t->finished_ns));
-	html_blocking_marks(h, t, 0);
-	fputs("</div></div>\n", h->f);
-}
-
-static int cmp_task_busy(const void *a, const void *b, void *arg)
-{
-	const struct ap_task *v = arg;
-	const struct ap_task *x = &v[*(const size_t *)a], *y = &v[*(const size_t *)b];
-
-	return x->busy_ns > y->busy_ns ? -1 : x->busy_ns < y->busy_ns;
-}
-
-static int cmp_task_start(const void *a, const void *b, void *arg)
-{
-	const struct ap_task *v = arg;
-	uint64_t x = ap_task__start(&v[*(const size_t *)a]);
-	uint64_t y = ap_task__start(&v[*(const size_t *)b]);
-
-	return x < y ? -1 : x > y;
-}
-
-static void html_legend(FILE *f)
-{
-	static const char *const items[][2] = {
-		{"run", "running"},
-		{"wait", "waiting"},
-		{"st-done", "done"},
-		{"st-cancelled", "cancelled"},
-		{"st-failed", "failed"},
-		{"blk", "blocking call"},
-		{"loopbar", "loop busy (any callback)"},
-	};
-
-	fputs("<p class=\"legend\">", f);
-	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
-		fprintf(f, "<span><i class=\"%s\"></i>%s</span>", items[i][0], items[i][1]);
-	fputs("</p>\n", f);
-}
-
-/* The Gantt: a row per loop, then the busiest HTML_MAX_ROWS tasks by start time. */
-static int html_gantt(struct html *h)
-{
-	const struct ap_process *p = h->p;
-	size_t n = p->tasks.n, shown = n < HTML_MAX_ROWS ? n : HTML_MAX_ROWS;
-	size_t *ts = calloc(n ? n : 1, sizeof(*ts));
-	int err = html_index_slices(h);
-
-	if (!ts || err) {
-		free(ts);
-		return err ? err : -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++)
-		ts[i] = i;
-	qsort_r(ts, n, sizeof(*ts), cmp_task_busy, p->tasks.v);
-	qsort_r(ts, shown, sizeof(*ts), cmp_task_start, p->tasks.v);
-	fputs("<h3>Timeline</h3>\n", h->f);
-	html_legend(h->f);
-	fputs("<div class=\"gantt\" id=\"gantt\">\n", h->f);
-	for (size_t i = 0; i < p->loops.n; i++)
-		html_loop_row(h, &p->loops.v[i]);
-	for (size_t i = 0; i < shown; i++)
-		html_task_row(h, &p->tasks.v[ts[i]]);
-	fputs("</div>\n", h->f);
-	if (shown < n)
-		fprintf(h->f,
-			"<p class=\"muted\">%zu more tasks not shown (the busiest %zu are)</p>\n",
-			n - shown, shown);
-	free(ts);
-	return 0;
-}
-
-static void html_stack(FILE *f, const struct ap_stack *st)
-{
-	if (!st->n) {
-		fputs("<td class=\"muted\">-</td>", f);
-		return;
-	}
-	fprintf(f, "<td><details><summary>%zu frames</summary><pre>", st->n);
-	for (size_t i = 0; i < st->n; i++) {
-		html__escape(f, st->frames[i], NULL);
-		fputc('\n', f);
-	}
-	fputs("</pre></details></td>", f);
-}
-
-static void html_td_dur(FILE *f, uint64_t ns)
-{
-	fputs("<td class=\"n\">", f);
-	html_dur(f, ns);
-	fputs("</td>", f);
-}
-
-static void html_td_text(FILE *f, const char *s)
-{
-	fputs("<td>", f);
-	html__escape(f, s, "-");
-	fputs("</td>", f);
-}
-
-static void html_td_task(const struct html *h, uint64_t task, uint64_t t_ns)
-{
-	fputs("<td>", h->f);
-	html_task_name(h, task, t_ns);
-	fputs("</td>", h->f);
-}
-
-static void html_td_at(const struct html *h, uint64_t t_ns)
-{
-	fputs("<td class=\"n\">", h->f);
-	html_at(h, t_ns);
-	fputs("</td>", h->f);
-}
-
-struct html_by_dur {
-	const char *base;
-	size_t elem, off;
-};
-
-static uint64_t html_dur_at(const struct html_by_dur *o, size_t i)
-{
-	uint64_t v;
-
-	memcpy(&v, o->base + i * o->elem + o->off, sizeof(v));
-	return v;
-}
-
-static int cmp_index_dur(const void *a, const void *b, void *arg)
-{
-	uint64_t x = html_dur_at(arg, *(const size_t *)a), y = html_dur_at(arg, *(const size_t *)b);
-
-	return x > y ? -1 : x < y;
-}
-
-/* Indices of the n elements of base sorted by decreasing u64 at dur_off; NULL on ENOMEM. */
-static size_t *html_order(const void *base, size_t n, size_t elem, size_t dur_off)
-{
-	struct html_by_dur o = {base, elem, dur_off};
-	size_t *ix = calloc(n ? n : 1, sizeof(*ix));
-
-	if (!ix)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		ix[i] = i;
-	qsort_r(ix, n, sizeof(*ix), cmp_index_dur, &o);
-	return ix;
-}
-
-#define HTML_ORDER(vec, field) \
-	html_order((vec).v, (vec).n, sizeof(*(vec).v), offsetof(__typeof__(*(vec).v), field))
-
-static void html_more(FILE *f, size_t n)
-{
-	if (n > HTML_MAX_TABLE)
-		fprintf(f, "<p class=\"muted\">%zu more not shown (the longest %d are)</p>\n",
-			n - HTML_MAX_TABLE, HTML_MAX_TABLE);
-}
-
-static int html_slow_table(const struct html *h)
-{
-	const struct ap_process *p = h->p;
-	size_t *ix = HTML_ORDER(p->slow_callbacks, duration_ns);
-	FILE *f = h->f;
-
-	if (!ix)
-		return -ENOMEM;
-	fprintf(f,
-		"<h3>Slow callbacks (%zu)</h3>\n<table id=\"slow\"><tr><th>start</th>"
-		"<th>duration</th><th>blocked</th><th>task</th><th>callback</th>"
-		"<th>stack</th></tr>\n",
-		p->slow_callbacks.n);
-	for (size_t k = 0; k < p->slow_callbacks.n && k < HTML_MAX_TABLE; k++) {
-		const struct ap_slow_cb *c = &p->slow_callbacks.v[ix[k]];
-
-		fputs("<tr>", f);
-		html_td_at(h, c->start_ns);
-		html_td_dur(f, c->duration_ns);
-		html_td_dur(f, c->blocked_ns);
-		html_td_task(h, c->task, c->start_ns);
-		html_td_text(f, c->callback);
-		html_stack(f, &c->stack);
-		fputs("</tr>\n", f);
-	}
-	fputs("</table>\n", f);
-	html_more(f, p->slow_callbacks.n);
-	free(ix);
-	return 0;
-}
-
-static void html_blocking_tr(const struct html *h, const struct ap_blocking *b)
-{
-	FILE *f = h->f;
-
-	fputs("<tr>", f);
-	html_td_at(h, b->start_ns);
-	html_td_dur(f, b->duration_ns);
-	html_td_text(f, b->syscall);
-	html_td_text(f, b->kind);
-	html_td_text(f, b->detail);
-	html_td_task(h, b->task, b->start_ns);
-	html_td_text(f, b->callback);
-	html_stack(f, &b->stack);
-	fputs("</tr>\n", f);
-}
-
-static int html_blocking_table(const struct html *h)
-{
-	const struct ap_process *p = h->p;
-	size_t *ix = HTML_ORDER(p->blocking_calls, duration_ns);
-
-	if (!ix)
-		return -ENOMEM;
-	fprintf(h->f,
-		"<h3>Blocking calls (%zu)</h3>\n<table id=\"blocking\"><tr><th>start</th>"
-		"<th>duration</th><th>syscall</th><th>kind</th><th>detail</th><th>task</th>"
-		"<th>callback</th><th>stack</th></tr>\n",
-		p->blocking_calls.n);
-	for (size_t k = 0; k < p->blocking_calls.n && k < HTML_MAX_TABLE; k++)
-		html_blocking_tr(h, &p->blocking_calls.v[ix[k]]);
-	fputs("</table>\n", h->f);
-	html_more(h->f, p->blocking_calls.n);
-	free(ix);
-	return 0;
-}
-
-static int html_callback_table(const struct html *h)
-{
-	const struct ap_process *p = h->p;
-	size_t *ix = HTML_ORDER(p->callbacks, total_ns);
-	FILE *f = h->f;
-
-	if (!ix)
-		return -ENOMEM;
-	fprintf(f,
-		"<h3>Callbacks (%zu)</h3>\n<table id=\"callbacks\"><tr><th>callback</th>"
-		"<th>runs</th><th>total</th><th>max</th></tr>\n",
-		p->callbacks.n);
-	for (size_t k = 0; k < p->callbacks.n && k < HTML_MAX_TABLE; k++) {
-		const struct ap_callback *c = &p->callbacks.v[ix[k]];
-
-		fputs("<tr>", f);
-		html_td_text(f, c->name);
-		fprintf(f, "<td class=\"n\">%llu</td>", (unsigned long long)c->count);
-		html_td_dur(f, c->total_ns);
-		html_td_dur(f, c->max_ns);
-		fputs("</tr>\n", f);
-	}
-	fputs("</table>\n", f);
-	html_more(f, p->callbacks.n);
-	free(ix);
-	return 0;
-}
-
-static void html_task_tr(FILE *f, const struct ap_task *t)
-{
-	fputs("<tr>", f);
-	if (t->name)
-		html_td_text(f, t->name);
-	else
-		fprintf(f, "<td>0x%llx</td>", (unsigned long long)t->id);
-	html_td_text(f, t->coro);
-	html_td_text(f, t->state);
-	fprintf(f, "<td class=\"n\">%llu</td>", (unsigned long long)t->steps);
-	html_td_dur(f, t->busy_ns);
-	html_td_dur(f, t->max_step_ns);
-	html_td_dur(f, t->blocked_ns);
-	html_td_text(f, t->error);
-	fputs("</tr>\n", f);
-}
-
-static int html_task_table(const struct html *h)
-{
-	const struct ap_process *p = h->p;
-	size_t *ix = HTML_ORDER(p->tasks, busy_ns);
-	FILE *f = h->f;
-
-	if (!ix)
-		return -ENOMEM;
-	fprintf(f,
-		"<h3>Tasks (%zu)</h3>\n<table id=\"tasks\"><tr><th>name</th><th>coro</th>"
-		"<th>state</th><th>steps</th><th>busy</th><th>max step</th><th>blocked</th>"
-		"<th>error</th></tr>\n",
-		p->tasks.n);
-	for (size_t k = 0; k < p->tasks.n && k < HTML_MAX_TABLE; k++)
-		html_task_tr(f, &p->tasks.v[ix[k]]);
-	fputs("</table>\n", f);
-	html_more(f, p->tasks.n);
-	free(ix);
-	return 0;
-}
-
 static void html_process_head(const struct html *h)
 {
 	const struct ap_process *p = h->p;
@@ -750,15 +263,15 @@ static int html_process(struct html *h)
 	for (size_t i = 0; i < h->p->loops.n && !err; i++)
 		err = html_lag_chart(h, &h->p->loops.v[i]);
 	if (!err)
-		err = html_gantt(h);
+		err = out_html__gantt(h);
 	if (!err)
-		err = html_slow_table(h);
+		err = out_html__slow_table(h);
 	if (!err)
-		err = html_blocking_table(h);
+		err = out_html__blocking_table(h);
 	if (!err)
-		err = html_callback_table(h);
+		err = out_html__callback_table(h);
 	if (!err)
-		err = html_task_table(h);
+		err = out_html__task_table(h);
 	return err;
 }
 

@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (session__handle_event(s, rec, len))
 			break;
 	}
-	if (!session__finish(s, &maps, 1000000000ull, 0, 0, &r)) {
+	if (!session__finish(s, &maps, 1000000000ull, NULL, &r)) {
 		devnull = fopen("/dev/null", "w");
 		if (devnull) {
 			out_json__write(devnull, r, &oo);

@@ -96,14 +96,20 @@ static int write_report(const struct ap_report *rep)
 	return err;
 }
 
-/* Full BPF maps: counted in the report's drops and said once on stderr. */
-static void report_full_maps(struct ap_report *rep, const struct tracer *tr)
+/* What BPF counted as lost, for the report's drops. */
+static void tracer_drops(const struct tracer *tr, struct session_drops *d)
 {
-	rep->drops_tasks = tracer__stat(tr, AP_STAT_TASK_EVICT);
-	rep->drops_threads = tracer__stat(tr, AP_STAT_THREAD_FULL);
-	/* light mode's callbacks table is the session's (user/light.c) */
-	rep->drops_callbacks += tracer__stat(tr, AP_STAT_CB_FULL);
-	rep->callback_ends = tracer__stat(tr, AP_STAT_CB_END_MISSED);
+	d->events = tracer__stat(tr, AP_STAT_RB_DROPS);
+	d->stacks = tracer__stat(tr, AP_STAT_STACK_DROPS);
+	d->tasks = tracer__stat(tr, AP_STAT_TASK_EVICT);
+	d->threads = tracer__stat(tr, AP_STAT_THREAD_FULL);
+	d->callbacks = tracer__stat(tr, AP_STAT_CB_FULL);
+	d->callback_ends = tracer__stat(tr, AP_STAT_CB_END_MISSED);
+}
+
+/* Full BPF maps: said once on stderr (the report counts them). */
+static void warn_full_maps(const struct ap_report *rep)
+{
 	if (rep->drops_tasks || rep->drops_threads || rep->drops_callbacks)
 		wlog("full maps: %llu tasks past --max-tasks, %llu threads, %llu callbacks not "
 		     "tracked in full (counted in the report)\n",
@@ -270,7 +276,7 @@ static int make_session(uint64_t start_ns, struct session **out)
 		.tool_version = AP_VERSION,
 		.traced = env__wants_trace(&env),
 		.host = host_name(),
-		.sample_period_ns = env.frequency ? 1000000000ull / env.frequency : 0,
+		.sample_period_ns = 1000000000ull / env.frequency, /* env__parse: >= 1 */
 		.light = env.mode == AP_MODE_LIGHT,
 	};
 
@@ -388,12 +394,10 @@ static int start_tracing(struct tracer *tr, struct targets *ts, struct session *
 		elog("failed to attach probes: %s\n", strerror(-err));
 		return err;
 	}
-	if (env.frequency) {
-		err = tracer__attach_sampler(tr, env.frequency);
-		if (err)
-			wlog("no CPU sampling (slow callbacks without syscalls get no stack): %s\n",
-			     strerror(-err));
-	}
+	err = tracer__attach_sampler(tr, env.frequency);
+	if (err)
+		wlog("no CPU sampling (slow callbacks without syscalls get no stack): %s\n",
+		     strerror(-err));
 	session__set_discover(sess, targets__discover, ts);
 	err = targets__start(ts, tr, sess);
 	if (!err && launched)
@@ -429,6 +433,7 @@ static void launch_finish(void)
 
 int main(int argc, char **argv)
 {
+	struct session_drops drops;
 	struct session_maps maps;
 	struct live live = {};
 	struct ring_buffer *rb = NULL;
@@ -502,8 +507,8 @@ int main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	tracer_maps(tr, &maps);
-	err = session__finish(sess, &maps, end, tracer__stat(tr, AP_STAT_RB_DROPS),
-			      tracer__stat(tr, AP_STAT_STACK_DROPS), &rep);
+	tracer_drops(tr, &drops);
+	err = session__finish(sess, &maps, end, &drops, &rep);
 	if (err) {
 		elog("failed to build the report: %s\n", strerror(-err));
 		goto cleanup;
@@ -511,7 +516,7 @@ int main(int argc, char **argv)
 	if (rep->drops_events)
 		wlog("%llu events lost to a full ring buffer (counted in the report)\n",
 		     (unsigned long long)rep->drops_events);
-	report_full_maps(rep, tr);
+	warn_full_maps(rep);
 	for (size_t i = 0; i < rep->processes.n; i++)
 		if (rep->processes.v[i].slices_omitted)
 			wlog("pid %u: %llu fast callback runs past the first million not in the "

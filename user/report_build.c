@@ -200,16 +200,23 @@ int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t 
 }
 
 int session__finish(struct session *s, const struct session_maps *maps, uint64_t end_ns,
-		    uint64_t drops_events, uint64_t drops_stacks, struct ap_report **out)
+		    const struct session_drops *drops, struct ap_report **out)
 {
+	static const struct session_drops none;
+	const struct session_drops *d = drops ? drops : &none;
 	int err;
 
 	s->rep->end_ns = end_ns;
-	s->rep->drops_events = drops_events;
-	s->rep->drops_stacks = drops_stacks;
+	s->rep->drops_events = d->events;
+	s->rep->drops_stacks = d->stacks;
+	s->rep->drops_tasks = d->tasks;
+	s->rep->drops_threads = d->threads;
+	s->rep->callback_ends = d->callback_ends;
 	err = sess_read_maps(s, maps, end_ns, s->rep);
 	if (err)
 		return err;
+	/* read_maps counted light mode's own table (light.c); BPF's map adds its losses */
+	s->rep->drops_callbacks += d->callbacks;
 	if (s->bad_records)
 		wlog("%llu malformed records ignored\n", (unsigned long long)s->bad_records);
 	*out = s->rep;

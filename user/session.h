@@ -65,13 +65,23 @@ struct session_maps {
 	int callbacks_fd;
 };
 
+/* What BPF counted as lost (the stats map), for the report's drops. */
+struct session_drops {
+	uint64_t events;	/* ring buffer full */
+	uint64_t stacks;	/* stacks map full */
+	uint64_t tasks;		/* tasks past --max-tasks */
+	uint64_t threads;	/* threads map full */
+	uint64_t callbacks;	/* callbacks map full (light mode adds its own table's) */
+	uint64_t callback_ends; /* callbacks whose end was not seen */
+};
+
 /*
  * Read the per-thread, per-task and per-callback figures from the maps,
  * close the window at end_ns and hand over the finished report, which the
- * caller frees with ap_report__free().
+ * caller frees with ap_report__free(). drops: NULL for none.
  */
 int session__finish(struct session *s, const struct session_maps *maps, uint64_t end_ns,
-		    uint64_t drops_events, uint64_t drops_stacks, struct ap_report **out);
+		    const struct session_drops *drops, struct ap_report **out);
 
 /* Is this process still there? (The live view drops those that exited.) */
 typedef bool (*session_alive_fn)(int pid);

@@ -99,7 +99,7 @@ static struct ap_report *finish(struct session *s)
 	struct session_maps maps = {-1, -1, -1};
 	struct ap_report *r = NULL;
 
-	assert_int_equal(session__finish(s, &maps, T0 + 1000 * MS, 0, 0, &r), 0);
+	assert_int_equal(session__finish(s, &maps, T0 + 1000 * MS, NULL, &r), 0);
 	assert_non_null(r);
 	assert_int_equal(r->processes.n, 1);
 	return r;
@@ -316,6 +316,31 @@ static void test_session_discover_and_snapshot(void **state)
 	session__free(s);
 }
 
+/* Every loss BPF counted lands in the report's drops. */
+static void test_session_drops(void **state)
+{
+	struct session *s = new_session(false);
+	struct session_maps maps = {-1, -1, -1};
+	struct session_drops d = {.events = 1,
+				  .stacks = 2,
+				  .tasks = 3,
+				  .threads = 4,
+				  .callbacks = 5,
+				  .callback_ends = 6};
+	struct ap_report *r = NULL;
+
+	(void)state;
+	assert_int_equal(session__finish(s, &maps, T0 + MS, &d, &r), 0);
+	assert_int_equal(r->drops_events, 1);
+	assert_int_equal(r->drops_stacks, 2);
+	assert_int_equal(r->drops_tasks, 3);
+	assert_int_equal(r->drops_threads, 4);
+	assert_int_equal(r->drops_callbacks, 5);
+	assert_int_equal(r->callback_ends, 6);
+	session__free(s);
+	ap_report__free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_session_gil_wait_grows),
 		cmocka_unit_test(test_session_finished_tasks_bounded),
 		cmocka_unit_test(test_session_discover_and_snapshot),
+		cmocka_unit_test(test_session_drops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

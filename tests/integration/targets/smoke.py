@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from marks import marks
+
 GAP_S = 0.3
 SLEEP_S = 0.05
 TASK_NAME = "smoke-sleeper"
@@ -28,17 +30,7 @@ START_TIMEOUT_S = 120
 now = time.monotonic_ns
 
 
-def _marks():
-    marks = {}
-    with open(os.path.abspath(__file__)) as f:
-        for i, line in enumerate(f, 1):
-            k = line.find("# @mark:")
-            if k >= 0 and "find(" not in line:
-                marks[line[k + 8:].split()[0]] = i
-    return marks
-
-
-MARK = _marks()
+MARK = marks(os.path.abspath(__file__))
 
 
 def legacy_sleep():

@@ -36,26 +36,15 @@ import tempfile
 import threading
 import time
 
+from marks import marks
+
 GAP_S = 0.3
 TAIL_S = 0.5
 POLL_S = 0.01
 START_TIMEOUT_S = 120
 
 
-def _marks():
-    """{name: line} of the "# @mark:NAME" comments in this file."""
-    marks = {}
-    with open(os.path.abspath(__file__)) as f:
-        for i, line in enumerate(f, 1):
-            k = line.find("# @mark:")
-            if k >= 0 and "find(" not in line:
-                name = line[k + 8:].split()[0]
-                if name.isidentifier():
-                    marks[name] = i
-    return marks
-
-
-MARK = _marks()
+MARK = marks(os.path.abspath(__file__))
 now = time.monotonic_ns
 
 

@@ -170,8 +170,8 @@ valgrind: asyncprof-bpf
 # libFuzzer targets of the parsers of untrusted input (fuzz/, docs/fuzzing.md): each runs
 # FUZZ_TIME seconds, one at a time, niced; the corpus grows in .output/fuzz/, seeds stay small.
 FUZZ_TIME    ?= 60
-FUZZ_TARGETS := elfsym procmaps methods pystack records
-FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets ctxend pystack pyline strutil model)
+FUZZ_TARGETS := elfsym procmaps methods pystack records pydebug
+FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets pydebug ctxend pystack pyline strutil model)
 FUZZ_BINS    := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -Ifuzz \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

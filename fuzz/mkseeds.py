@@ -7,6 +7,7 @@ fuzz_pystack: a recorded code object (tests/unit/fixtures/pystack_*.txt)
 laid out after a 16-byte header, its pointers moved to where the regions
 land in the fuzzer's address space (FUZZ_BASE in fuzz_mem.h).
 fuzz_methods: a type object whose tp_methods lists "other" then "run".
+fuzz_pydebug: the _Py_DebugOffsets tables of tests/unit/fixtures/pydebug_*.txt.
 fuzz_records: a stream of ring-buffer records (bpf/asyncprof.h), each after
 its 2-byte length: a loop, names, a blocking call with a path, a slow
 callback, a callback run, a sample, a task's end.
@@ -96,7 +97,16 @@ def records_seed(out):
         f.write(stream)
 
 
+def pydebug_seed(fixture, out):
+    data = "".join(l.strip() for l in open(os.path.join(FIX, fixture)) if not l.startswith("#"))
+    with open(out, "wb") as f:
+        f.write(bytes.fromhex(data))
+
+
 if __name__ == "__main__":
+    os.makedirs(os.path.join(HERE, "corpus", "pydebug"), exist_ok=True)
+    for v in ("3.13", "3.14", "3.15"):
+        pydebug_seed("pydebug_%s.txt" % v, os.path.join(HERE, "corpus", "pydebug", "table_%s.bin" % v))
     os.makedirs(os.path.join(HERE, "corpus", "records"), exist_ok=True)
     records_seed(os.path.join(HERE, "corpus", "records", "stream.bin"))
     for fx in ("pystack_3.11.txt", "pystack_3.8.txt"):

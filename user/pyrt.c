@@ -19,7 +19,6 @@
 #define PYMETHODDEF_SIZE 32 /* ml_name @0, ml_meth @8, ml_flags @16, ml_doc @24 */
 #define MAX_METHODS	 64
 #define TP_CALL		 128 /* offsetof(PyTypeObject, tp_call), 3.8-3.13 */
-#define DEBUG_COOKIE	 "xdebugpy"
 
 /* Everything one probe needs; the reader state is the ctx of pyrt_read_fn. */
 struct pyrt_ctx {
@@ -482,50 +481,90 @@ static void pyrt__asyncio(struct pyrt_ctx *c)
 	elf_file__close(ef);
 }
 
-/* Byte positions in 3.13's _Py_DebugOffsets and the table field each must equal. */
+/* The fields of 3.13's _Py_DebugOffsets and the table field each must equal. */
 static const struct {
-	__u16 pos;
+	enum pydebug_field dbg;
 	__u16 field; /* offsetof(struct ap_py_offsets, ...) */
-	const char *name;
 } debug_checks[] = {
-#define DBG(pos, f)                                        \
-	{                                                  \
-		pos, offsetof(struct ap_py_offsets, f), #f \
+#define DBG(d, f)                                    \
+	{                                            \
+		d, offsetof(struct ap_py_offsets, f) \
 	}
-	DBG(184, tstate_frame),	    DBG(232, frame_back),    DBG(240, frame_code),
-	DBG(248, frame_lasti),	    DBG(264, frame_owner),   DBG(280, code_filename),
-	DBG(288, code_name),	    DBG(296, code_qualname), DBG(304, code_linetable),
-	DBG(312, code_firstlineno), DBG(344, code_adaptive), DBG(360, ob_type),
-	DBG(376, tp_name),	    DBG(496, long_size),     DBG(504, long_digits),
-	DBG(544, str_state),	    DBG(552, str_length),    DBG(560, str_ascii_data),
+	DBG(PD_TSTATE_CURRENT_FRAME, tstate_frame),
+	DBG(PD_FRAME_PREVIOUS, frame_back),
+	DBG(PD_FRAME_EXECUTABLE, frame_code),
+	DBG(PD_FRAME_INSTR_PTR, frame_lasti),
+	DBG(PD_FRAME_OWNER, frame_owner),
+	DBG(PD_CODE_FILENAME, code_filename),
+	DBG(PD_CODE_NAME, code_name),
+	DBG(PD_CODE_QUALNAME, code_qualname),
+	DBG(PD_CODE_LINETABLE, code_linetable),
+	DBG(PD_CODE_FIRSTLINENO, code_firstlineno),
+	DBG(PD_CODE_ADAPTIVE, code_adaptive),
+	DBG(PD_OB_TYPE, ob_type),
+	DBG(PD_TP_NAME, tp_name),
+	DBG(PD_LONG_LV_TAG, long_size),
+	DBG(PD_LONG_DIGIT, long_digits),
+	DBG(PD_STR_STATE, str_state),
+	DBG(PD_STR_LENGTH, str_length),
+	DBG(PD_STR_ASCII_SIZE, str_ascii_data),
 #undef DBG
 };
 
-/* 3.13: the table must agree with _Py_DebugOffsets at _PyRuntime+0. */
+/*
+ * 3.13+: the interpreter's own _Py_DebugOffsets at _PyRuntime+0, read from
+ * the live process and checked (user/pydebug.c). A free-threaded build is
+ * refused (-EPROTONOSUPPORT): its objects are laid out differently and it
+ * has no GIL to wait for.
+ */
+static int pyrt__debug_offsets(struct pyrt_ctx *c)
+{
+	struct pyrt_info *out = c->out;
+	unsigned char buf[PYDEBUG_MAX_BYTES];
+	int err;
+
+	if (out->major != 3 || out->minor < 13 || !out->runtime_addr || c->pid <= 0)
+		return 0;
+	if (read_live(c->pid, out->runtime_addr, buf, sizeof(buf)))
+		return 0; /* nothing to read it from; a table, where there is one, stands */
+	err = pydebug__parse(buf, sizeof(buf), &out->dbg);
+	if (err == -ENOTSUP)
+		return 0; /* a layout not known yet: as if there were none */
+	if (err)
+		return pyrt__fail(out, -ENOTSUP, "%s _Py_DebugOffsets at _PyRuntime %#llx",
+				  err == -ENOENT ? "no" : "implausible",
+				  (unsigned long long)out->runtime_addr);
+	if (out->dbg.major != (unsigned)out->major || out->dbg.minor != (unsigned)out->minor)
+		return pyrt__fail(out, -ENOTSUP, "_Py_DebugOffsets of %u.%u in CPython %s",
+				  out->dbg.major, out->dbg.minor, out->version);
+	out->have_dbg = true;
+	if (out->dbg.free_threaded)
+		return pyrt__fail(out, -EPROTONOSUPPORT,
+				  "free-threaded CPython %s (built without the GIL) is not "
+				  "supported",
+				  out->version);
+	return 0;
+}
+
+/* 3.13: the hand-made table must agree with the interpreter's own. */
 static int pyrt__check_debug_offsets(struct pyrt_ctx *c)
 {
 	struct pyrt_info *out = c->out;
-	uint64_t dbg[584 / 8];
 	size_t i;
 
-	if (out->minor != 13 || !out->runtime_addr || c->pid <= 0)
+	if (out->minor != 13 || !out->have_dbg)
 		return 0;
-	if (read_live(c->pid, out->runtime_addr, dbg, sizeof(dbg)))
-		return 0; /* nothing to compare with; the table stands */
-	if (memcmp(dbg, DEBUG_COOKIE, 8) || (dbg[1] >> 16) != 0x030d)
-		return pyrt__fail(out, -ENOTSUP, "no _Py_DebugOffsets of 3.13 at _PyRuntime %#llx",
-				  (unsigned long long)out->runtime_addr);
 	for (i = 0; i < sizeof(debug_checks) / sizeof(debug_checks[0]); i++) {
 		__u32 want;
+		uint64_t got = out->dbg.off[debug_checks[i].dbg];
 
 		memcpy(&want, (const char *)out->off + debug_checks[i].field, sizeof(want));
-		if (dbg[debug_checks[i].pos / 8] != want)
-			return pyrt__fail(
-				out, -ENOTSUP,
-				"offset table disagrees with _Py_DebugOffsets: %s is %llu, "
-				"table has %u",
-				debug_checks[i].name,
-				(unsigned long long)dbg[debug_checks[i].pos / 8], want);
+		if (got != want)
+			return pyrt__fail(out, -ENOTSUP,
+					  "offset table disagrees with _Py_DebugOffsets: %s is "
+					  "%llu, table has %u",
+					  pydebug__name(debug_checks[i].dbg),
+					  (unsigned long long)got, want);
 	}
 	return 0;
 }
@@ -536,18 +575,23 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 	struct pyrt_info *out = c->out;
 	struct elf_sym sym;
 
+	int err;
+
 	if (pyrt__version(c->ef, out))
 		return pyrt__fail(out, -ENOENT, "cannot read the CPython version of %s",
 				  out->py_path);
+	if (!elf_file__find_sym(c->ef, "_PyRuntime", &sym)) {
+		out->runtime_addr = sym.value + c->bias;
+		out->runtime_size = sym.size;
+	}
+	err = pyrt__debug_offsets(c);
+	if (err)
+		return err;
 	out->off = pyrt_offsets__find(out->major, out->minor);
 	if (!out->off)
 		return pyrt__fail(out, -ENOTSUP,
 				  "unsupported CPython version %s (supported: 3.8 to 3.13)",
 				  out->version);
-	if (!elf_file__find_sym(c->ef, "_PyRuntime", &sym)) {
-		out->runtime_addr = sym.value + c->bias;
-		out->runtime_size = sym.size;
-	}
 	/* without it the uprobe backend cannot run; the syscall one still can (error says why) */
 	pyrt__context_run(c);
 	pyrt__probe_point(c, "PyContext_Enter", &out->ctx_enter_off, &out->enter_ctx_reg);

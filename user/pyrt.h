@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "asyncprof.h"
+#include "pydebug.h"
 #include "ctxend.h"
 
 enum pyrt_runtime {
@@ -45,6 +46,8 @@ struct pyrt_info {
 	const struct ap_py_offsets *off; /* struct offsets; NULL when unsupported */
 	uint64_t runtime_addr;		 /* address of _PyRuntime in the process, 0 if unknown */
 	uint64_t runtime_size;		 /* its size (st_size), 0 if unknown */
+	struct pydebug dbg;		 /* 3.13+: its _Py_DebugOffsets, when have_dbg */
+	bool have_dbg;
 
 	/* CPython: probe points, file offsets in py_path; 0 when not found */
 	uint64_t context_run_off;     /* context_run, the C Context.run (one hit per callback) */

@@ -226,6 +226,9 @@ int target__open(int pid, const struct target_opts *o, struct target *tg)
 	if (tg->py->version[0])
 		tg->version = strdup(tg->py->version);
 	tg->proc.runtime_version = tg->version;
+	if (tg->py->have_dbg)
+		vlog("pid %d: _Py_DebugOffsets of CPython %u.%u.%u read and checked\n", pid,
+		     tg->py->dbg.major, tg->py->dbg.minor, tg->py->dbg.micro);
 	return pick_backend(tg, tg->py, o->backend);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Native frame symbolisation with libelf (user/elfsym.c). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,20 +19,23 @@ struct nat_file {
 
 struct natsym {
 	char *maps_path;
+	char *procdir; /* "/proc/PID": its map_files open what it mapped, whatever its root */
 	struct procmaps *pm;
 	struct nat_file files[NATSYM_FILES];
 	size_t nfiles, next; /* next: the slot reused when full */
 };
 
-struct natsym *natsym__new(const char *maps)
+struct natsym *natsym__new(const char *procdir)
 {
 	struct natsym *ns = calloc(1, sizeof(*ns));
 
 	if (!ns)
 		return NULL;
-	ns->maps_path = strdup(maps);
-	if (!ns->maps_path) {
-		free(ns);
+	if (asprintf(&ns->maps_path, "%s/maps", procdir) < 0)
+		ns->maps_path = NULL;
+	ns->procdir = strdup(procdir);
+	if (!ns->maps_path || !ns->procdir) {
+		natsym__free(ns);
 		return NULL;
 	}
 	return ns;
@@ -52,6 +56,7 @@ void natsym__free(struct natsym *ns)
 		nat_file__clear(&ns->files[i]);
 	procmaps__free(ns->pm);
 	free(ns->maps_path);
+	free(ns->procdir);
 	free(ns);
 }
 
@@ -70,6 +75,7 @@ static const struct procmap *find_map(struct natsym *ns, uint64_t addr)
 
 static struct elf_file *get_elf(struct natsym *ns, const struct procmap *m)
 {
+	char open_as[PATH_MAX + 64];
 	struct nat_file *f;
 
 	for (size_t i = 0; i < ns->nfiles; i++)
@@ -84,7 +90,13 @@ static struct elf_file *get_elf(struct natsym *ns, const struct procmap *m)
 	}
 	f->path = strdup(m->path);
 	f->inode = m->inode;
-	if (!f->path || elf_file__open(m->path, &f->ef))
+	/*
+	 * The mapping itself (map_files, for root): in a chroot or another mount
+	 * namespace the path maps shows may name another file on this host, or none.
+	 */
+	snprintf(open_as, sizeof(open_as), "%s/map_files/%llx-%llx", ns->procdir,
+		 (unsigned long long)m->start, (unsigned long long)m->end);
+	if (!f->path || (elf_file__open(open_as, &f->ef) && elf_file__open(m->path, &f->ef)))
 		f->ef = NULL;
 	return f->ef;
 }

@@ -14,8 +14,14 @@
 
 struct natsym;
 
-/* maps: the maps file to read ("/proc/PID/maps", or a fixture). */
-struct natsym *natsym__new(const char *maps);
+/*
+ * procdir: the process's /proc directory ("/proc/PID", "/proc/self"). Its
+ * maps are read from procdir/maps and each mapped file opened as
+ * procdir/map_files/START-END (as root), so a process in a chroot or another
+ * mount namespace is symbolised from its own files, not the host's of the
+ * same name; the path in maps is the fallback.
+ */
+struct natsym *natsym__new(const char *procdir);
 void natsym__free(struct natsym *ns);
 /* "symbol+0xOFF (module)" or "[unknown] (module)" or "[unknown]"; 0 or -errno. */
 int natsym__frame(struct natsym *ns, uint64_t addr, char *buf, size_t size);

@@ -87,12 +87,12 @@ int session__add_process(struct session *s, const struct session_proc *p)
 
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	struct natsym **ns = AP_VEC_PUSH(s->natsyms);
-	char maps[64];
+	char procdir[32];
 
 	if (!proc || !kind || !ps || !ns)
 		return -ENOMEM;
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", p->pid);
-	*ns = natsym__new(maps);
+	snprintf(procdir, sizeof(procdir), "/proc/%d", p->pid);
+	*ns = natsym__new(procdir);
 	if (!*ns)
 		return -ENOMEM;
 	if (p->py_off) {

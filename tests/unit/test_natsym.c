@@ -16,7 +16,7 @@
 
 static void test_natsym_own_libc(void **state)
 {
-	struct natsym *ns = natsym__new("/proc/self/maps");
+	struct natsym *ns = natsym__new("/proc/self");
 	uint64_t addr = (uint64_t)(uintptr_t)&getppid + 5;
 	char buf[256];
 
@@ -29,7 +29,7 @@ static void test_natsym_own_libc(void **state)
 
 static void test_natsym_unmapped_and_resolve(void **state)
 {
-	struct natsym *ns = natsym__new("/proc/self/maps");
+	struct natsym *ns = natsym__new("/proc/self");
 	uint64_t ips[3] = {(uint64_t)(uintptr_t)&getppid + 1, 0x10, 0};
 	struct ap_stack st;
 	char buf[64];

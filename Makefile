@@ -17,7 +17,7 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcap
 	pkg-config make gcc python3 python3-uvloop nodejs cppcheck clang-format clang-tidy \
 	libncurses-dev libmicrohttpd-dev tmux chromium man-db groff-base \
 	libclang-rt-14-dev valgrind \
-	qemu-system-x86 busybox-static zstd kmod cpio debian-archive-keyring
+	qemu-system-x86 busybox-static zstd kmod cpio debian-archive-keyring debootstrap
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -I$(OUTPUT)
 CFLAGS    ?= $(CFLAGS_COMMON)
@@ -46,7 +46,7 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h)
 SKEL      := $(OUTPUT)/asyncprof.skel.h
 
-.PHONY: all deps vmlinux test test-bpf-stack test-kernels test-unit test-asan test-integration lint format demo clean bench \
+.PHONY: all deps roots vmlinux test test-bpf-stack test-kernels test-unit test-asan test-integration lint format demo clean bench \
 	bench-deps probe-floor \
 	install uninstall \
 	fuzz valgrind test-asan-integration
@@ -134,8 +134,13 @@ test-asan: $(ASAN_BINS)
 		(cd tests/unit && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ../../$$t) || fail=1; \
 	done; exit $$fail
 
-test-integration: asyncprof-bpf
+test-integration: asyncprof-bpf roots
 	$(Q)$(PYTHON) tests/integration/run.py
+
+# Debian roots whose interpreters the tests run in a chroot (CPython 3.14 and 3.15 from
+# sid), made once with debootstrap and cached in /var/cache/asyncprof-roots.
+roots:
+	$(Q)timeout 1500 $(PYTHON) tests/roots/mkroot.py sid
 
 # The stack check itself fails an object over the budget (tests/bpf/deep_stack.bpf.c).
 $(OUTPUT)/deep_stack.bpf.o: tests/bpf/deep_stack.bpf.c vmlinux/vmlinux.h | $(OUTPUT)

@@ -13,6 +13,14 @@
 #include "strutil.h"
 #include "syscalls.h"
 
+/* Where and when a record's interval was: its thread, start and length. */
+#define REC_SPAN(dst, rec)                               \
+	do {                                             \
+		(dst)->tid = (rec)->hdr.tid;             \
+		(dst)->start_ns = (rec)->start_ns;       \
+		(dst)->duration_ns = (rec)->duration_ns; \
+	} while (0)
+
 /* Human-readable detail of a blocking call, or NULL. */
 static char *blocking_detail(const struct ap_rec_blocking *r)
 {
@@ -110,9 +118,7 @@ static int on_blocking(struct session *s, const void *rec)
 	b = AP_VEC_PUSH(p->blocking_calls);
 	if (!b)
 		return -ENOMEM;
-	b->tid = r->hdr.tid;
-	b->start_ns = r->start_ns;
-	b->duration_ns = r->duration_ns;
+	REC_SPAN(b, r);
 	b->began_before = r->began_before;
 	b->syscall = syscalls__name(r->syscall_nr);
 	if (!b->syscall)
@@ -361,9 +367,7 @@ static int on_cb(struct session *s, const void *rec)
 	c = AP_VEC_PUSH(p->slices);
 	if (!c)
 		return -ENOMEM;
-	c->tid = r->hdr.tid;
-	c->start_ns = r->start_ns;
-	c->duration_ns = r->duration_ns;
+	REC_SPAN(c, r);
 	c->task = r->task;
 	c->callback = sess_name_dup(s, r->hdr.pid, AP_NAME_CALLBACK, r->callback);
 	return 0;
@@ -405,9 +409,7 @@ static int on_slow_cb(struct session *s, const void *rec)
 	c = AP_VEC_PUSH(p->slow_callbacks);
 	if (!c)
 		return -ENOMEM;
-	c->tid = r->hdr.tid;
-	c->start_ns = r->start_ns;
-	c->duration_ns = r->duration_ns;
+	REC_SPAN(c, r);
 	c->task = r->task;
 	cb = r->callback;
 	if (s->light && !r->task && !r->callback)

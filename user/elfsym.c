@@ -91,6 +91,29 @@ static int elf_file__scan(struct elf_file *ef)
 	return 0;
 }
 
+int elf_file__find_section(const struct elf_file *ef, const char *name, uint64_t *vaddr,
+			   uint64_t *size)
+{
+	Elf_Scn *scn = NULL;
+	const char *sname;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(ef->elf, &shstrndx))
+		return -ENOENT;
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_ALLOC))
+			continue;
+		sname = elf_strptr(ef->elf, shstrndx, sh.sh_name);
+		if (sname && !strcmp(sname, name)) {
+			*vaddr = sh.sh_addr;
+			*size = sh.sh_size;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int elf_file__open(const char *path, struct elf_file **out)
 {
 	struct elf_file *ef;

@@ -32,6 +32,13 @@ bool elf_file__has_symtab(const struct elf_file *ef);
 /* p_vaddr of the first PT_LOAD, for procmaps__load_bias(). */
 uint64_t elf_file__first_load_vaddr(const struct elf_file *ef);
 
+/*
+ * An allocated section by name (".PyRuntime", ".AsyncioDebug"): its address
+ * and size; -ENOENT if absent.
+ */
+int elf_file__find_section(const struct elf_file *ef, const char *name, uint64_t *vaddr,
+			   uint64_t *size);
+
 /* A defined symbol by exact name, from .symtab then .dynsym; -ENOENT if absent. */
 int elf_file__find_sym(const struct elf_file *ef, const char *name, struct elf_sym *sym);
 

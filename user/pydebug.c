@@ -8,6 +8,7 @@
  * reads the tables of real interpreters (tests/unit/fixtures/pydebug_*.txt).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include "pydebug.h"
 
@@ -231,4 +232,37 @@ int pydebug__parse(const void *buf, size_t len, struct pydebug *out)
 	if (len < 8 * (size_t)l->words)
 		return -EINVAL;
 	return pd_check(buf, l, out);
+}
+
+/* 3.14's Py_AsyncioModuleDebugOffsets: task 0-6, interpreter 7-8, thread 9-12 (words). */
+int pydebug__parse_asyncio(const void *buf, size_t len, struct pydebug_asyncio *out)
+{
+	static const struct {
+		unsigned char at, size;
+		size_t field; /* offsetof(struct pydebug_asyncio, ...) */
+	} map[] = {
+		{0, 0, offsetof(struct pydebug_asyncio, task_size)},
+		{1, 0, offsetof(struct pydebug_asyncio, task_name)},
+		{2, 0, offsetof(struct pydebug_asyncio, task_awaited_by)},
+		{3, 0, offsetof(struct pydebug_asyncio, task_is_task)},
+		{5, 0, offsetof(struct pydebug_asyncio, task_coro)},
+		{6, 0, offsetof(struct pydebug_asyncio, task_node)},
+		{8, 7, offsetof(struct pydebug_asyncio, interp_tasks_head)},
+		{10, 9, offsetof(struct pydebug_asyncio, tstate_running_loop)},
+		{11, 9, offsetof(struct pydebug_asyncio, tstate_running_task)},
+		{12, 9, offsetof(struct pydebug_asyncio, tstate_tasks_head)},
+	};
+
+	memset(out, 0, sizeof(*out));
+	if (len < PYDEBUG_ASYNCIO_BYTES)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		uint64_t v = word(buf, map[i].at), size = word(buf, map[i].size);
+
+		/* the task's size bounds itself: at most a page of fields */
+		if (!size || size > (1u << 20) || (i && v >= size) || (!i && v > 4096))
+			return -EINVAL;
+		memcpy((char *)out + map[i].field, &v, sizeof(v));
+	}
+	return 0;
 }

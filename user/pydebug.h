@@ -78,4 +78,29 @@ static inline bool pydebug__has(const struct pydebug *d, enum pydebug_field f)
 /* The field's name, as in CPython's table ("code_object.qualname"). */
 const char *pydebug__name(enum pydebug_field f);
 
+/*
+ * 3.14+: the _asyncio module's own table (its ELF section .AsyncioDebug, in
+ * _asyncio's .so or, built in, the interpreter): where a Task keeps its
+ * name and coroutine, and where a thread state keeps its running loop and
+ * task. Same layout in 3.14 and 3.15.
+ */
+struct pydebug_asyncio {
+	uint64_t task_size;
+	uint64_t task_name;
+	uint64_t task_awaited_by;
+	uint64_t task_is_task;
+	uint64_t task_coro;
+	uint64_t task_node; /* the Task's place in its thread's list of tasks */
+	uint64_t interp_tasks_head;
+	uint64_t tstate_running_loop;
+	uint64_t tstate_running_task;
+	uint64_t tstate_tasks_head;
+};
+
+#define PYDEBUG_ASYNCIO_BYTES 104
+
+/* Check and read the _asyncio table: 0, or -EINVAL when cut short or an offset is past its struct.
+ */
+int pydebug__parse_asyncio(const void *buf, size_t len, struct pydebug_asyncio *out);
+
 #endif /* AP_PYDEBUG_H */

@@ -464,6 +464,39 @@ static int pyrt__debug_offsets(struct pyrt_ctx *c)
 	return 0;
 }
 
+/*
+ * 3.14+: _asyncio's own table (.AsyncioDebug), in its .so once asyncio is
+ * imported, or in the interpreter where the module is built in (3.15),
+ * read from the live process. Not there yet: no table, not an error.
+ */
+static void pyrt__asyncio_debug(struct pyrt_ctx *c)
+{
+	struct pyrt_info *out = c->out;
+	unsigned char buf[PYDEBUG_ASYNCIO_BYTES];
+	struct elf_file *ef = c->ef, *so = NULL;
+	const struct procmap *m;
+	uint64_t vaddr, size, bias = c->bias;
+	char path[PATH_MAX + 64];
+
+	if (!out->have_dbg || out->minor < 14)
+		return;
+	m = procmaps__find_file(c->pm, "_asyncio.cpython-*.so", NULL);
+	if (m) {
+		open_path(c, m, m->path, path, sizeof(path));
+		if (elf_file__open(path, &so) ||
+		    procmaps__load_bias(c->pm, m->path, elf_file__type(so) == ET_DYN,
+					elf_file__first_load_vaddr(so), &bias))
+			goto out;
+		ef = so;
+	}
+	if (elf_file__find_section(ef, ".AsyncioDebug", &vaddr, &size) ||
+	    size < PYDEBUG_ASYNCIO_BYTES || read_live(c->pid, vaddr + bias, buf, sizeof(buf)))
+		goto out;
+	out->have_aio_dbg = !pydebug__parse_asyncio(buf, sizeof(buf), &out->aio_dbg);
+out:
+	elf_file__close(so);
+}
+
 /* 3.13: the hand-made table must agree with the interpreter's own. */
 static int pyrt__check_debug_offsets(struct pyrt_ctx *c)
 {
@@ -505,6 +538,7 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 	err = pyrt__debug_offsets(c);
 	if (err)
 		return err;
+	pyrt__asyncio_debug(c);
 	out->off = pyrt_offsets__find(out->major, out->minor);
 	if (!out->off)
 		return pyrt__fail(out, -ENOTSUP,

@@ -48,6 +48,8 @@ struct pyrt_info {
 	uint64_t runtime_size;		 /* its size (st_size), 0 if unknown */
 	struct pydebug dbg;		 /* 3.13+: its _Py_DebugOffsets, when have_dbg */
 	bool have_dbg;
+	struct pydebug_asyncio aio_dbg; /* 3.14+: _asyncio's table, when have_aio_dbg */
+	bool have_aio_dbg;
 
 	/* CPython: probe points, file offsets in py_path; 0 when not found */
 	uint64_t context_run_off;     /* context_run, the C Context.run (one hit per callback) */

@@ -229,6 +229,11 @@ int target__open(int pid, const struct target_opts *o, struct target *tg)
 	if (tg->py->have_dbg)
 		vlog("pid %d: _Py_DebugOffsets of CPython %u.%u.%u read and checked\n", pid,
 		     tg->py->dbg.major, tg->py->dbg.minor, tg->py->dbg.micro);
+	if (tg->py->have_aio_dbg)
+		vlog("pid %d: _asyncio's debug offsets read and checked (Task name at +%llu, "
+		     "coroutine at +%llu)\n",
+		     pid, (unsigned long long)tg->py->aio_dbg.task_name,
+		     (unsigned long long)tg->py->aio_dbg.task_coro);
 	return pick_backend(tg, tg->py, o->backend);
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """CPython 3.14 and 3.15 as Debian sid ships them (static, stripped), run in
 a chroot of tests/roots/mkroot.py's sid root: the tool reads and checks the
-interpreter's own _Py_DebugOffsets from the live process, and, until the
-uprobe backend knows these versions, traces the loop with the syscall
-backend: the lag and each blocking call with its kind and syscall.
+interpreter's own _Py_DebugOffsets and _asyncio's from the live process,
+and, until the uprobe backend knows these versions, traces the loop with
+the syscall backend: the lag and each blocking call with its kind and
+syscall.
 
     python3 tests/integration/test_newpy.py [--list] [--filter SUBSTR]... [--keep] [-v]
 
@@ -60,6 +61,8 @@ def newpy_test(minor):
         check("_Py_DebugOffsets of CPython %s read and checked" % version in err,
               "the tool did not say it read %s's debug offsets: %s", version,
               tool.tail("stderr", 5))
+        check("_asyncio's debug offsets read and checked" in err,
+              "the tool did not say it read _asyncio's debug offsets: %s", tool.tail("stderr", 5))
         p = the_process(report, pid)
         check(p["runtime"] == "cpython" and p["runtime_version"] == version,
               "runtime %s %s, expected cpython %s", p["runtime"], p["runtime_version"], version)

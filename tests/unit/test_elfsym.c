@@ -130,6 +130,25 @@ static void test_elfsym_open_errors(void **state)
 	elf_file__close(NULL);
 }
 
+/* Sections by name: Debian's stripped 3.11 keeps .PyRuntime; a non-allocated one is not found. */
+static void test_elfsym_sections(void **state)
+{
+	struct elf_file *ef = open_or_skip(DEB311);
+	struct elf_sym sym;
+	uint64_t vaddr, size;
+
+	(void)state;
+	assert_int_equal(elf_file__find_section(ef, ".PyRuntime", &vaddr, &size), 0);
+	assert_int_equal(vaddr, 0xa5b740);
+	assert_int_equal(size, 0x28b20);
+	/* _PyRuntime is the section's first object */
+	assert_int_equal(elf_file__find_sym(ef, "_PyRuntime", &sym), 0);
+	assert_int_equal(sym.value, vaddr);
+	assert_int_equal(elf_file__find_section(ef, ".AsyncioDebug", &vaddr, &size), -ENOENT);
+	assert_int_equal(elf_file__find_section(ef, ".comment", &vaddr, &size), -ENOENT);
+	elf_file__close(ef);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_elfsym_relative_relocs),
 		cmocka_unit_test(test_elfsym_no_relocs),
 		cmocka_unit_test(test_elfsym_open_errors),
+		cmocka_unit_test(test_elfsym_sections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -167,12 +167,39 @@ static void test_pydebug_wrong(void **state)
 	assert_string_equal(pydebug__name(PD_CODE_QUALNAME), "code_object.qualname");
 }
 
+/* _asyncio's table: 3.14's in its .so, 3.15's built into the interpreter. */
+static void test_pydebug_asyncio(void **state)
+{
+	struct pydebug_asyncio a;
+	struct table t;
+
+	(void)state;
+	load("pyasync_3.14.txt", &t);
+	assert_int_equal(pydebug__parse_asyncio(t.b, t.len, &a), 0);
+	assert_int_equal(a.task_size, 168);
+	assert_int_equal(a.task_name, 136);
+	assert_int_equal(a.task_coro, 128);
+	assert_int_equal(a.task_node, 152);
+	assert_int_equal(a.tstate_running_loop, 864);
+	assert_int_equal(a.tstate_running_task, 872);
+	load("pyasync_3.15.txt", &t);
+	assert_int_equal(pydebug__parse_asyncio(t.b, t.len, &a), 0);
+	assert_int_equal(a.tstate_running_task, 1032);
+	assert_int_equal(a.interp_tasks_head, 10856);
+	assert_int_equal(pydebug__parse_asyncio(t.b, 96, &a), -EINVAL);
+	put_word(&t, 1, 168); /* task_name at the Task's end */
+	assert_int_equal(pydebug__parse_asyncio(t.b, t.len, &a), -EINVAL);
+	put_word(&t, 1, 136);
+	put_word(&t, 9, 0); /* no thread state size */
+	assert_int_equal(pydebug__parse_asyncio(t.b, t.len, &a), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pydebug_313),   cmocka_unit_test(test_pydebug_314),
 		cmocka_unit_test(test_pydebug_315),   cmocka_unit_test(test_pydebug_none),
-		cmocka_unit_test(test_pydebug_wrong),
+		cmocka_unit_test(test_pydebug_wrong), cmocka_unit_test(test_pydebug_asyncio),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -446,8 +446,10 @@ static int pyrt__debug_offsets(struct pyrt_ctx *c)
 	if (read_live(c->pid, out->runtime_addr, buf, sizeof(buf)))
 		return 0; /* nothing to read it from; a table, where there is one, stands */
 	err = pydebug__parse(buf, sizeof(buf), &out->dbg);
-	if (err == -ENOTSUP)
-		return 0; /* a layout not known yet: as if there were none */
+	/* a layout not known yet, or no table where no hand-made one is either: the
+	 * version is what is unsupported, and the caller says so */
+	if (err == -ENOTSUP || (err && !pyrt_offsets__find(out->major, out->minor)))
+		return 0;
 	if (err)
 		return pyrt__fail(out, -ENOTSUP, "%s _Py_DebugOffsets at _PyRuntime %#llx",
 				  err == -ENOENT ? "no" : "implausible",

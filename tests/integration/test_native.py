@@ -2,7 +2,8 @@
 """Native frames: a blocking call made from C (ctypes into libc, standing
 in for a C extension) carries its native leaf frame next to the Python
 stack. Runs on Debian's python3.11 and pyenv 3.11/3.12 when present.
-Ends with "N passed, N failed".
+Ends with "N passed, N failed, N skipped"
+(harness.main_for: --list, --filter, --keep, -v).
 """
 import glob
 import json
@@ -10,6 +11,9 @@ import os
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (main_for: --list, --filter, artifacts)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.environ.get("AP_TOOL", os.path.join(ROOT, "asyncprof-bpf"))
@@ -68,22 +72,13 @@ def run(py):
           "python stack %s (want c_ext_sleep at line %d)", b["stack"][:2], line)
 
 
-def main():
-    passed = failed = 0
-    for py in PYTHONS:
-        if not os.access(py, os.X_OK):
-            continue
-        name = "native-" + py.split("/")[-3] if "pyenv" in py else "native-debian-3.11"
-        try:
-            run(py)
-            print("ok %s" % name, flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - any failure fails the test
-            print("FAIL %s: %s" % (name, e), flush=True)
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+def native_name(py):
+    return "native-" + py.split("/")[-3] if "pyenv" in py else "native-debian-3.11"
 
+
+# the interpreters this machine has (one test each)
+TESTS = [(native_name(py), (lambda p: lambda ctx: run(p))(py))
+         for py in PYTHONS if os.access(py, os.X_OK)]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main_for(TESTS, "native stacks"))

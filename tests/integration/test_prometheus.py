@@ -6,7 +6,7 @@ Runs the bundled demo service, starts asyncprof-bpf with --prometheus on a
 free loopback port, scrapes twice, and checks names, HELP/TYPE lines, label
 syntax, histogram buckets (monotonic, +Inf equal to _count) and that the
 demo's blocking sleeps and callbacks are counted. Ends with
-"N passed, N failed".
+"N passed, N failed, N skipped" (harness.main_for: --list, --filter, --keep, -v).
 """
 import os
 import re
@@ -15,6 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (main_for: --list, --filter, artifacts)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.environ.get("AP_TOOL", os.path.join(ROOT, "asyncprof-bpf"))
@@ -152,20 +155,9 @@ def test_bad_address():
     check(len(lines) == 1 and "not-a-port" in lines[0], "stderr: %r", r.stderr)
 
 
-def main():
-    passed = failed = 0
-    for fn in (test_metrics, test_bad_address):
-        name = fn.__name__[5:].replace("_", "-")
-        try:
-            fn()
-            print("ok prometheus-%s" % name, flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - a test failure of any kind
-            print("FAIL prometheus-%s: %s" % (name, e), flush=True)
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+TESTS = [("prometheus-metrics", lambda ctx: test_metrics()),
+         ("prometheus-bad-address", lambda ctx: test_bad_address())]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main_for(TESTS, "Prometheus metrics"))

@@ -5,7 +5,8 @@ Starts a CPython asyncio target, a uvloop target (Debian's python3.11 with
 python3-uvloop) and a Node.js target, runs asyncprof-bpf with no --pid, and
 checks that the JSON report lists all three with the right runtime, loop
 kind and backend; that a process started after the tracer is picked up;
-and that --comm narrows the set. Ends with "N passed, N failed".
+and that --comm narrows the set. Ends with "N passed, N failed, N skipped"
+(harness.main_for: --list, --filter, --keep, -v).
 """
 import json
 import os
@@ -13,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (main_for: --list, --filter, artifacts)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.environ.get("AP_TOOL", os.path.join(ROOT, "asyncprof-bpf"))
@@ -113,20 +117,8 @@ def test_comm_filter():
             p.kill()
 
 
-def main():
-    passed = failed = 0
-    for fn in (test_three_runtimes, test_picks_up_later_process, test_comm_filter):
-        name = "systemwide-" + fn.__name__[5:].replace("_", "-")
-        try:
-            fn()
-            print("ok %s" % name, flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - any failure fails the test
-            print("FAIL %s: %s" % (name, e), flush=True)
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+TESTS = [("systemwide-" + fn.__name__[5:].replace("_", "-"), (lambda f: lambda ctx: f())(fn))
+         for fn in (test_three_runtimes, test_picks_up_later_process, test_comm_filter)]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main_for(TESTS, "system-wide mode"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Live view tests: the ncurses screen under tmux, and --batch text.
 
-    python3 tests/integration/test_tui.py [-v] [--keep]
+    python3 tests/integration/test_tui.py [--list] [--filter SUBSTR]... [--keep] [-v]
 
 Runs as root. The target is examples/demo.py: tasks "poller" and
 "worker-1".."worker-3", and a legacy_sleep() that blocks the loop 150 ms
@@ -11,15 +11,15 @@ shrinks the window below 80x20 and checks the shell gets back a sane
 terminal (stty: icanon echo). The batch test checks --batch blocks.
 
 Prints "ok NAME" or "FAIL NAME: reason" per test and a closing
-"N passed, N failed"; exits 1 if any test failed. Uses harness.py's helpers
-(Ctx, Proc, Fail); AP_TOOL overrides the binary as there.
+"N passed, N failed, N skipped" (harness.main_for); exits 1 if any test
+failed. Uses harness.py's helpers (Ctx, Proc, Fail); AP_TOOL overrides the
+binary as there.
 """
 import os
 import re
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as R  # noqa: E402
@@ -27,7 +27,6 @@ import harness as R  # noqa: E402
 DEMO = os.path.join(R.ROOT, "examples", "demo.py")
 PY = sys.executable or "/usr/bin/python3"
 UNITS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1000.0}
-KEEP = "--keep" in sys.argv
 
 
 def start_demo(ctx, duration=60):
@@ -202,42 +201,16 @@ def t_batch(ctx):
     R.check(any(re.search(r"worker-\d", b) for b in blocks), "no worker task in any block")
 
 
-def run_one(name, fn):
-    ctx = R.Ctx("tui_" + name)
-    tm = None
+def t_screen_in_tmux(ctx):
+    tm = Tmux(ctx)
     try:
-        if os.geteuid() != 0:
-            raise R.Fail("needs root")
-        R.need_tool()
-        if name == "screen":
-            tm = Tmux(ctx)
-            fn(ctx, tm)
-        else:
-            fn(ctx)
-        print("ok %s" % name, flush=True)
-        return True
-    except R.Fail as e:
-        print("FAIL %s: %s" % (name, e), flush=True)
-    except Exception:
-        print("FAIL %s: %s" % (name, traceback.format_exc().strip().splitlines()[-1]),
-              flush=True)
-        if R.VERBOSE:
-            traceback.print_exc()
+        t_screen(ctx, tm)
     finally:
-        if tm:
-            tm.close()
-        ctx.cleanup()
-    return False
+        tm.close()
 
 
-def main():
-    R.VERBOSE = "-v" in sys.argv
-    tests = [("screen", t_screen), ("batch", t_batch)]
-    passed = sum(run_one(n, f) for n, f in tests)
-    failed = len(tests) - passed
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+TESTS = [("screen", t_screen_in_tmux), ("batch", t_batch)]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(R.main_for(TESTS, "the live view"))

@@ -445,18 +445,7 @@ def check_blocking(report, truth):
         if want < report["config"]["blocking_ns"]:
             vlog("%s lasted %.2f ms < threshold, not checked", ev["op"], want / MS)
             continue
-        cands = [c for c in calls if c["tid"] == ev["tid"] and c["kind"] == ev["kind"]
-                 and overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
-                             ev["start_ns"], ev["end_ns"]) > 0]
-        if not cands:
-            near = [(c["kind"], c["syscall"], c["tid"], round(c["duration_ns"] / MS, 1),
-                     round((c["start_ns"] - ev["start_ns"]) / MS, 1))
-                    for c in calls if overlap(c["start_ns"], c["start_ns"] + c["duration_ns"],
-                                              ev["start_ns"] - 50 * MS, ev["end_ns"] + 50 * MS) > 0]
-            raise Fail("%s (%.1f ms, tid %d): no blocking call of kind %r on that tid overlaps it;"
-                       " calls near it (kind, syscall, tid, ms, start offset ms): %s"
-                       % (ev["op"], want / MS, ev["tid"], ev["kind"], near or "none"))
-        c = max(cands, key=lambda c: c["duration_ns"])
+        c = matching_call(p, ev)
         # The Python-side timing also holds what surrounds the syscall: taking
         # the GIL back (reported apart, kind gil) and, on a loaded host, being
         # preempted before the clock is read. So it may exceed the syscall by

@@ -180,8 +180,8 @@ def t_screen(ctx, tm):
 
 
 def t_batch(ctx):
+    need_root_and_tool()
     pid = start_demo(ctx)
-    R.need_tool()
     argv = [R.TOOL, "--pid", str(pid), "--batch", "--interval", "500", "--duration", "3"]
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     out = r.stdout.decode(errors="replace")
@@ -201,7 +201,15 @@ def t_batch(ctx):
     R.check(any(re.search(r"worker-\d", b) for b in blocks), "no worker task in any block")
 
 
+def need_root_and_tool():
+    """What both tests need before anything starts (the old runner checked it too)."""
+    if os.geteuid() != 0:
+        raise R.Fail("needs root")
+    R.need_tool()
+
+
 def t_screen_in_tmux(ctx):
+    need_root_and_tool()
     tm = Tmux(ctx)
     try:
         t_screen(ctx, tm)

@@ -112,6 +112,27 @@ int pyrt__find_method(pyrt_read_fn read, void *ctx, uint64_t type_addr, __u32 of
  */
 void pyrt__pick_probe(const uint8_t *code, size_t len, uint64_t *off, enum pyrt_reg *reg);
 
+/* Where the BPF stack walker finds a thread's PyThreadState (user/pyrt_tss.c). */
+enum pyrt_tss_kind {
+	PYRT_TSS_NONE,
+	PYRT_TSS_KEY, /* a pthread key: the Py_tss_t at _PyRuntime + key_off */
+	PYRT_TSS_TLS, /* a static thread-local at the thread pointer + tls_off */
+};
+
+struct pyrt_tss {
+	enum pyrt_tss_kind kind;
+	uint64_t key_off;
+	int64_t tls_off;
+};
+
+/*
+ * Decode PyGILState_GetThisThreadState (code, len bytes at link-time address
+ * vaddr; _PyRuntime at rt_vaddr, rt_size bytes) for where it reads the
+ * thread state. 0, or -ENOENT when the code does neither.
+ */
+int pyrt__decode_tss(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t rt_vaddr,
+		     uint64_t rt_size, struct pyrt_tss *out);
+
 /* Offsets for CPython major.minor, NULL when unsupported (user/pyrt_offsets.c). */
 const struct ap_py_offsets *pyrt_offsets__find(int major, int minor);
 /*

@@ -326,6 +326,14 @@ struct ap_py_proc {
 	__u64 gil_hi;
 	__u32 tls_specific; /* glibc: offset of pthread specific_1stblock in struct pthread */
 	__u32 stack_depth;  /* frames to walk, <= AP_STACK_DEPTH */
+	/*
+	 * The thread state: at the thread pointer + tstate_tls (3.15's static
+	 * thread-local) when nonzero, else under the pthread key autoTSSkey.
+	 * tstate_tid: PyThreadState.native_thread_id, checked against the
+	 * thread (0: not checked, e.g. another PID namespace).
+	 */
+	__s32 tstate_tls;
+	__u32 tstate_tid;
 	struct ap_py_offsets off;
 	/* light mode (user/light.c): finding the running task from a stack */
 	__u32 code_flags;      /* PyCodeObject.co_flags */

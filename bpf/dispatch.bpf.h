@@ -49,7 +49,7 @@ static __always_inline struct ap_task_stats *task_get(__u32 tgid, __u32 tid, __u
 	if (st)
 		return st;
 	coro = rd_ptr(task + o->task_coro);
-	qual = coro ? rd_ptr(coro + o->coro_qualname) : 0;
+	qual = coro_qualname(coro, o);
 	init.coro_id = qual;
 	init.first_run_ns = now;
 	init.loop_tid = tid;

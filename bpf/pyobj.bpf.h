@@ -329,6 +329,24 @@ static __always_inline void emit_cname(__u32 tgid, __u32 tid, __u32 kind, __u64 
 	rec_submit(r);
 }
 
+/*
+ * A coroutine's qualname: its own (cr_qualname), or where no table says
+ * where that is (3.14+), its code's, through its embedded frame.
+ */
+static __always_inline __u64 coro_qualname(__u64 coro, const struct ap_py_offsets *o)
+{
+	__u64 code;
+
+	if (!coro)
+		return 0;
+	if (o->coro_qualname)
+		return rd_ptr(coro + o->coro_qualname);
+	if (!o->coro_iframe)
+		return 0;
+	code = rd_ptr(coro + o->coro_iframe + o->frame_code) & ~3ULL; /* a tagged _PyStackRef */
+	return code ? rd_ptr(code + o->code_qualname) : 0;
+}
+
 /* What a callback is: the Task it steps, or its identity and a name source. */
 struct cb_ident {
 	__u64 task;
@@ -353,7 +371,8 @@ static __always_inline void identify(__u64 cb, const struct ap_py_offsets *o, st
 	__u64 type, inner, ml;
 	__u32 kind = fast ? obj_kind_fast(cb, o, &type) : obj_kind(cb, o, &type);
 
-	if (kind == PK_PARTIAL || kind == PK_METHOD) {
+	/* an offset no table gave (0, 3.14+) is not followed */
+	if ((kind == PK_PARTIAL && o->partial_fn) || kind == PK_METHOD) {
 		inner = rd_ptr(cb + (kind == PK_PARTIAL ? o->partial_fn : o->meth_func));
 		if (inner) {
 			cb = inner;
@@ -362,7 +381,7 @@ static __always_inline void identify(__u64 cb, const struct ap_py_offsets *o, st
 	}
 	switch (kind) {
 	case PK_STEP:
-		ci->task = rd_ptr(cb + o->stepwrap_task);
+		ci->task = o->stepwrap_task ? rd_ptr(cb + o->stepwrap_task) : 0;
 		return;
 	case PK_WAKEUP:
 		ci->task = rd_ptr(cb + o->wakewrap_task);

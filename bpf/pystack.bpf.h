@@ -22,21 +22,34 @@ struct {
 	__type(value, struct ap_pystack);
 } stacks __weak SEC(".maps");
 
-#define PY_FRAME_OWNED_BY_CSTACK 3
+#define PY_FRAME_OWNED_BY_INTERP 3    /* CSTACK in 3.12/3.13, INTERPRETER from 3.14 */
+#define PY_TAG_BITS		 3ULL /* 3.14: 1, 3.15: 3; object pointers are 8-aligned */
 
-/* The current thread's PyThreadState*, through its pthread key slot. */
+/*
+ * The current thread's PyThreadState*: in 3.15's thread-local, else through
+ * its pthread key slot; one whose native_thread_id is another thread's is
+ * no answer.
+ */
 static __always_inline __u64 py_tstate(const struct ap_py_proc *pp)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), ts;
 	__u32 key;
 
 	if (!pp->runtime_addr || !fsbase)
 		return 0;
-	key = rd_u32(pp->runtime_addr + pp->off.rt_autotss_key + 4);
-	if (key >= 32) /* beyond glibc's first block of keys */
+	if (pp->tstate_tls) {
+		ts = rd_ptr(fsbase + (__s64)pp->tstate_tls);
+	} else {
+		key = rd_u32(pp->runtime_addr + pp->off.rt_autotss_key + 4);
+		if (key >= 32) /* beyond glibc's first block of keys */
+			return 0;
+		ts = rd_ptr(fsbase + pp->tls_specific + key * 16 + 8);
+	}
+	if (ts && pp->tstate_tid &&
+	    rd_u32(ts + pp->tstate_tid) != (__u32)bpf_get_current_pid_tgid())
 		return 0;
-	return rd_ptr(fsbase + pp->tls_specific + key * 16 + 8);
+	return ts;
 }
 
 static __always_inline __u64 py_top_frame(const struct ap_py_proc *pp, __u64 tstate)
@@ -85,9 +98,9 @@ static __always_inline void light_frame(struct walk_ctx *w, struct ap_py_proc *p
 	}
 	if (pp->handle_run_code && code == pp->handle_run_code) {
 		if (!w->hit.handle)
-			w->hit.handle = rd_ptr(f + pp->frame_locals);
+			w->hit.handle = rd_ptr(f + pp->frame_locals) & ~PY_TAG_BITS;
 	} else if (caller && !pp->handle_run_code) {
-		self = rd_ptr(f + pp->frame_locals);
+		self = rd_ptr(f + pp->frame_locals) & ~PY_TAG_BITS;
 		if (self && obj_kind(self, &pp->off, &type) == PK_AIO_HANDLE) {
 			pp->handle_run_code = code;
 			w->hit.handle = self;
@@ -122,12 +135,16 @@ static __always_inline long walk_frame(struct walk_ctx *w, struct ap_pystack *st
 
 	if (!f)
 		return 1;
-	code = rd_ptr(f + w->off_code);
+	/* 3.14+: f_executable is a _PyStackRef, tagged in its low bits */
+	code = rd_ptr(f + w->off_code) & ~PY_TAG_BITS;
 	if (w->version >= 0x030c0000)
 		bpf_probe_read_user(&owner, 1, (const void *)(f + w->off_owner));
 	w->f = rd_ptr(f + w->off_back);
-	/* 3.12+ C-stack shim frames (and 3.13's None executable) are not Python code */
-	if (owner == PY_FRAME_OWNED_BY_CSTACK || !code)
+	/*
+	 * Not Python code: 3.12/3.13's C-stack shim frames (owner 3), 3.14's
+	 * interpreter-owned base and entry frames (3, 4), 3.13's None executable
+	 */
+	if (owner >= PY_FRAME_OWNED_BY_INTERP || !code)
 		return 0;
 	if (pp)
 		light_frame(w, pp, f, code);
@@ -265,7 +282,7 @@ static __always_inline void light_ident(__u32 tgid, __u32 tid, struct ap_py_proc
 		identify(rd_ptr(hit->handle + AIO_HANDLE_CALLBACK), o, &ci, false);
 	if (ci.task) {
 		coro = rd_ptr(ci.task + o->task_coro);
-		qual = coro ? rd_ptr(coro + o->coro_qualname) : 0;
+		qual = coro_qualname(coro, o);
 		/* a freed Task's address comes back: its names are sent every time */
 		emit_pyname(tgid, tid, AP_NAME_TASK, ci.task, rd_ptr(ci.task + o->task_name), o);
 		emit_pyname(tgid, tid, AP_NAME_TASK_CORO, ci.task, qual, o);

@@ -10,6 +10,9 @@ run writes one fixture, named after the interpreter's version:
     done
 
 (/usr/bin/python3.11 writes pyline_3.11-debian.txt; pass --tag to choose.)
+Debian sid's 3.14 and 3.15 run it in the root of tests/roots/mkroot.py:
+copy it into ROOT/tmp, run `chroot ROOT python3.14 /tmp/gen_pyline_fixtures.py
+--out /tmp` and copy ROOT/tmp/pyline_3.14-debian.txt here.
 
 It compiles SAMPLE (built below with line gaps of 130, 300 and 70000 lines,
 loops, decorators, multi-line calls, a generator, a coroutine, lambdas, a

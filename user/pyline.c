@@ -146,7 +146,7 @@ static int pyline_loctable(const uint8_t *t, size_t len, int64_t line, uint32_t 
 
 static bool pyline_supported(unsigned int major, unsigned int minor)
 {
-	return major == 3 && minor >= 6 && minor <= 13;
+	return major == 3 && minor >= 6 && minor <= 15;
 }
 
 int pyline__line(unsigned major, unsigned minor, const uint8_t *table, size_t len, int firstlineno,

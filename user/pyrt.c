@@ -522,6 +522,60 @@ static int pyrt__check_debug_offsets(struct pyrt_ctx *c)
 	return 0;
 }
 
+/*
+ * 3.14+: where the stack walker finds a thread's state, from the code of
+ * PyGILState_GetThisThreadState; a key is checked in the live process (a
+ * created Py_tss_t holding a key the walker can follow).
+ */
+static int pyrt__tss(struct pyrt_ctx *c, uint64_t rt_vaddr)
+{
+	struct pyrt_info *out = c->out;
+	struct elf_sym sym;
+	uint8_t code[64];
+	__s32 tss[2];
+
+	if (elf_file__find_sym(c->ef, "PyGILState_GetThisThreadState", &sym) ||
+	    elf_file__read(c->ef, sym.value, code, sizeof(code)) ||
+	    pyrt__decode_tss(code, sizeof(code), sym.value, rt_vaddr, out->runtime_size, &out->tss))
+		return pyrt__fail(out, -ENOTSUP,
+				  "cannot tell where CPython %s keeps a thread's state "
+				  "(PyGILState_GetThisThreadState)",
+				  out->version);
+	if (out->tss.kind != PYRT_TSS_KEY)
+		return 0;
+	if (read_live(c->pid, out->runtime_addr + out->tss.key_off, tss, sizeof(tss)) ||
+	    tss[0] != 1 || tss[1] < 0 || tss[1] >= 32)
+		return pyrt__fail(out, -ENOTSUP,
+				  "CPython %s: no thread-state key at _PyRuntime+%#llx",
+				  out->version, (unsigned long long)out->tss.key_off);
+	out->own_off.rt_autotss_key = (__u32)out->tss.key_off;
+	return 0;
+}
+
+/* 3.14+: the offsets from the interpreter's own tables (light mode's). */
+static int pyrt__offsets_from_debug(struct pyrt_ctx *c, uint64_t rt_vaddr)
+{
+	struct pyrt_info *out = c->out;
+	int err;
+
+	err = pyrt_offsets__from_debug(&out->dbg, out->have_aio_dbg ? &out->aio_dbg : NULL,
+				       &out->own_off, &out->code_flags);
+	if (err == -ENOTSUP)
+		return 0; /* a version whose public layouts are not known: unsupported */
+	if (err)
+		return pyrt__fail(out, -ENOTSUP,
+				  "the _Py_DebugOffsets of CPython %s lack a field the stack "
+				  "walk needs",
+				  out->version);
+	out->frame_locals = (uint32_t)out->dbg.off[PD_FRAME_LOCALSPLUS];
+	err = pyrt__tss(c, rt_vaddr);
+	if (err)
+		return err;
+	out->off = &out->own_off;
+	out->light_only = true;
+	return 0;
+}
+
 /* Everything CPython-specific, once py_path is known and open. */
 static int pyrt__cpython(struct pyrt_ctx *c)
 {
@@ -542,9 +596,15 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 		return err;
 	pyrt__asyncio_debug(c);
 	out->off = pyrt_offsets__find(out->major, out->minor);
+	pyrt_offsets__light(out->minor, &out->code_flags, &out->frame_locals);
+	if (!out->off && out->have_dbg && out->runtime_addr) {
+		err = pyrt__offsets_from_debug(c, sym.value);
+		if (err)
+			return err;
+	}
 	if (!out->off)
 		return pyrt__fail(out, -ENOTSUP,
-				  "unsupported CPython version %s (supported: 3.8 to 3.13)",
+				  "unsupported CPython version %s (supported: 3.8 to 3.15)",
 				  out->version);
 	/* without it the uprobe backend cannot run; the syscall one still can (error says why) */
 	pyrt__context_run(c);

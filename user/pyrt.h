@@ -30,6 +30,19 @@ enum pyrt_reg {
 	PYRT_REG_RSI = 1, /* e.g. Debian's jmp at +10: rdi was replaced by tstate */
 };
 
+/* Where the BPF stack walker finds a thread's PyThreadState (user/pyrt_tss.c). */
+enum pyrt_tss_kind {
+	PYRT_TSS_NONE,
+	PYRT_TSS_KEY, /* a pthread key: the Py_tss_t at _PyRuntime + key_off */
+	PYRT_TSS_TLS, /* a static thread-local at the thread pointer + tls_off */
+};
+
+struct pyrt_tss {
+	enum pyrt_tss_kind kind;
+	uint64_t key_off;
+	int64_t tls_off;
+};
+
 struct pyrt_info {
 	enum pyrt_runtime runtime;
 	char exe[PATH_MAX];	  /* target of /proc/PID/exe */
@@ -50,6 +63,15 @@ struct pyrt_info {
 	bool have_dbg;
 	struct pydebug_asyncio aio_dbg; /* 3.14+: _asyncio's table, when have_aio_dbg */
 	bool have_aio_dbg;
+	/*
+	 * 3.14+: off points at own_off, made from the tables above; enough for
+	 * light mode (stacks, names, the task search), not for full mode.
+	 */
+	struct ap_py_offsets own_off;
+	bool light_only;
+	struct pyrt_tss tss;   /* where the stack walker finds a thread's state */
+	uint32_t code_flags;   /* PyCodeObject.co_flags, 0 when unknown (light mode) */
+	uint32_t frame_locals; /* a frame's first local, 0 when unknown (light mode) */
 
 	/* CPython: probe points, file offsets in py_path; 0 when not found */
 	uint64_t context_run_off;     /* context_run, the C Context.run (one hit per callback) */
@@ -112,19 +134,6 @@ int pyrt__find_method(pyrt_read_fn read, void *ctx, uint64_t type_addr, __u32 of
  */
 void pyrt__pick_probe(const uint8_t *code, size_t len, uint64_t *off, enum pyrt_reg *reg);
 
-/* Where the BPF stack walker finds a thread's PyThreadState (user/pyrt_tss.c). */
-enum pyrt_tss_kind {
-	PYRT_TSS_NONE,
-	PYRT_TSS_KEY, /* a pthread key: the Py_tss_t at _PyRuntime + key_off */
-	PYRT_TSS_TLS, /* a static thread-local at the thread pointer + tls_off */
-};
-
-struct pyrt_tss {
-	enum pyrt_tss_kind kind;
-	uint64_t key_off;
-	int64_t tls_off;
-};
-
 /*
  * Decode PyGILState_GetThisThreadState (code, len bytes at link-time address
  * vaddr; _PyRuntime at rt_vaddr, rt_size bytes) for where it reads the
@@ -135,6 +144,16 @@ int pyrt__decode_tss(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t r
 
 /* Offsets for CPython major.minor, NULL when unsupported (user/pyrt_offsets.c). */
 const struct ap_py_offsets *pyrt_offsets__find(int major, int minor);
+/*
+ * 3.14+: the offsets from the interpreter's own tables (d, and _asyncio's aio
+ * or NULL) and the public headers' layouts, into o; co_flags (light mode's
+ * task search) into code_flags. Enough for the stack walk, names and light
+ * mode; full mode's Task fields stay 0. -ENOTSUP for a version whose public
+ * layouts are not known here, -ENODATA when the table lacks a field the walk
+ * needs. rt_autotss_key is left to the caller (pyrt__decode_tss).
+ */
+int pyrt_offsets__from_debug(const struct pydebug *d, const struct pydebug_asyncio *aio,
+			     struct ap_py_offsets *o, uint32_t *code_flags);
 /*
  * Light mode's task search (bpf/pystack.bpf.h): PyCodeObject.co_flags and the
  * first local of a frame for CPython 3.minor; 0 when unknown (no search then).

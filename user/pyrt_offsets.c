@@ -5,6 +5,8 @@
  * below; do not edit by hand. 0 marks a field the version lacks, except
  * where 0 is the real offset (cframe_current on 3.12, frame_code 3.12+).
  */
+#include <errno.h>
+#include <string.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "pyrt.h"
@@ -324,6 +326,126 @@ static const struct ap_py_offsets py313 = {
 static const struct ap_py_offsets *const py_tables[] = {
 	&py38, &py39, &py310, &py311, &py312, &py313,
 };
+
+/*
+ * 3.14+: what the interpreter's own tables lack but its public headers
+ * declare. Everything else comes from the live tables (pyrt_offsets__from_debug).
+ */
+struct pyrt_public {
+	int minor;
+	__u32 tp_methods, func_code, func_name, func_qualname, meth_func, meth_self, cfunc_ml,
+		cfunc_self, str_compact_data, code_flags;
+};
+
+/* CPython 3.14: public headers (tools/gen_public_offsets.py) */
+static const struct pyrt_public py314_public = {
+	.minor = 14,
+	.tp_methods = 232,	/* PyTypeObject.tp_methods */
+	.func_code = 48,	/* PyFunctionObject.func_code */
+	.func_name = 32,	/* PyFunctionObject.func_name */
+	.func_qualname = 40,	/* PyFunctionObject.func_qualname */
+	.meth_func = 16,	/* PyMethodObject.im_func */
+	.meth_self = 24,	/* PyMethodObject.im_self */
+	.cfunc_ml = 16,		/* PyCFunctionObject.m_ml */
+	.cfunc_self = 24,	/* PyCFunctionObject.m_self */
+	.str_compact_data = 56, /* sizeof(PyCompactUnicodeObject) */
+	.code_flags = 48,	/* PyCodeObject.co_flags (light mode) */
+};
+
+/* CPython 3.15: public headers (tools/gen_public_offsets.py) */
+static const struct pyrt_public py315_public = {
+	.minor = 15,
+	.tp_methods = 232,	/* PyTypeObject.tp_methods */
+	.func_code = 48,	/* PyFunctionObject.func_code */
+	.func_name = 32,	/* PyFunctionObject.func_name */
+	.func_qualname = 40,	/* PyFunctionObject.func_qualname */
+	.meth_func = 16,	/* PyMethodObject.im_func */
+	.meth_self = 24,	/* PyMethodObject.im_self */
+	.cfunc_ml = 16,		/* PyCFunctionObject.m_ml */
+	.cfunc_self = 24,	/* PyCFunctionObject.m_self */
+	.str_compact_data = 56, /* sizeof(PyCompactUnicodeObject) */
+	.code_flags = 48,	/* PyCodeObject.co_flags (light mode) */
+};
+
+static const struct pyrt_public *const public_tables[] = {&py314_public, &py315_public};
+
+static const struct pyrt_public *public_find(int minor)
+{
+	for (size_t i = 0; i < sizeof(public_tables) / sizeof(public_tables[0]); i++)
+		if (public_tables[i]->minor == minor)
+			return public_tables[i];
+	return NULL;
+}
+
+/* A field of the debug table into o, or -ENODATA when the table lacks it. */
+#define DBG_SET(o, field, d, pd)                   \
+	({                                         \
+		int _e = -ENODATA;                 \
+		if (pydebug__has(d, pd)) {         \
+			(o)->field = (d)->off[pd]; \
+			_e = 0;                    \
+		}                                  \
+		_e;                                \
+	})
+
+int pyrt_offsets__from_debug(const struct pydebug *d, const struct pydebug_asyncio *aio,
+			     struct ap_py_offsets *o, uint32_t *code_flags)
+{
+	const struct pyrt_public *pub = d->major == 3 ? public_find((int)d->minor) : NULL;
+	int err = 0;
+
+	if (!pub)
+		return -ENOTSUP;
+	memset(o, 0, sizeof(*o));
+	o->version_hex = 0x03000000 | d->minor << 16;
+	o->tp_methods = pub->tp_methods;
+	o->func_code = pub->func_code;
+	o->func_name = pub->func_name;
+	o->func_qualname = pub->func_qualname;
+	o->meth_func = pub->meth_func;
+	o->meth_self = pub->meth_self;
+	o->cfunc_ml = pub->cfunc_ml;
+	o->cfunc_self = pub->cfunc_self;
+	o->str_compact_data = pub->str_compact_data;
+	*code_flags = pub->code_flags;
+	o->long_lv_tag = 1;
+	/* what the stack walker and the name reader cannot do without */
+	err = err ?: DBG_SET(o, ob_type, d, PD_OB_TYPE);
+	err = err ?: DBG_SET(o, tp_name, d, PD_TP_NAME);
+	err = err ?: DBG_SET(o, code_filename, d, PD_CODE_FILENAME);
+	err = err ?: DBG_SET(o, code_name, d, PD_CODE_NAME);
+	err = err ?: DBG_SET(o, code_qualname, d, PD_CODE_QUALNAME);
+	err = err ?: DBG_SET(o, code_firstlineno, d, PD_CODE_FIRSTLINENO);
+	err = err ?: DBG_SET(o, code_linetable, d, PD_CODE_LINETABLE);
+	err = err ?: DBG_SET(o, code_adaptive, d, PD_CODE_ADAPTIVE);
+	err = err ?: DBG_SET(o, str_length, d, PD_STR_LENGTH);
+	err = err ?: DBG_SET(o, str_state, d, PD_STR_STATE);
+	err = err ?: DBG_SET(o, str_ascii_data, d, PD_STR_ASCII_SIZE);
+	err = err ?: DBG_SET(o, long_size, d, PD_LONG_LV_TAG);
+	err = err ?: DBG_SET(o, long_digits, d, PD_LONG_DIGIT);
+	err = err ?: DBG_SET(o, tstate_frame, d, PD_TSTATE_CURRENT_FRAME);
+	err = err ?: DBG_SET(o, frame_code, d, PD_FRAME_EXECUTABLE);
+	err = err ?: DBG_SET(o, frame_back, d, PD_FRAME_PREVIOUS);
+	err = err ?: DBG_SET(o, frame_lasti, d, PD_FRAME_INSTR_PTR);
+	err = err ?: DBG_SET(o, frame_owner, d, PD_FRAME_OWNER);
+	if (err)
+		return err;
+	/* coroutines: their name and frame; the qualname is their code's */
+	DBG_SET(o, coro_name, d, PD_GEN_NAME);
+	DBG_SET(o, coro_iframe, d, PD_GEN_IFRAME);
+	if (aio) {
+		o->task_name = (__u32)aio->task_name;
+		o->task_coro = (__u32)aio->task_coro;
+	}
+	/*
+	 * Left 0, explicitly: no table says where they are. A Task's state,
+	 * result, exception, awaited future and context, the step and wakeup
+	 * wrappers, functools.partial's fn, a coroutine's qualname: full mode's
+	 * fields, which is why these offsets are for light mode only. The key
+	 * of the thread state is the caller's (pyrt_tss.c).
+	 */
+	return 0;
+}
 
 const struct ap_py_offsets *pyrt_offsets__find(int major, int minor)
 {

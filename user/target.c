@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
 #include "pyrt.h"
@@ -62,6 +63,11 @@ static bool uprobe_possible(const struct pyrt_info *pi, const char **why)
 	}
 	if (!pi->off) {
 		*why = pi->error[0] ? pi->error : "unsupported CPython version";
+		return false;
+	}
+	if (pi->light_only) {
+		*why = "full mode does not know this CPython's Task layout yet; --mode light "
+		       "gives its stacks and tasks";
 		return false;
 	}
 	if (pi->uvloop_path[0] && !(pi->ctx_enter_off && pi->ctx_exit_off && pi->task_step_off)) {
@@ -255,6 +261,17 @@ static int attach_one(struct target *tg, struct tracer *tr, enum tracer_uprobe w
 	return id;
 }
 
+/* Is pid in our PID namespace? */
+static bool same_pid_ns(int pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	return !stat(path, &a) && !stat("/proc/self/ns/pid", &b) && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
 /* glibc 2.36 x86-64: offsetof(struct pthread, specific_1stblock) */
 #define GLIBC_PTHREAD_SPECIFIC 0x310
 
@@ -275,7 +292,14 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 		.end_mode = tg->end_mode,
 	};
 
-	pyrt_offsets__light(pi->minor, &pp.code_flags, &pp.frame_locals);
+	pp.code_flags = pi->code_flags;
+	pp.frame_locals = pi->frame_locals;
+	if (pi->tss.kind == PYRT_TSS_TLS)
+		pp.tstate_tls = (__s32)pi->tss.tls_off;
+	/* its tid is the namespace's own: comparable to the kernel's in ours only */
+	if (pi->have_dbg && pydebug__has(&pi->dbg, PD_TSTATE_NATIVE_THREAD_ID) &&
+	    same_pid_ns(tg->proc.pid))
+		pp.tstate_tid = (__u32)pi->dbg.off[PD_TSTATE_NATIVE_THREAD_ID];
 	pp.loop_in_c = pi->uvloop_path[0] != 0;
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """CPython 3.14 and 3.15 as Debian sid ships them (static, stripped), run in
 a chroot of tests/roots/mkroot.py's sid root: the tool reads and checks the
-interpreter's own _Py_DebugOffsets and _asyncio's from the live process,
-and, until the uprobe backend knows these versions, traces the loop with
-the syscall backend: the lag and each blocking call with its kind and
-syscall.
+interpreter's own _Py_DebugOffsets and _asyncio's from the live process.
+By default (full mode, whose uprobe backend does not know these versions'
+Task yet) it traces the loop with the syscall backend: the lag and each
+blocking call with its kind and syscall. In light mode the offsets from
+those tables also give each blocking call its Python stack (file and line,
+through 3.14's tagged frame references and 3.15's thread-local thread
+state) and its task, by name.
 
     python3 tests/integration/test_newpy.py [--list] [--filter SUBSTR]... [--keep] [-v]
 
@@ -18,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     MS,
+    check_frames,
     ROOT,
     TARGETS,
     Proc,
@@ -29,8 +33,12 @@ from harness import (  # noqa: E402
     the_process,
 )
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets"))
+from marks import marks  # noqa: E402
+
 TESTS = []
 test = registrar(TESTS)
+TARGET_IN_ROOT = "/tmp/asyncprof-test/newpy_sleep.py"
 
 
 def sid_root():
@@ -41,20 +49,42 @@ def sid_root():
     return out.stdout.strip().splitlines()[-1]
 
 
+def start_target(ctx, minor):
+    """newpy_sleep.py under the root's python3.minor: (pid, version, root)."""
+    root = sid_root()
+    py = "/usr/bin/python3.%d" % minor
+    version = subprocess.run(["chroot", root, py, "-c",
+                              "import platform; print(platform.python_version())"],
+                             stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+    # the target's file inside the root, where the chrooted interpreter sees it
+    tdir = os.path.dirname(root + TARGET_IN_ROOT)
+    os.makedirs(tdir, exist_ok=True)
+    shutil.copy(os.path.join(TARGETS, "newpy_sleep.py"), tdir)
+    target = Proc(ctx, "target", ["chroot", root, py, TARGET_IN_ROOT, "--seconds", "30"])
+    pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
+    return target, pid, version
+
+
+def check_loop_and_sleeps(p, pid, version):
+    """The asyncio loop on the main thread, its lag, the 200 ms sleeps: the sleeps."""
+    check(p["runtime"] == "cpython" and p["runtime_version"] == version,
+          "runtime %s %s, expected cpython %s", p["runtime"], p["runtime_version"], version)
+    check(p["loops"] and p["loops"][0]["kind"] == "asyncio" and p["loops"][0]["tid"] == pid,
+          "loops %s: expected the asyncio loop on the main thread", p["loops"])
+    check(p["loops"][0]["lag"]["max_ns"] >= 190 * MS, "lag max %.1f ms < 190 ms",
+          p["loops"][0]["lag"]["max_ns"] / MS)
+    sleeps = [b for b in p["blocking_calls"]
+              if b["kind"] == "sleep" and b["syscall"] == "clock_nanosleep"
+              and 190 * MS <= b["duration_ns"] <= 400 * MS and b["tid"] == pid]
+    check(len(sleeps) >= 5, "%d sleeps of ~200 ms in 3 s (one every 0.3 s): %s",
+          len(sleeps), [(b["kind"], b["syscall"], b["duration_ns"] // MS)
+                        for b in p["blocking_calls"]][:8])
+    return sleeps
+
+
 def newpy_test(minor):
     def fn(ctx):
-        root = sid_root()
-        py = "/usr/bin/python3.%d" % minor
-        version = subprocess.run(["chroot", root, py, "-c",
-                                  "import platform; print(platform.python_version())"],
-                                 stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
-        # the target's file inside the root, where the chrooted interpreter sees it
-        tdir = os.path.join(root, "tmp", "asyncprof-test")
-        os.makedirs(tdir, exist_ok=True)
-        shutil.copy(os.path.join(TARGETS, "newpy_sleep.py"), tdir)
-        target = Proc(ctx, "target", ["chroot", root, py, "/tmp/asyncprof-test/newpy_sleep.py",
-                                      "--seconds", "30"])
-        pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
+        target, pid, version = start_target(ctx, minor)
         tool = start_tool(ctx, pid, duration=3, extra=["-v"])
         report = finish_tool(tool, 40)
         err = "\n".join(tool.stderr_lines())
@@ -63,27 +93,47 @@ def newpy_test(minor):
               tool.tail("stderr", 5))
         check("_asyncio's debug offsets read and checked" in err,
               "the tool did not say it read _asyncio's debug offsets: %s", tool.tail("stderr", 5))
+        check("--mode light gives its stacks and tasks" in err,
+              "the tool did not say why full mode falls back, and what to use: %s",
+              tool.tail("stderr", 5))
         p = the_process(report, pid)
-        check(p["runtime"] == "cpython" and p["runtime_version"] == version,
-              "runtime %s %s, expected cpython %s", p["runtime"], p["runtime_version"], version)
         check(p["backend"] == "syscall", "backend %r: 3.%d has no uprobe backend yet",
               p["backend"], minor)
-        check(p["loops"] and p["loops"][0]["kind"] == "asyncio" and p["loops"][0]["tid"] == pid,
-              "loops %s: expected the asyncio loop on the main thread", p["loops"])
-        check(p["loops"][0]["lag"]["max_ns"] >= 190 * MS, "lag max %.1f ms < 190 ms",
-              p["loops"][0]["lag"]["max_ns"] / MS)
-        sleeps = [b for b in p["blocking_calls"]
-                  if b["kind"] == "sleep" and b["syscall"] == "clock_nanosleep"
-                  and 190 * MS <= b["duration_ns"] <= 400 * MS and b["tid"] == pid]
-        check(len(sleeps) >= 5, "%d sleeps of ~200 ms in 3 s (one every 0.3 s): %s",
-              len(sleeps), [(b["kind"], b["syscall"], b["duration_ns"] // MS)
-                            for b in p["blocking_calls"]][:8])
+        check_loop_and_sleeps(p, pid, version)
         target.kill()
     TESTS.append(("newpy-debian-sid-3.%d" % minor, fn))
 
 
+def newpy_light_test(minor):
+    """--mode light: each sleep with its Python stack and its task, by name."""
+    def fn(ctx):
+        target, pid, version = start_target(ctx, minor)
+        tool = start_tool(ctx, pid, duration=3, extra=["--mode", "light"])
+        report = finish_tool(tool, 40)
+        p = the_process(report, pid)
+        check(report["config"]["mode"] == "light", "config.mode %r", report["config"]["mode"])
+        sleeps = check_loop_and_sleeps(p, pid, version)
+        events = "/usr/lib/python3.%d/asyncio/events.py" % minor
+        mark = marks(os.path.join(TARGETS, "newpy_sleep.py"))["sleep"]
+        names = {t["id"]: t["name"] for t in p["tasks"]}
+        for b in sleeps:
+            check_frames("sleep at %+d ms" % ((b["start_ns"] - report["window"]["start_ns"]) // MS),
+                         b["stack"], 0, [("sleeper", TARGET_IN_ROOT, mark)])
+            check(len(b["stack"]) > 1 and b["stack"][1].startswith("Handle._run (%s:" % events),
+                  "frame #1 %r, expected Handle._run in %s", b["stack"][1:2], events)
+            check(names.get(b["task"]) == "sleeper", "the sleep's task %r (%r), expected the"
+                  " task named 'sleeper'; tasks %s", b["task"], names.get(b["task"]),
+                  sorted(names.values()))
+            check(b["callback"] == "sleeper", "callback %r, expected the coroutine 'sleeper'",
+                  b["callback"])
+        target.kill()
+    TESTS.append(("newpy-light-debian-sid-3.%d" % minor, fn))
+
+
 newpy_test(14)
 newpy_test(15)
+newpy_light_test(14)
+newpy_light_test(15)
 
 
 if __name__ == "__main__":

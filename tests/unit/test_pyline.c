@@ -152,6 +152,8 @@ TP_FIXTURE(test_pyline_fixture_3_11, "3.11", 11)
 TP_FIXTURE(test_pyline_fixture_3_11_debian, "3.11-debian", 11)
 TP_FIXTURE(test_pyline_fixture_3_12, "3.12", 12)
 TP_FIXTURE(test_pyline_fixture_3_13, "3.13", 13)
+TP_FIXTURE(test_pyline_fixture_3_14_debian, "3.14-debian", 14)
+TP_FIXTURE(test_pyline_fixture_3_15_debian, "3.15-debian", 15)
 
 static void test_pyline_lnotab_pairs(void **state)
 {
@@ -239,7 +241,7 @@ static void test_pyline_errors(void **state)
 	assert_int_equal(pyline__line(3, 13, one, 1, -1, PYLINE_POS_START), -ERANGE);
 	assert_int_equal(pyline__line(2, 7, one, 1, 1, 0), -EOPNOTSUPP);
 	assert_int_equal(pyline__line(3, 5, one, 1, 1, 0), -EOPNOTSUPP);
-	assert_int_equal(pyline__line(3, 14, one, 1, 1, 0), -EOPNOTSUPP);
+	assert_int_equal(pyline__line(3, 16, one, 1, 1, 0), -EOPNOTSUPP);
 	assert_int_equal(pyline__line(4, 0, one, 1, 1, 0), -EOPNOTSUPP);
 }
 
@@ -314,6 +316,8 @@ int main(void)
 		cmocka_unit_test(test_pyline_fixture_3_11_debian),
 		cmocka_unit_test(test_pyline_fixture_3_12),
 		cmocka_unit_test(test_pyline_fixture_3_13),
+		cmocka_unit_test(test_pyline_fixture_3_14_debian),
+		cmocka_unit_test(test_pyline_fixture_3_15_debian),
 		cmocka_unit_test(test_pyline_lnotab_pairs),
 		cmocka_unit_test(test_pyline_linetable310_pairs),
 		cmocka_unit_test(test_pyline_loctable_forms),

@@ -9,7 +9,7 @@ import time
 
 async def sleeper():
     while True:
-        time.sleep(0.2)
+        time.sleep(0.2)  # @mark:sleep
         await asyncio.sleep(0.1)
 
 

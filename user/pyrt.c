@@ -495,6 +495,7 @@ static void pyrt__asyncio_debug(struct pyrt_ctx *c)
 	    size < PYDEBUG_ASYNCIO_BYTES || read_live(c->pid, vaddr + bias, buf, sizeof(buf)))
 		goto out;
 	out->have_aio_dbg = !pydebug__parse_asyncio(buf, sizeof(buf), &out->aio_dbg);
+	out->asyncio_builtin = out->have_aio_dbg && !so;
 out:
 	elf_file__close(so);
 }
@@ -552,14 +553,16 @@ static int pyrt__tss(struct pyrt_ctx *c, uint64_t rt_vaddr)
 	return 0;
 }
 
-/* 3.14+: the offsets from the interpreter's own tables (light mode's). */
+/* 3.14+: the offsets from the interpreter's own tables, and full mode's where the build is
+ * Debian's. */
 static int pyrt__offsets_from_debug(struct pyrt_ctx *c, uint64_t rt_vaddr)
 {
 	struct pyrt_info *out = c->out;
+	bool full;
 	int err;
 
 	err = pyrt_offsets__from_debug(&out->dbg, out->have_aio_dbg ? &out->aio_dbg : NULL,
-				       &out->own_off, &out->code_flags);
+				       &out->own_off, &out->code_flags, &full);
 	if (err == -ENOTSUP)
 		return 0; /* a version whose public layouts are not known: unsupported */
 	if (err)
@@ -572,7 +575,7 @@ static int pyrt__offsets_from_debug(struct pyrt_ctx *c, uint64_t rt_vaddr)
 	if (err)
 		return err;
 	out->off = &out->own_off;
-	out->light_only = true;
+	out->light_only = !full;
 	return 0;
 }
 

@@ -91,6 +91,7 @@ struct pyrt_info {
 	uint64_t task_step_off;		  /* TaskStepMethWrapper_call */
 	uint64_t task_wakeup_off;	  /* task_wakeup (3.10+) or TaskWakeupMethWrapper_call */
 	char asyncio_note[128];		  /* why the offsets above are 0, "" otherwise */
+	bool asyncio_builtin;		  /* _asyncio is built into the interpreter (3.15) */
 
 	char uvloop_path[PATH_MAX]; /* uvloop/loop.cpython-*.so if mapped, "" otherwise */
 
@@ -146,14 +147,16 @@ int pyrt__decode_tss(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t r
 const struct ap_py_offsets *pyrt_offsets__find(int major, int minor);
 /*
  * 3.14+: the offsets from the interpreter's own tables (d, and _asyncio's aio
- * or NULL) and the public headers' layouts, into o; co_flags (light mode's
- * task search) into code_flags. Enough for the stack walk, names and light
- * mode; full mode's Task fields stay 0. -ENOTSUP for a version whose public
- * layouts are not known here, -ENODATA when the table lacks a field the walk
- * needs. rt_autotss_key is left to the caller (pyrt__decode_tss).
+ * or NULL) and the layouts they lack (public headers; full mode's from the
+ * DWARF of Debian's build), into o; co_flags (light mode's task search) into
+ * code_flags. *full: the build agrees with that DWARF (every anchor field
+ * the tables also give is the same), so full mode's Task fields are set;
+ * else they stay 0: light mode only. -ENOTSUP for a version not known
+ * here, -ENODATA when the table lacks a field the walk needs.
+ * rt_autotss_key is left to the caller (pyrt__decode_tss).
  */
 int pyrt_offsets__from_debug(const struct pydebug *d, const struct pydebug_asyncio *aio,
-			     struct ap_py_offsets *o, uint32_t *code_flags);
+			     struct ap_py_offsets *o, uint32_t *code_flags, bool *full);
 /*
  * Light mode's task search (bpf/pystack.bpf.h): PyCodeObject.co_flags and the
  * first local of a frame for CPython 3.minor; 0 when unknown (no search then).

@@ -328,53 +328,117 @@ static const struct ap_py_offsets *const py_tables[] = {
 };
 
 /*
- * 3.14+: what the interpreter's own tables lack but its public headers
- * declare. Everything else comes from the live tables (pyrt_offsets__from_debug).
+ * 3.14+: what the interpreter's own tables lack, for Debian's builds
+ * (tools/gen_newpy_offsets.py): the public headers' layouts, full mode's
+ * fields from DWARF, and anchors, fields the live tables also give. The
+ * DWARF fields are used only for a build whose tables agree with every
+ * anchor: another build of the version may lay its Tasks out otherwise.
  */
-struct pyrt_public {
+struct pyrt_newpy {
 	int minor;
 	__u32 tp_methods, func_code, func_name, func_qualname, meth_func, meth_self, cfunc_ml,
 		cfunc_self, str_compact_data, code_flags;
+	__u32 stepwrap_task, task_state, task_result, task_exception, task_fut_waiter, task_context,
+		partial_fn, coro_qualname;
+	__u32 a_task_name, a_task_coro, a_coro_iframe, a_frame_code, a_frame_lasti, a_code_adaptive;
 };
 
-/* CPython 3.14: public headers (tools/gen_public_offsets.py) */
-static const struct pyrt_public py314_public = {
+/* clang-format off */
+/* CPython 3.14: Debian's 3.14.10, public headers and DWARF (tools/gen_newpy_offsets.py) */
+static const struct pyrt_newpy py314_newpy = {
 	.minor = 14,
-	.tp_methods = 232,	/* PyTypeObject.tp_methods */
-	.func_code = 48,	/* PyFunctionObject.func_code */
-	.func_name = 32,	/* PyFunctionObject.func_name */
-	.func_qualname = 40,	/* PyFunctionObject.func_qualname */
-	.meth_func = 16,	/* PyMethodObject.im_func */
-	.meth_self = 24,	/* PyMethodObject.im_self */
-	.cfunc_ml = 16,		/* PyCFunctionObject.m_ml */
-	.cfunc_self = 24,	/* PyCFunctionObject.m_self */
+	.tp_methods = 232, /* PyTypeObject.tp_methods */
+	.func_code = 48, /* PyFunctionObject.func_code */
+	.func_name = 32, /* PyFunctionObject.func_name */
+	.func_qualname = 40, /* PyFunctionObject.func_qualname */
+	.meth_func = 16, /* PyMethodObject.im_func */
+	.meth_self = 24, /* PyMethodObject.im_self */
+	.cfunc_ml = 16, /* PyCFunctionObject.m_ml */
+	.cfunc_self = 24, /* PyCFunctionObject.m_self */
 	.str_compact_data = 56, /* sizeof(PyCompactUnicodeObject) */
-	.code_flags = 48,	/* PyCodeObject.co_flags (light mode) */
+	.code_flags = 48, /* PyCodeObject.co_flags (light mode) */
+	.stepwrap_task = 16, /* TaskStepMethWrapper.sw_task */
+	.task_state = 104, /* FutureObj.fut_state (as TaskObj.task_state) */
+	.task_result = 64, /* FutureObj.fut_result */
+	.task_exception = 48, /* FutureObj.fut_exception */
+	.task_fut_waiter = 120, /* TaskObj.task_fut_waiter */
+	.task_context = 144, /* TaskObj.task_context */
+	.partial_fn = 16, /* functools.partial: partialobject.fn */
+	.coro_qualname = 32, /* PyCoroObject.cr_qualname */
+	.a_task_name = 136, /* anchor: .AsyncioDebug's task name */
+	.a_task_coro = 128, /* anchor: .AsyncioDebug's task coroutine */
+	.a_coro_iframe = 72, /* anchor: gen_object.gi_iframe */
+	.a_frame_code = 0, /* anchor: interpreter_frame.executable */
+	.a_frame_lasti = 56, /* anchor: interpreter_frame.instr_ptr */
+	.a_code_adaptive = 208, /* anchor: code_object.co_code_adaptive */
 };
 
-/* CPython 3.15: public headers (tools/gen_public_offsets.py) */
-static const struct pyrt_public py315_public = {
+/* CPython 3.15: Debian's 3.15.2, public headers and DWARF (tools/gen_newpy_offsets.py) */
+static const struct pyrt_newpy py315_newpy = {
 	.minor = 15,
-	.tp_methods = 232,	/* PyTypeObject.tp_methods */
-	.func_code = 48,	/* PyFunctionObject.func_code */
-	.func_name = 32,	/* PyFunctionObject.func_name */
-	.func_qualname = 40,	/* PyFunctionObject.func_qualname */
-	.meth_func = 16,	/* PyMethodObject.im_func */
-	.meth_self = 24,	/* PyMethodObject.im_self */
-	.cfunc_ml = 16,		/* PyCFunctionObject.m_ml */
-	.cfunc_self = 24,	/* PyCFunctionObject.m_self */
+	.tp_methods = 232, /* PyTypeObject.tp_methods */
+	.func_code = 48, /* PyFunctionObject.func_code */
+	.func_name = 32, /* PyFunctionObject.func_name */
+	.func_qualname = 40, /* PyFunctionObject.func_qualname */
+	.meth_func = 16, /* PyMethodObject.im_func */
+	.meth_self = 24, /* PyMethodObject.im_self */
+	.cfunc_ml = 16, /* PyCFunctionObject.m_ml */
+	.cfunc_self = 24, /* PyCFunctionObject.m_self */
 	.str_compact_data = 56, /* sizeof(PyCompactUnicodeObject) */
-	.code_flags = 48,	/* PyCodeObject.co_flags (light mode) */
+	.code_flags = 48, /* PyCodeObject.co_flags (light mode) */
+	.stepwrap_task = 16, /* TaskStepMethWrapper.sw_task */
+	.task_state = 104, /* FutureObj.fut_state (as TaskObj.task_state) */
+	.task_result = 64, /* FutureObj.fut_result */
+	.task_exception = 48, /* FutureObj.fut_exception */
+	.task_fut_waiter = 120, /* TaskObj.task_fut_waiter */
+	.task_context = 144, /* TaskObj.task_context */
+	.partial_fn = 16, /* functools.partial: partialobject.fn */
+	.coro_qualname = 32, /* PyCoroObject.cr_qualname */
+	.a_task_name = 136, /* anchor: .AsyncioDebug's task name */
+	.a_task_coro = 128, /* anchor: .AsyncioDebug's task coroutine */
+	.a_coro_iframe = 72, /* anchor: gen_object.gi_iframe */
+	.a_frame_code = 0, /* anchor: interpreter_frame.executable */
+	.a_frame_lasti = 56, /* anchor: interpreter_frame.instr_ptr */
+	.a_code_adaptive = 208, /* anchor: code_object.co_code_adaptive */
 };
 
-static const struct pyrt_public *const public_tables[] = {&py314_public, &py315_public};
+/* clang-format on */
 
-static const struct pyrt_public *public_find(int minor)
+static const struct pyrt_newpy *const newpy_tables[] = {&py314_newpy, &py315_newpy};
+
+static const struct pyrt_newpy *newpy_find(int minor)
 {
-	for (size_t i = 0; i < sizeof(public_tables) / sizeof(public_tables[0]); i++)
-		if (public_tables[i]->minor == minor)
-			return public_tables[i];
+	for (size_t i = 0; i < sizeof(newpy_tables) / sizeof(newpy_tables[0]); i++)
+		if (newpy_tables[i]->minor == minor)
+			return newpy_tables[i];
 	return NULL;
+}
+
+/* Does this build's table agree with the anchors of the DWARF the table was measured on? */
+static bool newpy_anchored(const struct pyrt_newpy *n, const struct ap_py_offsets *o,
+			   const struct pydebug_asyncio *aio)
+{
+	if (aio && (aio->task_name != n->a_task_name || aio->task_coro != n->a_task_coro))
+		return false;
+	return o->coro_iframe == n->a_coro_iframe && o->frame_code == n->a_frame_code &&
+	       o->frame_lasti == n->a_frame_lasti && o->code_adaptive == n->a_code_adaptive;
+}
+
+/* Full mode's fields, from DWARF, and the Task's name and coroutine where no table is yet. */
+static void newpy_full(const struct pyrt_newpy *n, struct ap_py_offsets *o)
+{
+	o->stepwrap_task = n->stepwrap_task;
+	o->task_state = n->task_state;
+	o->task_result = n->task_result;
+	o->task_exception = n->task_exception;
+	o->task_fut_waiter = n->task_fut_waiter;
+	o->task_context = n->task_context;
+	o->partial_fn = n->partial_fn;
+	o->coro_qualname = n->coro_qualname;
+	if (!o->task_name) {
+		o->task_name = n->a_task_name;
+		o->task_coro = n->a_task_coro;
+	}
 }
 
 /* A field of the debug table into o, or -ENODATA when the table lacks it. */
@@ -389,9 +453,9 @@ static const struct pyrt_public *public_find(int minor)
 	})
 
 int pyrt_offsets__from_debug(const struct pydebug *d, const struct pydebug_asyncio *aio,
-			     struct ap_py_offsets *o, uint32_t *code_flags)
+			     struct ap_py_offsets *o, uint32_t *code_flags, bool *full)
 {
-	const struct pyrt_public *pub = d->major == 3 ? public_find((int)d->minor) : NULL;
+	const struct pyrt_newpy *pub = d->major == 3 ? newpy_find((int)d->minor) : NULL;
 	int err = 0;
 
 	if (!pub)
@@ -438,12 +502,15 @@ int pyrt_offsets__from_debug(const struct pydebug *d, const struct pydebug_async
 		o->task_coro = (__u32)aio->task_coro;
 	}
 	/*
-	 * Left 0, explicitly: no table says where they are. A Task's state,
-	 * result, exception, awaited future and context, the step and wakeup
-	 * wrappers, functools.partial's fn, a coroutine's qualname: full mode's
-	 * fields, which is why these offsets are for light mode only. The key
-	 * of the thread state is the caller's (pyrt_tss.c).
+	 * Full mode's fields (a Task's state, result, exception, awaited future
+	 * and context, the step wrapper's task, functools.partial's fn, a
+	 * coroutine's qualname) are in no table: from DWARF, for a build that
+	 * agrees with it. Otherwise they stay 0, never read: light mode only.
+	 * The key of the thread state is the caller's (pyrt_tss.c).
 	 */
+	*full = newpy_anchored(pub, o, aio);
+	if (*full)
+		newpy_full(pub, o);
 	return 0;
 }
 

@@ -66,8 +66,9 @@ static bool uprobe_possible(const struct pyrt_info *pi, const char **why)
 		return false;
 	}
 	if (pi->light_only) {
-		*why = "full mode does not know this CPython's Task layout yet; --mode light "
-		       "gives its stacks and tasks";
+		*why = "full mode needs this CPython build's Task layout, which its tables do not "
+		       "give and which is known for Debian's builds only; --mode light gives its "
+		       "stacks and tasks";
 		return false;
 	}
 	if (pi->uvloop_path[0] && !(pi->ctx_enter_off && pi->ctx_exit_off && pi->task_step_off)) {
@@ -133,7 +134,8 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		wlog("%s; falling back to the syscall backend (loop lag and blocking calls only)\n",
 		     why);
 	p->backend = tg->uprobe ? "uprobe" : "syscall";
-	if (tg->uprobe && !pi->asyncio_path[0] && !tg->discovered && !tg->early)
+	if (tg->uprobe && !pi->asyncio_path[0] && !pi->asyncio_builtin && !tg->discovered &&
+	    !tg->early)
 		wlog("pid %d (%s): the _asyncio C module is not loaded (a Python without it, or "
 		     "asyncio's pure-Python Task): tasks are not tracked, but callbacks, "
 		     "blocking calls and lag still are\n",

@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """CPython 3.14 and 3.15 as Debian sid ships them (static, stripped), run in
 a chroot of tests/roots/mkroot.py's sid root: the tool reads and checks the
-interpreter's own _Py_DebugOffsets and _asyncio's from the live process.
-By default (full mode, whose uprobe backend does not know these versions'
-Task yet) it traces the loop with the syscall backend: the lag and each
-blocking call with its kind and syscall. In light mode the offsets from
-those tables also give each blocking call its Python stack (file and line,
-through 3.14's tagged frame references and 3.15's thread-local thread
-state) and its task, by name.
+interpreter's own _Py_DebugOffsets and _asyncio's from the live process,
+with the fields they lack from Debian's DWARF. In full mode (the default,
+the uprobe backend) and in light mode: the lag, each blocking call with its
+Python stack (file and line, through 3.14's tagged frame references and
+3.15's thread-local thread state) and its task by name; in full mode also
+every step of the task and the slow ones.
 
     python3 tests/integration/test_newpy.py [--list] [--filter SUBSTR]... [--keep] [-v]
 
@@ -82,7 +81,25 @@ def check_loop_and_sleeps(p, pid, version):
     return sleeps
 
 
+def check_sleeps_attributed(p, sleeps, minor, window_start):
+    """Each sleep has its Python stack and the task named 'sleeper' (its coroutine)."""
+    events = "/usr/lib/python3.%d/asyncio/events.py" % minor
+    mark = marks(os.path.join(TARGETS, "newpy_sleep.py"))["sleep"]
+    names = {t["id"]: t["name"] for t in p["tasks"]}
+    for b in sleeps:
+        check_frames("sleep at %+d ms" % ((b["start_ns"] - window_start) // MS),
+                     b["stack"], 0, [("sleeper", TARGET_IN_ROOT, mark)])
+        check(len(b["stack"]) > 1 and b["stack"][1].startswith("Handle._run (%s:" % events),
+              "frame #1 %r, expected Handle._run in %s", b["stack"][1:2], events)
+        check(names.get(b["task"]) == "sleeper", "the sleep's task %r (%r), expected the"
+              " task named 'sleeper'; tasks %s", b["task"], names.get(b["task"]),
+              sorted(names.values()))
+        check(b["callback"] == "sleeper", "callback %r, expected the coroutine 'sleeper'",
+              b["callback"])
+
+
 def newpy_test(minor):
+    """Full mode (the default): the uprobe backend, every step of the task."""
     def fn(ctx):
         target, pid, version = start_target(ctx, minor)
         tool = start_tool(ctx, pid, duration=3, extra=["-v"])
@@ -93,13 +110,23 @@ def newpy_test(minor):
               tool.tail("stderr", 5))
         check("_asyncio's debug offsets read and checked" in err,
               "the tool did not say it read _asyncio's debug offsets: %s", tool.tail("stderr", 5))
-        check("--mode light gives its stacks and tasks" in err,
-              "the tool did not say why full mode falls back, and what to use: %s",
-              tool.tail("stderr", 5))
+        check("warning" not in err, "the tool warned: %s",
+              [l for l in tool.stderr_lines() if "warning" in l])
         p = the_process(report, pid)
-        check(p["backend"] == "syscall", "backend %r: 3.%d has no uprobe backend yet",
-              p["backend"], minor)
-        check_loop_and_sleeps(p, pid, version)
+        check(p["backend"] == "uprobe", "backend %r, expected uprobe", p["backend"])
+        sleeps = check_loop_and_sleeps(p, pid, version)
+        check_sleeps_attributed(p, sleeps, minor, report["window"]["start_ns"])
+        tasks = [t for t in p["tasks"] if t["name"] == "sleeper"]
+        check(tasks, "no task named 'sleeper': %s", [t["name"] for t in p["tasks"]])
+        t = tasks[0]
+        # a step every 0.3 s, each ~200 ms of it blocked in the sleep
+        check(t["coro"] == "sleeper" and t["state"] == "pending" and t["steps"] >= 5 and
+              t["blocked_ns"] >= 5 * 190 * MS and t["max_step_ns"] >= 190 * MS,
+              "task %s: expected coro sleeper, pending, >= 5 steps of ~200 ms blocked",
+              {k: t[k] for k in ("coro", "state", "steps", "blocked_ns", "max_step_ns")})
+        slow = [s for s in p["slow_callbacks"] if s["task"] == t["id"]]
+        check(len(slow) >= 5 and all(s["duration_ns"] >= 190 * MS for s in slow),
+              "%d slow callbacks of the task (expected its ~200 ms steps)", len(slow))
         target.kill()
     TESTS.append(("newpy-debian-sid-3.%d" % minor, fn))
 
@@ -113,19 +140,7 @@ def newpy_light_test(minor):
         p = the_process(report, pid)
         check(report["config"]["mode"] == "light", "config.mode %r", report["config"]["mode"])
         sleeps = check_loop_and_sleeps(p, pid, version)
-        events = "/usr/lib/python3.%d/asyncio/events.py" % minor
-        mark = marks(os.path.join(TARGETS, "newpy_sleep.py"))["sleep"]
-        names = {t["id"]: t["name"] for t in p["tasks"]}
-        for b in sleeps:
-            check_frames("sleep at %+d ms" % ((b["start_ns"] - report["window"]["start_ns"]) // MS),
-                         b["stack"], 0, [("sleeper", TARGET_IN_ROOT, mark)])
-            check(len(b["stack"]) > 1 and b["stack"][1].startswith("Handle._run (%s:" % events),
-                  "frame #1 %r, expected Handle._run in %s", b["stack"][1:2], events)
-            check(names.get(b["task"]) == "sleeper", "the sleep's task %r (%r), expected the"
-                  " task named 'sleeper'; tasks %s", b["task"], names.get(b["task"]),
-                  sorted(names.values()))
-            check(b["callback"] == "sleeper", "callback %r, expected the coroutine 'sleeper'",
-                  b["callback"])
+        check_sleeps_attributed(p, sleeps, minor, report["window"]["start_ns"])
         target.kill()
     TESTS.append(("newpy-light-debian-sid-3.%d" % minor, fn))
 

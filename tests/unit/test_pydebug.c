@@ -196,7 +196,8 @@ static void test_pydebug_asyncio(void **state)
 
 /*
  * 3.14/3.15's offsets made from their tables: each walk field is the
- * table's; what no table gives is 0, so nothing reads at a guessed offset;
+ * table's; full mode's come from Debian's DWARF only while the tables agree
+ * with its anchors, else they are 0, so nothing reads at a guessed offset;
  * 3.13 (its own DWARF table) and a table lacking a walk field are refused.
  */
 static void from_debug(const char *dfix, const char *afix, int minor)
@@ -206,12 +207,13 @@ static void from_debug(const char *dfix, const char *afix, int minor)
 	struct pydebug d;
 	struct table t;
 	uint32_t flags;
+	bool full;
 
 	load(dfix, &t);
 	assert_int_equal(pydebug__parse(t.b, t.len, &d), 0);
 	load(afix, &t);
 	assert_int_equal(pydebug__parse_asyncio(t.b, t.len, &a), 0);
-	assert_int_equal(pyrt_offsets__from_debug(&d, &a, &o, &flags), 0);
+	assert_int_equal(pyrt_offsets__from_debug(&d, &a, &o, &flags, &full), 0);
 	assert_int_equal(o.version_hex, 0x03000000 | minor << 16);
 	assert_int_equal(o.frame_code, d.off[PD_FRAME_EXECUTABLE]);
 	assert_int_equal(o.frame_back, d.off[PD_FRAME_PREVIOUS]);
@@ -224,19 +226,35 @@ static void from_debug(const char *dfix, const char *afix, int minor)
 	assert_int_equal(o.coro_iframe, d.off[PD_GEN_IFRAME]);
 	assert_int_equal(o.task_name, a.task_name);
 	assert_int_equal(o.task_coro, a.task_coro);
-	assert_int_equal(flags, 48); /* co_flags, from the public headers */
-	/* no table says where these are */
+	assert_int_equal(flags, 48);	       /* co_flags, from the public headers */
+	assert_int_equal(o.rt_autotss_key, 0); /* the caller's, from the code */
+	/* Debian's own build: full mode's fields from its DWARF */
+	assert_true(full);
+	assert_int_equal(o.task_state, 104);
+	assert_int_equal(o.stepwrap_task, 16);
+	assert_int_equal(o.coro_qualname, 32);
+	/* before asyncio is imported (no _asyncio table): the Task's from DWARF too */
+	assert_int_equal(pyrt_offsets__from_debug(&d, NULL, &o, &flags, &full), 0);
+	assert_true(full);
+	assert_int_equal(o.task_name, a.task_name);
+	/* a build whose Task is laid out otherwise: light mode's fields only */
+	a.task_name += 8;
+	assert_int_equal(pyrt_offsets__from_debug(&d, &a, &o, &flags, &full), 0);
+	assert_false(full);
+	assert_int_equal(o.task_name, a.task_name);
 	assert_int_equal(o.task_state, 0);
 	assert_int_equal(o.stepwrap_task, 0);
 	assert_int_equal(o.partial_fn, 0);
 	assert_int_equal(o.coro_qualname, 0);
-	assert_int_equal(o.rt_autotss_key, 0); /* the caller's, from the code */
-	/* without _asyncio's table: no Task fields at all */
-	assert_int_equal(pyrt_offsets__from_debug(&d, NULL, &o, &flags), 0);
-	assert_int_equal(o.task_name, 0);
+	a.task_name -= 8;
+	/* or whose frames are */
+	d.off[PD_FRAME_INSTR_PTR] += 8;
+	assert_int_equal(pyrt_offsets__from_debug(&d, &a, &o, &flags, &full), 0);
+	assert_false(full);
+	assert_int_equal(o.task_state, 0);
 	/* a table without the frame's code: refused, not guessed */
 	d.present &= ~(1ULL << PD_FRAME_EXECUTABLE);
-	assert_int_equal(pyrt_offsets__from_debug(&d, &a, &o, &flags), -ENODATA);
+	assert_int_equal(pyrt_offsets__from_debug(&d, &a, &o, &flags, &full), -ENODATA);
 }
 
 static void test_pydebug_from_debug(void **state)
@@ -245,21 +263,22 @@ static void test_pydebug_from_debug(void **state)
 	struct ap_py_offsets o;
 	struct table t;
 	uint32_t flags;
+	bool full;
 
 	(void)state;
 	from_debug("pydebug_3.14.txt", "pyasync_3.14.txt", 14);
 	from_debug("pydebug_3.15.txt", "pyasync_3.15.txt", 15);
 	load("pydebug_3.13.txt", &t);
 	assert_int_equal(pydebug__parse(t.b, t.len, &d), 0);
-	assert_int_equal(pyrt_offsets__from_debug(&d, NULL, &o, &flags), -ENOTSUP);
+	assert_int_equal(pyrt_offsets__from_debug(&d, NULL, &o, &flags, &full), -ENOTSUP);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pydebug_313),   cmocka_unit_test(test_pydebug_314),
-		cmocka_unit_test(test_pydebug_315),   cmocka_unit_test(test_pydebug_none),
-		cmocka_unit_test(test_pydebug_wrong), cmocka_unit_test(test_pydebug_asyncio),
+		cmocka_unit_test(test_pydebug_313),	   cmocka_unit_test(test_pydebug_314),
+		cmocka_unit_test(test_pydebug_315),	   cmocka_unit_test(test_pydebug_none),
+		cmocka_unit_test(test_pydebug_wrong),	   cmocka_unit_test(test_pydebug_asyncio),
 		cmocka_unit_test(test_pydebug_from_debug),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

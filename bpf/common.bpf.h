@@ -36,6 +36,11 @@ const volatile bool light_mode __weak =
 
 /* Set after load, before attach: the start of the lag sampling grid. */
 __u64 window_start_ns __weak = 0;
+/*
+ * Set as detaching begins: no new syscall is followed, so a call made once
+ * the callback probes are gone is not reported without its task.
+ */
+__u32 tracing_stopped __weak = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

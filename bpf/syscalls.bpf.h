@@ -289,7 +289,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, bool btf)
 	struct ap_thread *t;
 	__s32 fd;
 
-	if (!is_target(tgid) || nr_is_probe(nr))
+	if (!is_target(tgid) || nr_is_probe(nr) || READ_ONCE(tracing_stopped))
 		return 0;
 	now = bpf_ktime_get_ns();
 	t = thread_of(tid, tgid, now, nr);

@@ -141,6 +141,7 @@ struct ap_blocking_sum {
 
 struct ap_process {
 	uint32_t pid;
+	uint32_t ns_pid; /* its pid in its own PID namespace (a container's), else pid */
 	char *comm;
 	char *exe;
 	const char *runtime; /* "cpython", "node", "unknown" */

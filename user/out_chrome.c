@@ -50,6 +50,9 @@ static void chrome_name_meta(struct chrome_ctx *c, const char *what, uint32_t ti
 	jsonw_name(w, "name");
 	if (tid)
 		jsonw_printf(w, "loop %u", tid);
+	else if (c->p->ns_pid && c->p->ns_pid != c->p->pid)
+		jsonw_printf(w, "%s (%u; %u in its PID namespace)", c->p->comm ? c->p->comm : "?",
+			     c->p->pid, c->p->ns_pid);
 	else
 		jsonw_printf(w, "%s (%u)", c->p->comm ? c->p->comm : "?", c->p->pid);
 	jsonw_end_object(w);

@@ -240,7 +240,10 @@ static void html_process_head(const struct html *h)
 
 	fputs("<h2>", f);
 	html__escape(f, p->comm, "?");
-	fprintf(f, " (pid %u)</h2>\n<p class=\"muted\">", p->pid);
+	fprintf(f, " (pid %u", p->pid);
+	if (p->ns_pid && p->ns_pid != p->pid)
+		fprintf(f, "; %u in its PID namespace", p->ns_pid);
+	fputs(")</h2>\n<p class=\"muted\">", f);
 	html__escape(f, p->exe, "-");
 	fputs(", ", f);
 	html__escape(f, p->runtime, "?");

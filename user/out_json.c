@@ -143,6 +143,7 @@ static void json_process(json_writer_t *w, const struct ap_process *p)
 {
 	jsonw_start_object(w);
 	jsonw_uint_field(w, "pid", p->pid);
+	jsonw_uint_field(w, "ns_pid", p->ns_pid ? p->ns_pid : p->pid);
 	jsonw_string_field(w, "comm", p->comm);
 	jsonw_string_field(w, "exe", p->exe);
 	jsonw_string_field(w, "runtime", p->runtime);

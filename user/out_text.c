@@ -276,9 +276,11 @@ static void text_tasks(FILE *f, const struct ap_process *p, size_t top)
 
 static void text_process(FILE *f, const struct ap_report *r, const struct ap_process *p, size_t top)
 {
-	char comm[ESC_MAX], ver[ESC_MAX];
+	char comm[ESC_MAX], ver[ESC_MAX], ns[48] = "";
 
-	fprintf(f, "\nprocess %u %s: %s %s, backend %s\n", p->pid,
+	if (p->ns_pid && p->ns_pid != p->pid)
+		snprintf(ns, sizeof(ns), " (pid %u in its PID namespace)", p->ns_pid);
+	fprintf(f, "\nprocess %u%s %s: %s %s, backend %s\n", p->pid, ns,
 		strutil__term(p->comm, comm, sizeof(comm)), p->runtime ? p->runtime : "unknown",
 		strutil__term(p->runtime_version, ver, sizeof(ver)), p->backend ? p->backend : "-");
 	if (!p->loops.n)

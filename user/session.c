@@ -101,6 +101,7 @@ int session__add_process(struct session *s, const struct session_proc *p)
 			return -ENOMEM;
 	}
 	proc->pid = p->pid;
+	proc->ns_pid = p->ns_pid ? (uint32_t)p->ns_pid : (uint32_t)p->pid;
 	proc->comm = sess_strdup(p->comm);
 	proc->exe = sess_strdup(p->exe);
 	proc->runtime = p->runtime;

@@ -18,6 +18,7 @@ struct session;
 /* What the loader learnt of a process before tracing it. */
 struct session_proc {
 	int pid;
+	int ns_pid; /* its pid in its own PID namespace (NSpid), pid in ours */
 	const char *comm;
 	const char *exe;
 	const char *runtime;	     /* "cpython", "node", "unknown" */

@@ -24,6 +24,7 @@ static int process_copy(struct ap_process *d, const struct ap_process *p)
 	int err = 0;
 
 	d->pid = p->pid;
+	d->ns_pid = p->ns_pid;
 	d->comm = sess_strdup(p->comm);
 	d->exe = sess_strdup(p->exe);
 	d->runtime = p->runtime;

@@ -41,6 +41,32 @@ static char *read_comm(int pid)
 	return strdup(buf);
 }
 
+/* Its pid in the innermost PID namespace it is in (the last of NSpid); 0 when unknown. */
+static int read_ns_pid(int pid)
+{
+	char path[64], line[256];
+	int ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (long v = strtol(p, &end, 10); end != p; v = strtol(p, &end, 10)) {
+			ns = (int)v;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return ns;
+}
+
 static char *read_exe(int pid)
 {
 	char path[64], buf[PATH_MAX];
@@ -218,6 +244,7 @@ int target__open(int pid, const struct target_opts *o, struct target *tg)
 	}
 	tg->proc.comm = tg->comm;
 	tg->proc.exe = tg->exe;
+	tg->proc.ns_pid = read_ns_pid(pid);
 	tg->py = calloc(1, sizeof(*tg->py));
 	if (!tg->py)
 		return -ENOMEM;

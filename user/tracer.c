@@ -253,6 +253,9 @@ void tracer__detach(struct tracer *t)
 {
 	if (!t)
 		return;
+	/* calls already made still end; none begins while the probes go (syscalls.bpf.h) */
+	if (t->skel && t->skel->bss)
+		t->skel->bss->tracing_stopped = 1;
 	/*
 	 * Last attached, first detached: the probes that start a callback go
 	 * in after those that end it (target.c), so they go first, and a

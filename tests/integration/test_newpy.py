@@ -12,6 +12,7 @@ every step of the task and the slow ones.
 
 Runs as root, with harness.py; the root is built by `make roots`.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     MS,
+    TOOL,
     check_frames,
     ROOT,
     TARGETS,
@@ -48,8 +50,10 @@ def sid_root():
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_target(ctx, minor):
-    """newpy_sleep.py under the root's python3.minor: (pid, version, root)."""
+def start_target(ctx, minor, container=False):
+    """newpy_sleep.py under the root's python3.minor: (target, pid, version).
+    container: in its own mount and PID namespaces (unshare), where it is
+    pid 1; pid is then the host's, found by its NSpid."""
     root = sid_root()
     py = "/usr/bin/python3.%d" % minor
     version = subprocess.run(["chroot", root, py, "-c",
@@ -59,9 +63,32 @@ def start_target(ctx, minor):
     tdir = os.path.dirname(root + TARGET_IN_ROOT)
     os.makedirs(tdir, exist_ok=True)
     shutil.copy(os.path.join(TARGETS, "newpy_sleep.py"), tdir)
-    target = Proc(ctx, "target", ["chroot", root, py, TARGET_IN_ROOT, "--seconds", "30"])
+    argv = ["chroot", root, py, TARGET_IN_ROOT, "--seconds", "30"]
+    if container:
+        # --kill-child: the namespace's init goes with unshare when the test kills it
+        argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"] + argv
+    target = Proc(ctx, "target", argv)
     pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
+    if container:
+        check(pid == 1, "the target says it is pid %d in its namespace, expected 1", pid)
+        pid = child_in_namespace(target.pid)
     return target, pid, version
+
+
+def child_in_namespace(parent):
+    """The host pid of parent's child that is pid 1 of its own PID namespace."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % d) as f:
+                st = dict(l.split(":", 1) for l in f if ":" in l)
+        except OSError:
+            continue
+        nspid = st.get("NSpid", "").split()
+        if st.get("PPid", "").strip() == str(parent) and len(nspid) > 1 and nspid[-1] == "1":
+            return int(d)
+    check(False, "no child of unshare (pid %d) is pid 1 of its own PID namespace", parent)
 
 
 def check_loop_and_sleeps(p, pid, version):
@@ -131,6 +158,38 @@ def newpy_test(minor):
     TESTS.append(("newpy-debian-sid-3.%d" % minor, fn))
 
 
+def newpy_container_test(minor):
+    """In its own mount and PID namespaces: --list and --pid find it by its host
+    pid, which every output gives, with ns_pid 1 beside it; full mode as above;
+    system-wide light mode finds it too."""
+    def fn(ctx):
+        target, pid, version = start_target(ctx, minor, container=True)
+        out = subprocess.run([TOOL, "--list"], stdout=subprocess.PIPE, text=True).stdout
+        row = [l.split() for l in out.splitlines() if l.split()[:1] == [str(pid)]]
+        check(row and row[0][2:4] == ["cpython", version], "--list: %s, expected pid %d as"
+              " cpython %s", row, pid, version)
+        tool = start_tool(ctx, pid, duration=3)
+        report = finish_tool(tool, 40)
+        p = the_process(report, pid)
+        check(p["ns_pid"] == 1, "ns_pid %r, expected 1", p.get("ns_pid"))
+        check(p["backend"] == "uprobe", "backend %r, expected uprobe", p["backend"])
+        sleeps = check_loop_and_sleeps(p, pid, version)
+        check_sleeps_attributed(p, sleeps, minor, report["window"]["start_ns"])
+        # system-wide (light mode), limited to the interpreter's name
+        sw = ctx.path("systemwide.json")
+        tool = Proc(ctx, "tool-sw", [TOOL, "--comm", "python3.%d" % minor, "-d", "3",
+                                     "--no-live", "-q", "-o", "json:" + sw])
+        check(tool.wait(60) == 0, "system-wide run failed: %s", tool.tail("stderr", 5))
+        with open(sw) as f:
+            rep = json.load(f)
+        p = the_process(rep, pid)
+        check(p["ns_pid"] == 1, "system-wide: ns_pid %r, expected 1", p.get("ns_pid"))
+        sleeps = check_loop_and_sleeps(p, pid, version)
+        check_sleeps_attributed(p, sleeps, minor, rep["window"]["start_ns"])
+        target.kill()
+    TESTS.append(("newpy-container-debian-sid-3.%d" % minor, fn))
+
+
 def newpy_light_test(minor):
     """--mode light: each sleep with its Python stack and its task, by name."""
     def fn(ctx):
@@ -149,6 +208,8 @@ newpy_test(14)
 newpy_test(15)
 newpy_light_test(14)
 newpy_light_test(15)
+newpy_container_test(14)
+newpy_container_test(15)
 
 
 if __name__ == "__main__":

@@ -217,7 +217,29 @@ static void test_report_json_pretty(void **state)
 	assert_non_null(strstr(buf, "\"le_ns\": null"));
 	assert_non_null(strstr(buf, "\"callbacks\": null"));
 	assert_non_null(strstr(buf, "\"id\": \"0x7f0000001000\""));
+	/* in the tool's PID namespace, ns_pid is pid */
+	assert_non_null(strstr(buf, "\"pid\": 1234,\n      \"ns_pid\": 1234,\n"));
 	assert_int_equal(buf[len - 1], '\n');
+	free(buf);
+	ap_report__free(r);
+}
+
+/* A process in a container: its own namespace's pid beside the host's. */
+static void test_report_ns_pid(void **state)
+{
+	struct ap_report *r = fixture_report();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	r->processes.v[0].ns_pid = 7;
+	assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
+	out_text__write(f, r, &(struct out_opts){.top_n = 5});
+	fclose(f);
+	assert_non_null(strstr(buf, "\"pid\": 1234,\n      \"ns_pid\": 7,\n"));
+	assert_non_null(strstr(buf, "process 1234 (pid 7 in its PID namespace) py"));
 	free(buf);
 	ap_report__free(r);
 }
@@ -450,6 +472,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_report_json_schema, setup_dir, teardown_dir),
 		cmocka_unit_test(test_report_json_pretty),
+		cmocka_unit_test(test_report_ns_pid),
 		cmocka_unit_test_setup_teardown(test_report_save_no_clobber, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_report_file_check, setup_dir, teardown_dir),

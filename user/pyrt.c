@@ -355,6 +355,37 @@ static uint64_t asyncio__find_stripped(struct elf_file *ef, const char *tname, c
 	return 0;
 }
 
+#define SPEC_SLOTS   24 /* offsetof(PyType_Spec, slots) */
+#define SLOT_TP_CALL 50 /* Py_tp_call (typeslots.h, stable ABI) */
+#define SPEC_MAX     64 /* slots looked at before the {0, NULL} that ends them */
+
+/*
+ * 3.12+: _asyncio's types are heap types made from a PyType_Spec, whose
+ * name is tname ("_asyncio.TaskStepMethWrapper"): tp_call is the function
+ * of its Py_tp_call slot. Both live in statically initialised data.
+ */
+static uint64_t asyncio__find_spec(struct elf_file *ef, const char *tname)
+{
+	uint64_t refs[8], slots, fn, off;
+	int32_t id;
+	int n;
+
+	n = elf_file__string_refs(ef, tname, refs, 8);
+	for (int i = 0; i < n && i < 8; i++) {
+		if (elf_file__read_ptr(ef, refs[i] + SPEC_SLOTS, &slots))
+			continue;
+		for (int j = 0; j < SPEC_MAX; j++) {
+			if (elf_file__read(ef, slots + 16 * j, &id, sizeof(id)) || !id)
+				break;
+			if (id == SLOT_TP_CALL &&
+			    !elf_file__read_ptr(ef, slots + 16 * j + 8, &fn) &&
+			    elf_file__is_text(ef, fn) && !elf_file__vaddr_to_off(ef, fn, &off))
+				return off;
+		}
+	}
+	return 0;
+}
+
 static uint64_t asyncio__find(struct elf_file *ef, const char *sym_name, const char *tname,
 			      const char *mname)
 {
@@ -388,13 +419,15 @@ static void pyrt__asyncio(struct pyrt_ctx *c)
 	}
 	out->task_step_off = asyncio__find(ef, "TaskStepMethWrapper_call",
 					   out->minor <= 11 ? "TaskStepMethWrapper" : NULL, NULL);
+	if (!out->task_step_off && out->minor >= 12)
+		out->task_step_off = asyncio__find_spec(ef, "_asyncio.TaskStepMethWrapper");
 	out->task_wakeup_off =
 		asyncio__find(ef, old ? "TaskWakeupMethWrapper_call" : "task_wakeup",
 			      old ? "TaskWakeupMethWrapper" : NULL, old ? NULL : "task_wakeup");
 	if (!out->task_step_off || !out->task_wakeup_off)
 		copy_str(out->asyncio_note, sizeof(out->asyncio_note),
 			 out->minor >= 12
-				 ? "stripped _asyncio with heap types (3.12+): no task hooks"
+				 ? "task hooks not found in _asyncio (3.12+: in its PyType_Spec)"
 				 : "task hooks not found in _asyncio");
 	elf_file__close(ef);
 }

@@ -50,7 +50,7 @@ def sid_root():
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_target(ctx, minor, container=False):
+def start_target(ctx, minor, container=False, uvloop=False):
     """newpy_sleep.py under the root's python3.minor: (target, pid, version).
     container: in its own mount and PID namespaces (unshare), where it is
     pid 1; pid is then the host's, found by its NSpid."""
@@ -63,7 +63,8 @@ def start_target(ctx, minor, container=False):
     tdir = os.path.dirname(root + TARGET_IN_ROOT)
     os.makedirs(tdir, exist_ok=True)
     shutil.copy(os.path.join(TARGETS, "newpy_sleep.py"), tdir)
-    argv = ["chroot", root, py, TARGET_IN_ROOT, "--seconds", "30"]
+    argv = ["chroot", root, py, TARGET_IN_ROOT, "--seconds", "30"] + (["--uvloop"] if uvloop
+                                                                      else [])
     if container:
         # --kill-child: the namespace's init goes with unshare when the test kills it
         argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"] + argv
@@ -91,12 +92,12 @@ def child_in_namespace(parent):
     check(False, "no child of unshare (pid %d) is pid 1 of its own PID namespace", parent)
 
 
-def check_loop_and_sleeps(p, pid, version):
-    """The asyncio loop on the main thread, its lag, the 200 ms sleeps: the sleeps."""
+def check_loop_and_sleeps(p, pid, version, kind="asyncio"):
+    """The loop on the main thread, its lag, the 200 ms sleeps: the sleeps."""
     check(p["runtime"] == "cpython" and p["runtime_version"] == version,
           "runtime %s %s, expected cpython %s", p["runtime"], p["runtime_version"], version)
-    check(p["loops"] and p["loops"][0]["kind"] == "asyncio" and p["loops"][0]["tid"] == pid,
-          "loops %s: expected the asyncio loop on the main thread", p["loops"])
+    check(p["loops"] and p["loops"][0]["kind"] == kind and p["loops"][0]["tid"] == pid,
+          "loops %s: expected the %s loop on the main thread", p["loops"], kind)
     check(p["loops"][0]["lag"]["max_ns"] >= 190 * MS, "lag max %.1f ms < 190 ms",
           p["loops"][0]["lag"]["max_ns"] / MS)
     sleeps = [b for b in p["blocking_calls"]
@@ -108,16 +109,18 @@ def check_loop_and_sleeps(p, pid, version):
     return sleeps
 
 
-def check_sleeps_attributed(p, sleeps, minor, window_start):
-    """Each sleep has its Python stack and the task named 'sleeper' (its coroutine)."""
-    events = "/usr/lib/python3.%d/asyncio/events.py" % minor
+def check_sleeps_attributed(p, sleeps, minor, window_start, caller="Handle._run"):
+    """Each sleep has its Python stack and the task named 'sleeper' (its coroutine).
+    caller: the qualname of the frame below the coroutine's (uvloop runs handles from
+    C: asyncio's Runner.run is next), in asyncio's own files."""
     mark = marks(os.path.join(TARGETS, "newpy_sleep.py"))["sleep"]
     names = {t["id"]: t["name"] for t in p["tasks"]}
     for b in sleeps:
         check_frames("sleep at %+d ms" % ((b["start_ns"] - window_start) // MS),
                      b["stack"], 0, [("sleeper", TARGET_IN_ROOT, mark)])
-        check(len(b["stack"]) > 1 and b["stack"][1].startswith("Handle._run (%s:" % events),
-              "frame #1 %r, expected Handle._run in %s", b["stack"][1:2], events)
+        want = "%s (/usr/lib/python3.%d/asyncio/" % (caller, minor)
+        check(len(b["stack"]) > 1 and b["stack"][1].startswith(want),
+              "frame #1 %r, expected %s...)", b["stack"][1:2], want)
         check(names.get(b["task"]) == "sleeper", "the sleep's task %r (%r), expected the"
               " task named 'sleeper'; tasks %s", b["task"], names.get(b["task"]),
               sorted(names.values()))
@@ -190,6 +193,27 @@ def newpy_container_test(minor):
     TESTS.append(("newpy-container-debian-sid-3.%d" % minor, fn))
 
 
+def newpy_uvloop_test(minor):
+    """uvloop (Debian sid's python3-uvloop), full mode: its dispatch probes found in
+    the stripped interpreter and _asyncio (TaskStepMethWrapper through its
+    PyType_Spec), the task's steps, the sleeps with stack and task."""
+    def fn(ctx):
+        target, pid, version = start_target(ctx, minor, uvloop=True)
+        tool = start_tool(ctx, pid, duration=3)
+        report = finish_tool(tool, 40)
+        p = the_process(report, pid)
+        check(p["backend"] == "uprobe" and p["loops"] and p["loops"][0]["kind"] == "uvloop",
+              "backend %r, loops %s: expected uprobe on uvloop", p["backend"],
+              [l["kind"] for l in p["loops"]])
+        sleeps = check_loop_and_sleeps(p, pid, version, kind="uvloop")
+        check_sleeps_attributed(p, sleeps, minor, report["window"]["start_ns"],
+                                caller="Runner.run")
+        t = [t for t in p["tasks"] if t["name"] == "sleeper"]
+        check(t and t[0]["steps"] >= 5, "task sleeper: %s", t)
+        target.kill()
+    TESTS.append(("newpy-uvloop-debian-sid-3.%d" % minor, fn))
+
+
 def newpy_light_test(minor):
     """--mode light: each sleep with its Python stack and its task, by name."""
     def fn(ctx):
@@ -210,6 +234,7 @@ newpy_light_test(14)
 newpy_light_test(15)
 newpy_container_test(14)
 newpy_container_test(15)
+newpy_uvloop_test(14)  # sid builds uvloop for 3.14 only
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
     mkroot.py --path sid   print its path (building it first if needed)
 
 sid: CPython 3.14 and 3.15 as Debian ships them (statically linked,
-stripped). The root is made with debootstrap (minbase) and reused while
+stripped), with uvloop, aiohttp, FastAPI, uvicorn and httptools. The root is made with debootstrap (minbase) and reused while
 its stamp file lists the same packages; a half-made root is removed and
 made again. $AP_ROOTS_CACHE moves the cache. Standard library only.
 """
@@ -19,7 +19,9 @@ import sys
 CACHE = os.environ.get("AP_ROOTS_CACHE", "/var/cache/asyncprof-roots")
 MIRROR = os.environ.get("AP_ROOTS_MIRROR", "http://deb.debian.org/debian")
 ROOTS = {
-    "sid": ("sid", ["python3.14", "python3.15"]),
+    # uvloop is built for 3.14 only; aiohttp and httptools for both
+    "sid": ("sid", ["python3.14", "python3.15", "python3-uvloop", "python3-aiohttp",
+                    "python3-fastapi", "python3-uvicorn", "python3-httptools"]),
 }
 STAMP = ".asyncprof-root"
 

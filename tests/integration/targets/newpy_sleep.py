@@ -1,6 +1,7 @@
 """An asyncio loop that blocks itself: every 0.3 s a task step calls
 time.sleep(0.2). Prints "ready <pid>", runs --seconds, exits 0.
-Any CPython 3.8+; the newest ones run from a Debian root in a chroot."""
+Any CPython 3.8+; the newest ones run from a Debian root in a chroot.
+--uvloop: on uvloop's loop (Debian sid's python3-uvloop, for 3.14)."""
 import argparse
 import asyncio
 import os
@@ -23,4 +24,10 @@ async def main(seconds):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=30)
-    asyncio.run(main(ap.parse_args().seconds))
+    ap.add_argument("--uvloop", action="store_true", help="run on uvloop's loop")
+    args = ap.parse_args()
+    if args.uvloop:
+        import uvloop
+        uvloop.run(main(args.seconds))
+    else:
+        asyncio.run(main(args.seconds))

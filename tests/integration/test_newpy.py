@@ -15,8 +15,11 @@ Runs as root, with harness.py; the root is built by `make roots`.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
@@ -39,7 +42,8 @@ from marks import marks  # noqa: E402
 
 TESTS = []
 test = registrar(TESTS)
-TARGET_IN_ROOT = "/tmp/asyncprof-test/newpy_sleep.py"
+IN_ROOT = "/tmp/asyncprof-test"
+TARGET_IN_ROOT = IN_ROOT + "/newpy_sleep.py"
 
 
 def sid_root():
@@ -50,30 +54,32 @@ def sid_root():
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_target(ctx, minor, container=False, uvloop=False):
-    """newpy_sleep.py under the root's python3.minor: (target, pid, version).
-    container: in its own mount and PID namespaces (unshare), where it is
-    pid 1; pid is then the host's, found by its NSpid."""
+def start_target(ctx, minor, container=False, uvloop=False, script="newpy_sleep.py",
+                 args=("--seconds", "30")):
+    """script (newpy_sleep.py) under the root's python3.minor: (target, pid,
+    version, ready match). container: in its own mount and PID namespaces
+    (unshare), where it is pid 1; pid is then the host's, found by its NSpid."""
     root = sid_root()
     py = "/usr/bin/python3.%d" % minor
     version = subprocess.run(["chroot", root, py, "-c",
                               "import platform; print(platform.python_version())"],
                              stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
-    # the target's file inside the root, where the chrooted interpreter sees it
+    # the target's files inside the root, where the chrooted interpreter sees them
     tdir = os.path.dirname(root + TARGET_IN_ROOT)
     os.makedirs(tdir, exist_ok=True)
-    shutil.copy(os.path.join(TARGETS, "newpy_sleep.py"), tdir)
-    argv = ["chroot", root, py, TARGET_IN_ROOT, "--seconds", "30"] + (["--uvloop"] if uvloop
-                                                                      else [])
+    shutil.copy(os.path.join(TARGETS, script), tdir)
+    argv = ["chroot", root, py, os.path.join(IN_ROOT, script)] + list(args) + (
+        ["--uvloop"] if uvloop else [])
     if container:
         # --kill-child: the namespace's init goes with unshare when the test kills it
         argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"] + argv
     target = Proc(ctx, "target", argv)
-    pid = int(target.wait_line("stdout", r"^ready (\d+)", 20).group(1))
+    ready = target.wait_line("stdout", r"^ready (\d+)(?: (\d+))?", 30)
+    pid = int(ready.group(1))
     if container:
         check(pid == 1, "the target says it is pid %d in its namespace, expected 1", pid)
         pid = child_in_namespace(target.pid)
-    return target, pid, version
+    return target, pid, version, ready
 
 
 def child_in_namespace(parent):
@@ -131,7 +137,7 @@ def check_sleeps_attributed(p, sleeps, minor, window_start, caller="Handle._run"
 def newpy_test(minor):
     """Full mode (the default): the uprobe backend, every step of the task."""
     def fn(ctx):
-        target, pid, version = start_target(ctx, minor)
+        target, pid, version, _ = start_target(ctx, minor)
         tool = start_tool(ctx, pid, duration=3, extra=["-v"])
         report = finish_tool(tool, 40)
         err = "\n".join(tool.stderr_lines())
@@ -166,7 +172,7 @@ def newpy_container_test(minor):
     pid, which every output gives, with ns_pid 1 beside it; full mode as above;
     system-wide light mode finds it too."""
     def fn(ctx):
-        target, pid, version = start_target(ctx, minor, container=True)
+        target, pid, version, _ = start_target(ctx, minor, container=True)
         out = subprocess.run([TOOL, "--list"], stdout=subprocess.PIPE, text=True).stdout
         row = [l.split() for l in out.splitlines() if l.split()[:1] == [str(pid)]]
         check(row and row[0][2:4] == ["cpython", version], "--list: %s, expected pid %d as"
@@ -198,7 +204,7 @@ def newpy_uvloop_test(minor):
     the stripped interpreter and _asyncio (TaskStepMethWrapper through its
     PyType_Spec), the task's steps, the sleeps with stack and task."""
     def fn(ctx):
-        target, pid, version = start_target(ctx, minor, uvloop=True)
+        target, pid, version, _ = start_target(ctx, minor, uvloop=True)
         tool = start_tool(ctx, pid, duration=3)
         report = finish_tool(tool, 40)
         p = the_process(report, pid)
@@ -214,10 +220,72 @@ def newpy_uvloop_test(minor):
     TESTS.append(("newpy-uvloop-debian-sid-3.%d" % minor, fn))
 
 
+def wait_port(port, timeout):
+    """Until the service accepts connections on port."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            check(time.monotonic() < deadline, "nothing listens on port %d after %d s", port,
+                  timeout)
+            time.sleep(0.1)
+
+
+def get_all(port, n):
+    """n GET /block, one after the other (each blocks the loop 100 ms)."""
+    for _ in range(n):
+        with urllib.request.urlopen("http://127.0.0.1:%d/block" % port, timeout=10) as r:
+            check(r.status == 200, "GET /block: %d", r.status)
+
+
+def task_at(p, tid, ns):
+    """The task of id tid running at ns, the last to start before it: a finished
+    Task's address comes back for a new one (each request has its own), so an id
+    alone may name several."""
+    c = [t for t in p["tasks"] if t["id"] == tid and t["first_run_ns"] <= ns]
+    return max(c, key=lambda t: t["first_run_ns"]) if c else None
+
+
+def newpy_web_test(minor, framework, handler_mark, handler, task_coro):
+    """A web service in its own namespaces, full mode: each request's blocking
+    time.sleep with its stack down to the handler and the request's task
+    (task_coro: the framework's coroutine that runs a request)."""
+    def fn(ctx):
+        target, pid, version, ready = start_target(
+            ctx, minor, container=True, script="web_block.py",
+            args=("--framework", framework, "--seconds", "60"))
+        port = int(ready.group(2))
+        wait_port(port, 30)
+        get_all(port, 1)  # up and serving: the first request warms it up
+        tool = start_tool(ctx, pid, duration=4)
+        get_all(port, 8)
+        report = finish_tool(tool, 40)
+        p = the_process(report, pid)
+        check(p["backend"] == "uprobe", "backend %r, expected uprobe", p["backend"])
+        sleeps = [b for b in p["blocking_calls"] if b["kind"] == "sleep"
+                  and 95 * MS <= b["duration_ns"] <= 300 * MS and b["tid"] == pid]
+        check(len(sleeps) >= 8, "%d sleeps of ~100 ms for 8 requests: %s", len(sleeps),
+              [(b["kind"], b["syscall"], b["duration_ns"] // MS)
+               for b in p["blocking_calls"]][:10])
+        marks_ = marks(os.path.join(TARGETS, "web_block.py"))
+        script = IN_ROOT + "/web_block.py"
+        for b in sleeps:
+            check_frames("request sleep", b["stack"], 0,
+                         [("blocking_work", script, marks_["web_sleep"]),
+                          (handler, script, marks_[handler_mark])])
+            t = task_at(p, b["task"], b["start_ns"])
+            check(t and t["coro"] == task_coro, "the sleep's task %s, expected one running %s",
+                  t and {k: t[k] for k in ("name", "coro")}, task_coro)
+        target.kill()
+    TESTS.append(("newpy-%s-debian-sid-3.%d" % (framework, minor), fn))
+
+
 def newpy_light_test(minor):
     """--mode light: each sleep with its Python stack and its task, by name."""
     def fn(ctx):
-        target, pid, version = start_target(ctx, minor)
+        target, pid, version, _ = start_target(ctx, minor)
         tool = start_tool(ctx, pid, duration=3, extra=["--mode", "light"])
         report = finish_tool(tool, 40)
         p = the_process(report, pid)
@@ -235,6 +303,11 @@ newpy_light_test(15)
 newpy_container_test(14)
 newpy_container_test(15)
 newpy_uvloop_test(14)  # sid builds uvloop for 3.14 only
+for _minor in (14, 15):
+    newpy_web_test(_minor, "fastapi", "fastapi_handler", "serve_fastapi.<locals>.block",
+                   "RequestResponseCycle.run_asgi")
+    newpy_web_test(_minor, "aiohttp", "aiohttp_handler", "serve_aiohttp.<locals>.block",
+                   "RequestHandler.start")
 
 
 if __name__ == "__main__":

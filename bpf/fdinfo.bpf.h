@@ -59,7 +59,10 @@ static __always_inline __u32 file_type(struct file *f, umode_t *modep)
 /*
  * Path components of f, leaf first, each NUL-terminated, crossing mount
  * points up to the root, into r->detail; sets r->detail_len. Writes at
- * most AP_DETAIL_USE bytes.
+ * most AP_DETAIL_USE bytes. The path is the one the thread sees, as
+ * d_path gives it: it ends at the thread's root (a chroot's, a
+ * container's), and a mount is crossed at its own root dentry, which for
+ * a bind mount of a directory is not its file system's root.
  *
  * The running length lives in r->detail_len, stored and loaded again each
  * component (volatile: the compiler must not keep it in a register). A
@@ -71,9 +74,12 @@ static __always_inline __u32 file_type(struct file *f, umode_t *modep)
  */
 static __always_inline void file_path(struct file *f, struct ap_rec_blocking *r)
 {
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
 	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
 	struct mount *m = container_of(vm, struct mount, mnt);
+	struct dentry *root_d = BPF_CORE_READ(task, fs, root.dentry);
+	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
 	volatile __u32 *lenp = &r->detail_len;
 	__u32 off;
 
@@ -83,7 +89,9 @@ static __always_inline void file_path(struct file *f, struct ap_rec_blocking *r)
 		const unsigned char *name;
 		long n;
 
-		if (d == parent) {
+		if (d == root_d && &m->mnt == root_m)
+			break;
+		if (d == parent || d == BPF_CORE_READ(m, mnt.mnt_root)) {
 			struct mount *mp = BPF_CORE_READ(m, mnt_parent);
 
 			if (mp == m)

@@ -9,7 +9,7 @@
 /* context_run is a few hundred bytes; a larger frame means a misread. */
 #define MAX_FRAME 4096
 
-static bool writes_rsp(csh h, cs_insn *in)
+static bool writes_reg(csh h, cs_insn *in, x86_reg reg)
 {
 	cs_regs rd, wr;
 	uint8_t nrd = 0, nwr = 0;
@@ -17,9 +17,35 @@ static bool writes_rsp(csh h, cs_insn *in)
 	if (cs_regs_access(h, in, rd, &nrd, wr, &nwr))
 		return true; /* cannot tell: assume it does */
 	for (int i = 0; i < nwr; i++)
-		if (wr[i] == X86_REG_RSP)
+		if (wr[i] == reg)
 			return true;
 	return false;
+}
+
+static bool writes_rsp(csh h, cs_insn *in)
+{
+	return writes_reg(h, in, X86_REG_RSP);
+}
+
+/*
+ * The stack pointer followed along a path, relative to the entry's, and
+ * what rbp holds when it is a frame pointer (mov %rsp,%rbp), for the
+ * leave of a frame-pointer build (Debian's 3.14+).
+ */
+struct sp_state {
+	int64_t sp;
+	int64_t rbp; /* the sp that rbp holds, when rbp_set */
+	bool rbp_set;
+};
+
+/* mov %rsp,%rbp */
+static bool is_frame_setup(const cs_insn *in)
+{
+	const cs_x86 *x = &in->detail->x86;
+
+	return in->id == X86_INS_MOV && x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
+	       x->operands[0].reg == X86_REG_RBP && x->operands[1].type == X86_OP_REG &&
+	       x->operands[1].reg == X86_REG_RSP;
 }
 
 static bool is_rsp_imm(const cs_insn *in)
@@ -40,17 +66,35 @@ static uint64_t direct_target(const cs_insn *in)
 }
 
 /*
- * Stack pointer change of in, relative to the entry's, into *sp. false when
- * it moves the stack pointer in a way not followed (lea, mov, leave, and).
+ * Stack pointer change of in, relative to the entry's, into st. false when
+ * it moves the stack pointer in a way not followed (lea, mov, and; a leave
+ * without a known frame pointer).
  */
-static bool follow_sp(csh h, cs_insn *in, int64_t *sp)
+static bool follow_sp(csh h, cs_insn *in, struct sp_state *st)
 {
+	if (is_frame_setup(in)) {
+		st->rbp = st->sp;
+		st->rbp_set = true;
+		return true;
+	}
+	if (in->id != X86_INS_LEAVE && writes_reg(h, in, X86_REG_RBP) && in->id != X86_INS_POP)
+		st->rbp_set = false;
 	switch (in->id) {
 	case X86_INS_PUSH:
-		*sp -= 8;
+		st->sp -= 8;
 		return true;
 	case X86_INS_POP:
-		*sp += 8;
+		if (in->detail->x86.op_count == 1 &&
+		    in->detail->x86.operands[0].type == X86_OP_REG &&
+		    in->detail->x86.operands[0].reg == X86_REG_RBP)
+			st->rbp_set = false;
+		st->sp += 8;
+		return true;
+	case X86_INS_LEAVE: /* mov %rbp,%rsp; pop %rbp */
+		if (!st->rbp_set)
+			return false;
+		st->sp = st->rbp + 8;
+		st->rbp_set = false;
 		return true;
 	case X86_INS_CALL:
 	case X86_INS_RET:
@@ -60,7 +104,7 @@ static bool follow_sp(csh h, cs_insn *in, int64_t *sp)
 		if (is_rsp_imm(in)) {
 			int64_t imm = in->detail->x86.operands[1].imm;
 
-			*sp += in->id == X86_INS_SUB ? -imm : imm;
+			st->sp += in->id == X86_INS_SUB ? -imm : imm;
 			return true;
 		}
 		break;
@@ -83,23 +127,23 @@ static bool is_branch(csh h, cs_insn *in)
  */
 static int main_path(csh h, cs_insn *ins, size_t n, size_t *ret, int *end, int64_t *end_sp)
 {
-	int64_t sp = 0;
+	struct sp_state st = {0};
 	int calls = 0;
 
 	*end = -1;
 	for (size_t i = 0; i < n; i++) {
 		if (ins[i].id == X86_INS_RET) {
 			*ret = i;
-			return sp == 0 ? 0 : -EINVAL;
+			return st.sp == 0 ? 0 : -EINVAL;
 		}
 		if (ins[i].id == X86_INS_CALL) {
-			if (direct_target(&ins[i]) && calls && sp < 0) {
+			if (direct_target(&ins[i]) && calls && st.sp < 0) {
 				*end = (int)i;
-				*end_sp = sp;
+				*end_sp = st.sp;
 			}
 			calls++;
 		}
-		if (!follow_sp(h, &ins[i], &sp) || sp > 0 || sp < -MAX_FRAME)
+		if (!follow_sp(h, &ins[i], &st) || st.sp > 0 || st.sp < -MAX_FRAME)
 			return -EINVAL;
 	}
 	return -ENOENT;

@@ -69,6 +69,35 @@ def pyenv(minor):
     return hits[-1] if hits else None
 
 
+SID_WRAPPER = """#!/bin/sh
+# Debian sid's python3.%(minor)d in %(root)s, chrooted, in a mount namespace of
+# its own where %(repo)s is bind-mounted at its own path: the tests' targets and
+# ground-truth files are where the tests put them. Same pid: exec all the way.
+exec unshare --mount sh -c 'mkdir -p "$1$2" && mount --bind "$2" "$1$2" && shift 2 &&
+    exec chroot "%(root)s" /usr/bin/python3.%(minor)d "$@"' sh "%(root)s" "%(repo)s" "$@"
+"""
+
+
+def sid_root():
+    """The Debian sid root of tests/roots/mkroot.py (built by make roots, else now)."""
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "roots", "mkroot.py"),
+                          "--path", "sid"], stdout=subprocess.PIPE, text=True)
+    check(out.returncode == 0, "no sid root (tests/roots/mkroot.py sid failed)")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def sid_python(minor):
+    """Debian sid's CPython 3.<minor> as a command (a wrapper, see SID_WRAPPER) that
+    runs the suites' targets unchanged, in its own mount namespace."""
+    path = os.path.join(ROOT, ".output", "sid", "python3.%d" % minor)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(SID_WRAPPER % {"minor": minor, "root": sid_root(), "repo": ROOT})
+    os.chmod(path + ".tmp", 0o755)
+    os.replace(path + ".tmp", path)
+    return path
+
+
 def need_exe(path, what):
     if not path or not os.access(path, os.X_OK):
         raise Skip("%s not installed (%s)" % (what, path))

@@ -16,6 +16,7 @@ from harness import (  # noqa: E402
     registrar,
     main_for,
     DEBIAN_PY,
+    sid_python,
     MS,
     NODE,
     Proc,
@@ -62,6 +63,9 @@ for _minor in (8, 9, 10, 11, 12, 13):
     blocking_test("blocking-pyenv-3.%d" % _minor, (lambda m: lambda: pyenv(m))(_minor))
 blocking_test("blocking-debian-3.11", lambda: DEBIAN_PY)
 blocking_test("blocking-debian-3.11-uvloop", lambda: DEBIAN_PY, uvloop=True)
+for _minor in (14, 15):
+    blocking_test("blocking-debian-sid-3.%d" % _minor, (lambda m: lambda: sid_python(m))(_minor))
+blocking_test("blocking-debian-sid-3.14-uvloop", lambda: sid_python(14), uvloop=True)
 blocking_test("blocking-all-ops-pyenv-3.11", lambda: pyenv(11), case="all")
 blocking_test("blocking-raw-tp-debian-3.11", lambda: DEBIAN_PY, raw_tp=True)
 

@@ -100,6 +100,18 @@ def t_first_pyenv(ctx):
     check_first_callbacks(ctx, [py, FIRST])
 
 
+@test("launch-first-callbacks-debian-sid-3.14")
+def t_first_sid314(ctx):
+    """Debian sid's 3.14 through unshare and chroot (exec all the way): probed from
+    its first callback, as the interpreter the last exec runs."""
+    check_first_callbacks(ctx, [harness.sid_python(14), FIRST])
+
+
+@test("launch-first-callbacks-debian-sid-3.15")
+def t_first_sid315(ctx):
+    check_first_callbacks(ctx, [harness.sid_python(15), FIRST])
+
+
 @test("launch-through-env")
 def t_through_env(ctx):
     """env(1) execs the interpreter: the second exec is the one probed."""

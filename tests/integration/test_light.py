@@ -139,6 +139,10 @@ def light_test(name, py_fn, uvloop=False):
 
 light_test("light-debian-3.11", lambda: harness.DEBIAN_PY)
 light_test("light-debian-3.11-uvloop", lambda: harness.DEBIAN_PY, uvloop=True)
+for _minor in (14, 15):
+    light_test("light-debian-sid-3.%d" % _minor,
+               (lambda m: lambda: harness.sid_python(m))(_minor))
+light_test("light-debian-sid-3.14-uvloop", lambda: harness.sid_python(14), uvloop=True)
 for _minor in (8, 10, 12, 13):
     light_test("light-pyenv-3.%d" % _minor, (lambda m: lambda: harness.pyenv(m))(_minor))
 

@@ -33,6 +33,7 @@ from harness import (  # noqa: E402
     finish_tool,
     main_for,
     registrar,
+    sid_root,
     start_tool,
     the_process,
 )
@@ -44,14 +45,6 @@ TESTS = []
 test = registrar(TESTS)
 IN_ROOT = "/tmp/asyncprof-test"
 TARGET_IN_ROOT = IN_ROOT + "/newpy_sleep.py"
-
-
-def sid_root():
-    """The sid root (built by make roots, else now)."""
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "roots", "mkroot.py"),
-                          "--path", "sid"], stdout=subprocess.PIPE, text=True)
-    check(out.returncode == 0, "no sid root (tests/roots/mkroot.py sid failed)")
-    return out.stdout.strip().splitlines()[-1]
 
 
 def start_target(ctx, minor, container=False, uvloop=False, script="newpy_sleep.py",

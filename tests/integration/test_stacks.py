@@ -19,6 +19,7 @@ from harness import (  # noqa: E402
     registrar,
     main_for,
     DEBIAN_PY,
+    sid_python,
     MS,
     TARGETS,
     check,
@@ -98,6 +99,8 @@ def stacks_test(name, py_fn):
 for _minor in (8, 9, 10, 11, 12, 13):
     stacks_test("stacks-pyenv-3.%d" % _minor, (lambda m: lambda: pyenv(m))(_minor))
 stacks_test("stacks-debian-3.11", lambda: DEBIAN_PY)
+for _minor in (14, 15):
+    stacks_test("stacks-debian-sid-3.%d" % _minor, (lambda m: lambda: sid_python(m))(_minor))
 
 
 
@@ -157,6 +160,8 @@ def gil_test(name, py_fn):
 for _minor in (8, 9, 10, 11, 12, 13):
     gil_test("gil-pyenv-3.%d" % _minor, (lambda m: lambda: pyenv(m))(_minor))
 gil_test("gil-debian-3.11", lambda: DEBIAN_PY)
+for _minor in (14, 15):
+    gil_test("gil-debian-sid-3.%d" % _minor, (lambda m: lambda: sid_python(m))(_minor))
 
 
 if __name__ == "__main__":

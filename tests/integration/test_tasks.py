@@ -19,6 +19,7 @@ from harness import (  # noqa: E402
     registrar,
     main_for,
     DEBIAN_PY,
+    sid_python,
     MS,
     Proc,
     Skip,
@@ -211,6 +212,9 @@ tasks_test("tasks-debian-3.11", lambda: DEBIAN_PY)
 tasks_test("tasks-pyenv-3.11-uretprobe", lambda: pyenv(11), ends="ret")
 tasks_test("tasks-debian-3.11-uretprobe", lambda: DEBIAN_PY, ends="ret")
 tasks_test("tasks-debian-3.11-uvloop", lambda: DEBIAN_PY, uvloop=True)
+for _minor in (14, 15):
+    tasks_test("tasks-debian-sid-3.%d" % _minor, (lambda m: lambda: sid_python(m))(_minor))
+tasks_test("tasks-debian-sid-3.14-uvloop", lambda: sid_python(14), uvloop=True)
 
 
 

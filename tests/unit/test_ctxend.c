@@ -2,8 +2,8 @@
 /*
  * context_run's end points (user/ctxend.c) on hand-assembled x86-64 code
  * shaped like the builds we trace: pyenv's (a tp_call path that jumps back
- * past the end call) and Debian's (outlined enter, call and exit), and
- * code the finder must refuse.
+ * past the end call), Debian's (outlined enter, call and exit) and Debian
+ * 3.14+'s frame-pointer builds (leave), and code the finder must refuse.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,7 +53,30 @@ static const uint8_t debian_like[] = {
 	0x41, 0x5e, /* 15 pop r14 */
 	0xc3,	    /* 17 ret */
 };
+/* Debian 3.14+ shape: a frame-pointer build that ends with leave (3.15's context_run). */
+static const uint8_t debian_fp_like[] = {
+	0x55,		  /* 00 push rbp */
+	0x48, 0x89, 0xe5, /* 01 mov rbp, rsp */
+	0x48, 0x83, 0xec, 0x30, /* 04 sub rsp, 0x30 */
+	CALL_REL,	  /* 08 _PyContext_Enter */
+	CALL_RAX,	  /* 0d the callback's vectorcall */
+	CALL_REL,	  /* 0f _Py_CheckFunctionResult */
+	CALL_REL,	  /* 14 _PyContext_Exit: the end point, the last call */
+	0xc9,		  /* 19 leave */
+	0xc3,		  /* 1a ret */
+};
 /* clang-format on */
+
+static void test_ctxend_frame_pointer(void **state)
+{
+	struct ctxend ce;
+
+	(void)state;
+	assert_int_equal(ctxend__find(debian_fp_like, sizeof(debian_fp_like), &ce), 0);
+	assert_int_equal(ce.n, 1);
+	assert_int_equal(ce.at[0], 0x14);
+	assert_int_equal(ce.sp_off, 8 + 0x30);
+}
 
 static void test_ctxend_pyenv_shape(void **state)
 {
@@ -95,11 +118,16 @@ static void test_ctxend_refused(void **state)
 	static const uint8_t one_call[] = {0x55, CALL_REL, 0x5d, 0xc3};
 	/* unbalanced: the stack at ret is not the entry's */
 	static const uint8_t unbalanced[] = {0x55, CALL_RAX, CALL_REL, 0xc3};
-	/* leave moves rsp in a way not followed */
+	/* leave with no frame pointer set: rsp is not followed */
 	static const uint8_t leave[] = {
-		0x55,	  0x48,	    0x89, 0xe5, /* push rbp; mov rbp, rsp */
-		0x48,	  0x83,	    0xec, 0x10, /* sub rsp, 0x10 */
-		CALL_RAX, CALL_REL, 0xc9, 0xc3, /* call rax; call; leave; ret */
+		0x55,	  0x48,	    0x83, 0xec, 0x10, /* push rbp; sub rsp, 0x10 */
+		CALL_RAX, CALL_REL, 0xc9, 0xc3,	      /* call rax; call; leave; ret */
+	};
+	/* the frame pointer overwritten before leave (mov rbp, rax) */
+	static const uint8_t rbp_lost[] = {
+		0x55,	  0x48,	    0x89, 0xe5,	      /* push rbp; mov rbp, rsp */
+		CALL_RAX, CALL_REL, 0x48, 0x89, 0xc5, /* call rax; call; mov rbp, rax */
+		0xc9,	  0xc3,			      /* leave; ret */
 	};
 	/* garbage: 0x06 (push es) is invalid in 64-bit mode */
 	static const uint8_t bad[] = {0x06, 0x06, 0x06, 0xc3};
@@ -109,6 +137,7 @@ static void test_ctxend_refused(void **state)
 	assert_int_equal(ctxend__find(one_call, sizeof(one_call), &ce), -ENOENT);
 	assert_int_equal(ctxend__find(unbalanced, sizeof(unbalanced), &ce), -EINVAL);
 	assert_int_equal(ctxend__find(leave, sizeof(leave), &ce), -EINVAL);
+	assert_int_equal(ctxend__find(rbp_lost, sizeof(rbp_lost), &ce), -EINVAL);
 	assert_int_equal(ctxend__find(bad, sizeof(bad), &ce), -ENOENT);
 	assert_int_equal(ce.n, 0);
 }
@@ -118,6 +147,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ctxend_pyenv_shape),
 		cmocka_unit_test(test_ctxend_debian_shape),
+		cmocka_unit_test(test_ctxend_frame_pointer),
 		cmocka_unit_test(test_ctxend_truncated),
 		cmocka_unit_test(test_ctxend_refused),
 	};

@@ -176,7 +176,7 @@ valgrind: asyncprof-bpf
 # FUZZ_TIME seconds, one at a time, niced; the corpus grows in .output/fuzz/, seeds stay small.
 FUZZ_TIME    ?= 60
 FUZZ_TARGETS := elfsym procmaps methods pystack records pydebug
-FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets pyrt_probe pyrt_tss pydebug ctxend pystack pyline strutil model)
+FUZZ_MODS    := $(patsubst %,user/%.c,elfsym procmaps pyrt pyrt_offsets pyrt_probe pyrt_tss pythread pydebug ctxend pystack pyline strutil model)
 FUZZ_BINS    := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf -Ifuzz \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

@@ -18,6 +18,55 @@
 #define AP_FRAME_CODE(f) ((f)&0xffffffffffffULL) /* code object address of a packed frame */
 #define AP_FRAME_POS(f)	 ((f) >> 48)		 /* its instruction position (pyline.h) */
 
+enum ap_arg_kind { AP_ARG_NONE, AP_ARG_FD0, AP_ARG_PATH0, AP_ARG_PATH1 };
+
+/*
+ * Which argument of x86-64 syscall nr names the object it waits on: BPF
+ * describes it at the call's exit, userspace for a call still in flight.
+ */
+static inline __attribute__((always_inline)) enum ap_arg_kind ap_nr_arg_kind(__u32 nr)
+{
+	switch (nr) {
+	case 0 ... 1:	  /* read, write */
+	case 5:		  /* fstat */
+	case 8:		  /* lseek */
+	case 16 ... 20:	  /* ioctl, pread64, pwrite64, readv, writev */
+	case 40:	  /* sendfile */
+	case 42 ... 48:	  /* connect .. shutdown */
+	case 72 ... 75:	  /* fcntl, flock, fsync, fdatasync */
+	case 77:	  /* ftruncate */
+	case 217:	  /* getdents64 */
+	case 275 ... 277: /* splice, tee, sync_file_range */
+	case 285:	  /* fallocate */
+	case 288:	  /* accept4 */
+	case 295 ... 296: /* preadv, pwritev */
+	case 299:	  /* recvmmsg */
+	case 307:	  /* sendmmsg */
+	case 326 ... 328: /* copy_file_range, preadv2, pwritev2 */
+		return AP_ARG_FD0;
+	case 2:		/* open */
+	case 4:		/* stat */
+	case 6:		/* lstat */
+	case 21:	/* access */
+	case 59:	/* execve */
+	case 76:	/* truncate */
+	case 82 ... 87: /* rename .. unlink */
+		return AP_ARG_PATH0;
+	case 257 ... 258: /* openat, mkdirat */
+	case 262 ... 264: /* newfstatat, unlinkat, renameat */
+	case 267:	  /* readlinkat */
+	case 269:	  /* faccessat */
+	case 316:	  /* renameat2 */
+	case 322:	  /* execveat */
+	case 332:	  /* statx */
+	case 437:	  /* openat2 */
+	case 439:	  /* faccessat2 */
+		return AP_ARG_PATH1;
+	default:
+		return AP_ARG_NONE;
+	}
+}
+
 /* Kinds of ring-buffer records; every record starts with struct ap_rec_hdr. */
 enum ap_rec_type {
 	AP_REC_BUSY = 1,     /* a busy interval of a loop thread that covers a lag grid point */

@@ -22,14 +22,14 @@ __noinline int blocking_detail(void)
 
 	if (!r)
 		return 0;
-	switch (nr_arg_kind(r->syscall_nr)) {
-	case ARG_FD0:
+	switch (ap_nr_arg_kind(r->syscall_nr)) {
+	case AP_ARG_FD0:
 		fd_describe((int)r->args[0], r);
 		return 0;
-	case ARG_PATH0:
+	case AP_ARG_PATH0:
 		path = (const char *)r->args[0];
 		break;
-	case ARG_PATH1:
+	case AP_ARG_PATH1:
 		path = (const char *)r->args[1];
 		break;
 	default:

@@ -29,8 +29,6 @@
 #define NR_UPROBE	  336
 #define AP_LOOP_MIN_POLLS 2 /* consecutive polls on one epfd that make a loop */
 
-enum arg_kind { ARG_NONE, ARG_FD0, ARG_PATH0, ARG_PATH1 };
-
 /*
  * A field of a tracepoint argument: tp_btf programs load it directly, raw_tp
  * ones (older kernels) through bpf_probe_read_kernel. Every syscall of the
@@ -48,50 +46,6 @@ static __always_inline bool nr_is_probe(__u32 nr)
 static __always_inline bool nr_is_poll(__u32 nr)
 {
 	return nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT || nr == NR_EPOLL_PWAIT2;
-}
-
-/* Which argument names the object the syscall waits on. */
-static __always_inline enum arg_kind nr_arg_kind(__u32 nr)
-{
-	switch (nr) {
-	case 0 ... 1:	  /* read, write */
-	case 5:		  /* fstat */
-	case 8:		  /* lseek */
-	case 16 ... 20:	  /* ioctl, pread64, pwrite64, readv, writev */
-	case 40:	  /* sendfile */
-	case 42 ... 48:	  /* connect .. shutdown */
-	case 72 ... 75:	  /* fcntl, flock, fsync, fdatasync */
-	case 77:	  /* ftruncate */
-	case 217:	  /* getdents64 */
-	case 275 ... 277: /* splice, tee, sync_file_range */
-	case 285:	  /* fallocate */
-	case 288:	  /* accept4 */
-	case 295 ... 296: /* preadv, pwritev */
-	case 299:	  /* recvmmsg */
-	case 307:	  /* sendmmsg */
-	case 326 ... 328: /* copy_file_range, preadv2, pwritev2 */
-		return ARG_FD0;
-	case 2:		/* open */
-	case 4:		/* stat */
-	case 6:		/* lstat */
-	case 21:	/* access */
-	case 59:	/* execve */
-	case 76:	/* truncate */
-	case 82 ... 87: /* rename .. unlink */
-		return ARG_PATH0;
-	case 257 ... 258: /* openat, mkdirat */
-	case 262 ... 264: /* newfstatat, unlinkat, renameat */
-	case 267:	  /* readlinkat */
-	case 269:	  /* faccessat */
-	case 316:	  /* renameat2 */
-	case 322:	  /* execveat */
-	case 332:	  /* statx */
-	case 437:	  /* openat2 */
-	case 439:	  /* faccessat2 */
-		return ARG_PATH1;
-	default:
-		return ARG_NONE;
-	}
 }
 
 /*

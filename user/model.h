@@ -128,6 +128,7 @@ struct ap_blocking {
 	struct ap_stack native_stack; /* native frames, innermost first (may be empty) */
 	bool began_before; /* in flight when tracing began: start_ns is the window's start (or the
 			    * thread's), duration_ns a lower bound */
+	bool in_progress;  /* still in flight when tracing ended: duration_ns is so far */
 };
 
 /* Blocking calls of one thread, kind and syscall, summed (for counters). */

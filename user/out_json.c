@@ -126,6 +126,7 @@ static void json_blocking(json_writer_t *w, const struct ap_blocking *b)
 	jsonw_string_array_field(w, "stack", b->stack.frames, b->stack.n);
 	jsonw_string_array_field(w, "native_stack", b->native_stack.frames, b->native_stack.n);
 	jsonw_bool_field(w, "began_before_window", b->began_before);
+	jsonw_bool_field(w, "in_progress", b->in_progress);
 	jsonw_end_object(w);
 }
 

@@ -213,6 +213,8 @@ static void text_blocking_longest(FILE *f, const struct ap_report *r, const stru
 			fprintf(f, " %s", strutil__term(b->detail, esc, sizeof(esc)));
 		if (b->began_before)
 			fprintf(f, " [in flight when tracing began: at least this long]");
+		if (b->in_progress)
+			fprintf(f, " [still in progress when tracing ended]");
 		text_context(f, p, b->task, b->callback);
 		fputc('\n', f);
 		text_stack(f, &b->stack);

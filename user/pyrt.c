@@ -642,6 +642,8 @@ static int pyrt__cpython(struct pyrt_ctx *c)
 		return pyrt__fail(out, -ENOTSUP,
 				  "unsupported CPython version %s (supported: 3.8 to 3.15)",
 				  out->version);
+	out->have_threads =
+		!pythread__offsets(out->minor, out->have_dbg ? &out->dbg : NULL, &out->threads);
 	/* without it the uprobe backend cannot run; the syscall one still can (error says why) */
 	pyrt__context_run(c);
 	pyrt__probe_point(c, "PyContext_Enter", &out->ctx_enter_off, &out->enter_ctx_reg);

@@ -17,6 +17,7 @@
 #include "asyncprof.h"
 #include "pydebug.h"
 #include "ctxend.h"
+#include "pythread.h"
 
 enum pyrt_runtime {
 	PYRT_UNKNOWN = 0,
@@ -69,7 +70,9 @@ struct pyrt_info {
 	 */
 	struct ap_py_offsets own_off;
 	bool light_only;
-	struct pyrt_tss tss;   /* where the stack walker finds a thread's state */
+	struct pyrt_tss tss;		 /* where the stack walker finds a thread's state */
+	struct pythread_offsets threads; /* its thread list, when have_threads (pythread.h) */
+	bool have_threads;
 	uint32_t code_flags;   /* PyCodeObject.co_flags, 0 when unknown (light mode) */
 	uint32_t frame_locals; /* a frame's first local, 0 when unknown (light mode) */
 

@@ -192,6 +192,8 @@ int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t 
 	for (size_t i = 0; s->light && !err && i < rep->processes.n; i++)
 		err = light__fill(s->light, s->names, s->opts.sample_period_ns,
 				  &rep->processes.v[i]);
+	if (!err)
+		err = sess_read_inflight(s, maps->threads_fd, end_ns, rep);
 	if (err)
 		return err;
 	for (size_t i = 0; i < rep->processes.n; i++)

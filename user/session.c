@@ -64,6 +64,7 @@ void session__free(struct session *s)
 	for (size_t i = 0; i < s->natsyms.n; i++)
 		natsym__free(s->natsyms.v[i]);
 	free(s->natsyms.v);
+	free(s->pys.v);
 	free(s->samples.v);
 	free(s->early_blocking.v);
 	light__free(s->light);
@@ -87,10 +88,17 @@ int session__add_process(struct session *s, const struct session_proc *p)
 
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	struct natsym **ns = AP_VEC_PUSH(s->natsyms);
+	struct sess_py *py = AP_VEC_PUSH(s->pys);
 	char procdir[32];
 
-	if (!proc || !kind || !ps || !ns)
+	if (!proc || !kind || !ps || !ns || !py)
 		return -ENOMEM;
+	*py = (struct sess_py){0};
+	if (p->py_off && p->py_runtime && p->py_threads) {
+		py->runtime = p->py_runtime;
+		py->threads = *p->py_threads;
+		py->off = *p->py_off;
+	}
 	snprintf(procdir, sizeof(procdir), "/proc/%d", p->pid);
 	*ns = natsym__new(procdir);
 	if (!*ns)

@@ -12,6 +12,7 @@
 #include <linux/types.h>
 #include "asyncprof.h"
 #include "model.h"
+#include "pythread.h"
 
 struct session;
 
@@ -28,6 +29,9 @@ struct session_proc {
 	/* CPython: what the stack resolver needs; py_off NULL for other runtimes */
 	const struct ap_py_offsets *py_off;
 	unsigned py_major, py_minor;
+	/* CPython: what a userspace walk of a thread needs (calls in progress at the end) */
+	uint64_t py_runtime;			   /* _PyRuntime's address, 0 when unknown */
+	const struct pythread_offsets *py_threads; /* NULL: its threads cannot be walked */
 };
 
 struct session_opts {

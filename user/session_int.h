@@ -29,6 +29,13 @@ struct raw_sample {
 	uint64_t callback;
 };
 
+/* A CPython process's threads, for a walk from userspace (user/inflight.c). */
+struct sess_py {
+	uint64_t runtime; /* _PyRuntime's address; 0: no walk */
+	struct pythread_offsets threads;
+	struct ap_py_offsets off;
+};
+
 struct session {
 	struct session_opts opts;
 	struct ap_report *rep;
@@ -37,6 +44,7 @@ struct session {
 	struct names *names;
 	AP_VEC(struct pystack *) stackers; /* per process, NULL when not CPython */
 	AP_VEC(struct natsym *) natsyms;   /* per process: native frames */
+	AP_VEC(struct sess_py) pys;	   /* per process: its threads walked from userspace */
 	AP_VEC(struct raw_sample) samples;
 	/* calls in flight when tracing began, kept until their thread is seen to be a loop */
 	AP_VEC(struct ap_rec_blocking) early_blocking;
@@ -64,6 +72,12 @@ int sess_stack_get(struct session *s, size_t proc_idx, uint64_t id, struct ap_st
 /* A report entry for task addr from its BPF figures; names from the cache. */
 int sess_task_fill(struct session *s, uint32_t pid, uint64_t addr, const struct ap_task_stats *st,
 		   bool finished, struct ap_task *t);
+/*
+ * The loop threads' calls still in flight at end_ns into rep's blocking
+ * calls, marked in_progress (user/inflight.c). Read after the tracer has
+ * detached: the threads map's state is the end's.
+ */
+int sess_read_inflight(struct session *s, int threads_fd, uint64_t end_ns, struct ap_report *rep);
 /* Everything the maps hold at end_ns into rep (the session's report or a snapshot), sorted. */
 int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t end_ns,
 		   struct ap_report *rep);

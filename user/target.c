@@ -122,6 +122,8 @@ static int light_pick(struct target *tg, const struct pyrt_info *pi, enum ap_bac
 		p->py_off = pi->off;
 		p->py_major = pi->major;
 		p->py_minor = pi->minor;
+		p->py_runtime = pi->runtime_addr;
+		p->py_threads = pi->have_threads ? &pi->threads : NULL;
 	}
 	return 0;
 }
@@ -170,6 +172,8 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		p->py_off = pi->off;
 		p->py_major = pi->major;
 		p->py_minor = pi->minor;
+		p->py_runtime = pi->runtime_addr;
+		p->py_threads = pi->have_threads ? &pi->threads : NULL;
 	}
 	return 0;
 }

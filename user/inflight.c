@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Calls still in flight when tracing ends (session_int.h,
+ * sess_read_inflight): a loop stalled in a blocking call right now is the
+ * first thing its user wants named, and no exit record will ever say it.
+ *
+ * Two sources. A loop thread BPF knows and left inside a call (in_sys):
+ * the call began during the window, at sys_start_ns. A thread BPF never
+ * saw (no syscall entered or left in the whole window) that is in a call
+ * now (/proc/PID/task/TID/syscall) and whose Python stack runs an event
+ * loop: it was stalled before tracing began and still is. The Python
+ * stack of either is walked from userspace (pythread.c), the thread being
+ * off CPU; the file behind the call's fd is read from /proc.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/uio.h>
+#include <bpf/bpf.h>
+#include "session_int.h"
+#include "syscalls.h"
+
+/* What /proc/PID/task/TID/syscall says: 0 and the call when in one. */
+static int thread_syscall(int pid, uint32_t tid, long *nr, unsigned long long args[3])
+{
+	char path[64], buf[256];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%u/syscall", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fgets(buf, sizeof(buf), f)
+		    ? sscanf(buf, "%ld %llx %llx %llx", nr, &args[0], &args[1], &args[2])
+		    : 0;
+	fclose(f);
+	/* "running", or "-1 sp pc": not in a call */
+	return n == 4 && *nr >= 0 ? 0 : -ENOENT;
+}
+
+/* A path as /proc shows it to us, made the process's own: its root's prefix cut. */
+static void path_in_root(int pid, char *path)
+{
+	char link[64], root[4096];
+	ssize_t n;
+	size_t len;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	n = readlink(link, root, sizeof(root) - 1);
+	if (n <= 1) /* "/": our own root */
+		return;
+	root[n] = 0;
+	len = (size_t)n;
+	if (!strncmp(path, root, len) && path[len] == '/')
+		memmove(path, path + len, strlen(path + len) + 1);
+}
+
+/* The fd's kind and, for a file, its path (as the process sees it) into path. */
+static unsigned fd_kind(int pid, unsigned long long fd, char *path, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	path[0] = 0;
+	if (fd > 1 << 20)
+		return AP_FD_NONE; /* not an fd argument */
+	snprintf(link, sizeof(link), "/proc/%d/fd/%llu", pid, fd);
+	n = readlink(link, path, size - 1);
+	if (n <= 0)
+		return AP_FD_NONE;
+	path[n] = 0;
+	if (!strncmp(path, "socket:", 7))
+		return AP_FD_SOCK;
+	if (!strncmp(path, "pipe:", 5))
+		return AP_FD_PIPE;
+	if (path[0] != '/')
+		return AP_FD_OTHER;
+	path_in_root(pid, path);
+	return strncmp(path, "/dev/", 5) ? AP_FD_REG : AP_FD_CHR;
+}
+
+static int read_pid(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {buf, len}, remote = {(void *)addr, len};
+
+	return process_vm_readv(*(int *)ctx, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EIO;
+}
+
+/* tid's Python stack, walked now, into out (empty when it cannot be); idx: the session's. */
+static int walk(struct session *s, size_t idx, int pid, uint32_t tid, struct ap_stack *out)
+{
+	const struct sess_py *py = &s->pys.v[idx];
+	struct pystack *ps = s->stackers.v[idx];
+	struct ap_pystack st;
+
+	if (!py->runtime || !ps)
+		return 0;
+	if (pythread__stack(read_pid, &pid, py->runtime, &py->off, &py->threads, tid,
+			    AP_STACK_DEPTH, &st) ||
+	    !st.depth)
+		return 0;
+	return pystack__resolve(ps, &st, out);
+}
+
+/* Does the stack run an event loop (asyncio's, or uvloop's from asyncio.run)? */
+static bool runs_a_loop(const struct ap_stack *st)
+{
+	static const char *const marks[] = {"run_forever (", "._run_once (", "Runner.run ("};
+
+	for (size_t i = 0; i < st->n; i++)
+		for (size_t j = 0; j < sizeof(marks) / sizeof(marks[0]); j++)
+			if (strstr(st->frames[i], marks[j]))
+				return true;
+	return false;
+}
+
+struct call {
+	uint32_t tid;
+	long nr;
+	unsigned long long args[3];
+	uint64_t start_ns;
+	bool began_before;
+	uint64_t task; /* the task and callback running it, 0 when unknown */
+	char *callback;
+};
+
+/*
+ * The task and callback thread t runs, as BPF's running_cb reads them at a
+ * call's exit: the open callback's, or under uvloop the innermost handle's.
+ */
+static void running(struct session *s, const struct ap_thread *t, struct call *c)
+{
+	uint32_t d = t->uv_depth;
+	uint64_t id = t->cb_id;
+
+	c->task = t->cb_task;
+	if (d && d <= 4) {
+		c->task = t->uv_task[(d - 1) & 3];
+		id = c->task ? 0 : t->uv_id[(d - 1) & 3];
+	}
+	if (id)
+		c->callback = sess_name_dup(s, t->tgid, AP_NAME_CALLBACK, id);
+	else if (c->task) /* a task's callback is its coroutine */
+		c->callback = sess_name_dup(s, t->tgid, AP_NAME_TASK_CORO, c->task);
+}
+
+/* The call c of process p, in progress at end_ns, into its blocking calls; takes stack and
+ * c's callback. */
+static int add_call(struct ap_process *p, struct call *c, uint64_t end_ns, struct ap_stack *stack)
+{
+	struct ap_blocking *b = AP_VEC_PUSH(p->blocking_calls);
+	char path[4096];
+	unsigned fd_type;
+
+	if (!b)
+		return -ENOMEM;
+	fd_type = ap_nr_arg_kind((__u32)c->nr) == AP_ARG_FD0
+			  ? fd_kind((int)p->pid, c->args[0], path, sizeof(path))
+			  : AP_FD_NONE;
+	b->tid = c->tid;
+	b->start_ns = c->start_ns;
+	b->duration_ns = end_ns - c->start_ns;
+	b->syscall = syscalls__name((unsigned)c->nr);
+	if (!b->syscall)
+		b->syscall = "unknown";
+	b->kind = syscalls__kind((unsigned)c->nr, fd_type, c->args);
+	b->detail = fd_type == AP_FD_REG ? strdup(path) : NULL;
+	b->began_before = c->began_before;
+	b->in_progress = true;
+	b->task = c->task;
+	b->callback = c->callback;
+	c->callback = NULL;
+	b->stack = *stack;
+	*stack = (struct ap_stack){0};
+	return 0;
+}
+
+/* Loop threads BPF left inside a call. */
+static int known_loops(struct session *s, int threads_fd, uint64_t end_ns, struct ap_report *rep)
+{
+	uint32_t key, next, *prev = NULL;
+	struct ap_thread t;
+	int err = 0;
+
+	while (!err && !bpf_map_get_next_key(threads_fd, prev, &next)) {
+		struct ap_stack stack = {0};
+		struct call c = {0};
+		struct ap_process *p;
+		long nr = -1;
+		size_t idx;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(threads_fd, &key, &t) || !t.is_loop || t.in_sys != 1 ||
+		    t.exited || t.sys_start_ns >= end_ns ||
+		    end_ns - t.sys_start_ns < s->opts.blocking_ns)
+			continue;
+		p = sess_find_in(rep, t.tgid, NULL);
+		if (!p || !sess_find_process(s, t.tgid, &idx))
+			continue;
+		c = (struct call){.tid = key, .nr = t.sys_nr, .start_ns = t.sys_start_ns};
+		memcpy(c.args, t.sys_args, sizeof(c.args));
+		running(s, &t, &c);
+		/* the stack now is the call's only while the thread is still in it */
+		if (!thread_syscall((int)t.tgid, key, &nr, (unsigned long long[3]){0}) &&
+		    nr == (long)t.sys_nr)
+			err = walk(s, idx, (int)t.tgid, key, &stack);
+		if (!err)
+			err = add_call(p, &c, end_ns, &stack);
+		ap_stack__free(&stack);
+		free(c.callback);
+	}
+	return err;
+}
+
+/* Threads of process p that BPF never saw, in a call now, running a loop. */
+static int unseen_loops(struct session *s, int threads_fd, struct ap_process *p, uint64_t end_ns)
+{
+	char path[64];
+	struct dirent *de;
+	struct ap_thread t;
+	size_t idx;
+	int err = 0;
+	DIR *d;
+
+	if (!sess_find_process(s, p->pid, &idx) || !s->pys.v[idx].runtime)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/task", p->pid);
+	d = opendir(path);
+	if (!d)
+		return 0; /* it exited */
+	while (!err && (de = readdir(d))) {
+		uint32_t tid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		struct ap_stack stack = {0};
+		struct call c = {.tid = tid, .start_ns = s->opts.start_ns, .began_before = true};
+
+		if (!tid || !bpf_map_lookup_elem(threads_fd, &tid, &t) ||
+		    thread_syscall((int)p->pid, tid, &c.nr, c.args) ||
+		    syscalls__is_poll((unsigned)c.nr))
+			continue;
+		err = walk(s, idx, (int)p->pid, tid, &stack);
+		if (!err && runs_a_loop(&stack))
+			err = add_call(p, &c, end_ns, &stack);
+		ap_stack__free(&stack);
+	}
+	closedir(d);
+	return err;
+}
+
+int sess_read_inflight(struct session *s, int threads_fd, uint64_t end_ns, struct ap_report *rep)
+{
+	int err = known_loops(s, threads_fd, end_ns, rep);
+
+	for (size_t i = 0; !err && i < rep->processes.n; i++)
+		err = unseen_loops(s, threads_fd, &rep->processes.v[i], end_ns);
+	return err;
+}

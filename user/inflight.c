@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/uio.h>
 #include <bpf/bpf.h>
 #include "session_int.h"
 #include "syscalls.h"
@@ -83,15 +82,8 @@ static unsigned fd_kind(int pid, unsigned long long fd, char *path, size_t size)
 	return strncmp(path, "/dev/", 5) ? AP_FD_REG : AP_FD_CHR;
 }
 
-static int read_pid(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	struct iovec local = {buf, len}, remote = {(void *)addr, len};
-
-	return process_vm_readv(*(int *)ctx, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EIO;
-}
-
 /* tid's Python stack, walked now, into out (empty when it cannot be); idx: the session's. */
-static int walk(struct session *s, size_t idx, int pid, uint32_t tid, struct ap_stack *out)
+static int walk(struct session *s, size_t idx, uint32_t tid, struct ap_stack *out)
 {
 	const struct sess_py *py = &s->pys.v[idx];
 	struct pystack *ps = s->stackers.v[idx];
@@ -99,7 +91,7 @@ static int walk(struct session *s, size_t idx, int pid, uint32_t tid, struct ap_
 
 	if (!py->runtime || !ps)
 		return 0;
-	if (pythread__stack(read_pid, &pid, py->runtime, &py->off, &py->threads, tid,
+	if (pythread__stack(pystack__read, ps, py->runtime, pystack__offsets(ps), &py->threads, tid,
 			    AP_STACK_DEPTH, &st) ||
 	    !st.depth)
 		return 0;
@@ -208,7 +200,7 @@ static int known_loops(struct session *s, int threads_fd, uint64_t end_ns, struc
 		/* the stack now is the call's only while the thread is still in it */
 		if (!thread_syscall((int)t.tgid, key, &nr, (unsigned long long[3]){0}) &&
 		    nr == (long)t.sys_nr)
-			err = walk(s, idx, (int)t.tgid, key, &stack);
+			err = walk(s, idx, key, &stack);
 		if (!err)
 			err = add_call(p, &c, end_ns, &stack);
 		ap_stack__free(&stack);
@@ -242,7 +234,7 @@ static int unseen_loops(struct session *s, int threads_fd, struct ap_process *p,
 		    thread_syscall((int)p->pid, tid, &c.nr, c.args) ||
 		    syscalls__is_poll((unsigned)c.nr))
 			continue;
-		err = walk(s, idx, (int)p->pid, tid, &stack);
+		err = walk(s, idx, tid, &stack);
 		if (!err && runs_a_loop(&stack))
 			err = add_call(p, &c, end_ns, &stack);
 		ap_stack__free(&stack);

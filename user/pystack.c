@@ -28,7 +28,7 @@ struct code_info {
 struct pystack {
 	int pid;
 	unsigned major, minor;
-	const struct ap_py_offsets *off;
+	struct ap_py_offsets off; /* a copy: the caller's may go first (3.14+'s are per target) */
 	pystack_read_fn read;
 	void *read_ctx;
 	struct code_info *codes; /* direct-mapped cache */
@@ -64,7 +64,7 @@ struct pystack *pystack__new(int pid, unsigned major, unsigned minor,
 	ps->pid = pid;
 	ps->major = major;
 	ps->minor = minor;
-	ps->off = off;
+	ps->off = *off;
 	ps->read = read_proc;
 	ps->read_ctx = (void *)(intptr_t)pid;
 	return ps;
@@ -74,6 +74,18 @@ void pystack__set_reader(struct pystack *ps, pystack_read_fn read, void *ctx)
 {
 	ps->read = read;
 	ps->read_ctx = ctx;
+}
+
+const struct ap_py_offsets *pystack__offsets(const struct pystack *ps)
+{
+	return &ps->off;
+}
+
+int pystack__read(void *ps, uint64_t addr, void *buf, size_t len)
+{
+	struct pystack *p = ps;
+
+	return p->read(p->read_ctx, addr, buf, len);
 }
 
 static void code_info__clear(struct code_info *ci)
@@ -104,7 +116,7 @@ static uint64_t rd_ptr(struct pystack *ps, uint64_t addr)
 /* A str object of the target as UTF-8 (NULL when unreadable). */
 static char *read_str(struct pystack *ps, uint64_t obj)
 {
-	const struct ap_py_offsets *o = ps->off;
+	const struct ap_py_offsets *o = &ps->off;
 	struct ap_rec_name r = {.enc = 0};
 	char out[CODE_NAME_MAX * 4];
 	uint64_t type, len;
@@ -146,7 +158,7 @@ static int read_table(struct pystack *ps, uint64_t bytes, struct code_info *ci)
 /* Fill ci from the code object at addr. */
 static int code_info__load(struct pystack *ps, uint64_t addr, struct code_info *ci)
 {
-	const struct ap_py_offsets *o = ps->off;
+	const struct ap_py_offsets *o = &ps->off;
 	uint32_t first = 0;
 	int err;
 

@@ -23,6 +23,10 @@ struct pystack *pystack__new(int pid, unsigned major, unsigned minor,
 			     const struct ap_py_offsets *off, size_t max_codes);
 /* Use read(ctx, ...) instead of the process's memory (fixtures). */
 void pystack__set_reader(struct pystack *ps, pystack_read_fn read, void *ctx);
+/* The offsets ps reads the target with. */
+const struct ap_py_offsets *pystack__offsets(const struct pystack *ps);
+/* Read the target's memory as ps does: a pystack_read_fn whose ctx is the struct pystack. */
+int pystack__read(void *ps, uint64_t addr, void *buf, size_t len);
 void pystack__free(struct pystack *ps);
 
 /* "qualname (file:line)" of one packed frame into buf; 0 or -errno. */

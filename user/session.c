@@ -97,7 +97,6 @@ int session__add_process(struct session *s, const struct session_proc *p)
 	if (p->py_off && p->py_runtime && p->py_threads) {
 		py->runtime = p->py_runtime;
 		py->threads = *p->py_threads;
-		py->off = *p->py_off;
 	}
 	snprintf(procdir, sizeof(procdir), "/proc/%d", p->pid);
 	*ns = natsym__new(procdir);

@@ -33,7 +33,6 @@ struct raw_sample {
 struct sess_py {
 	uint64_t runtime; /* _PyRuntime's address; 0: no walk */
 	struct pythread_offsets threads;
-	struct ap_py_offsets off;
 };
 
 struct session {

@@ -111,10 +111,12 @@ static void chrome_blocking(struct chrome_ctx *c, const struct ap_blocking *b)
 	jsonw_float_field(w, "dur", b->duration_ns / 1000.0);
 	jsonw_string_field(w, "cat", "blocking");
 	jsonw_name(w, "name");
-	jsonw_printf(w, "[syscall] %s", b->syscall ? b->syscall : "?");
+	jsonw_printf(w, "[syscall] %s%s", b->syscall ? b->syscall : "?",
+		     b->in_progress ? " (in progress)" : "");
 	jsonw_name(w, "args");
 	jsonw_start_object(w);
 	jsonw_string_field(w, "syscall", b->syscall);
+	jsonw_bool_field(w, "in_progress", b->in_progress);
 	jsonw_string_field(w, "kind", b->kind);
 	jsonw_string_field(w, "detail", b->detail);
 	chrome_task_id(w, "task", b->task);

@@ -130,7 +130,14 @@ static void html_blocking_tr(const struct html *h, const struct ap_blocking *b)
 
 	fputs("<tr>", f);
 	html_td_at(h, b->start_ns);
-	html_td_dur(f, b->duration_ns);
+	if (b->in_progress) {
+		/* still in flight at the end: the duration is so far */
+		fputs("<td class=\"n\">", f);
+		out_html__dur(f, b->duration_ns);
+		fputs(" (in progress)</td>", f);
+	} else {
+		html_td_dur(f, b->duration_ns);
+	}
 	html_td_text(f, b->syscall);
 	html_td_text(f, b->kind);
 	html_td_text(f, b->detail);

@@ -272,9 +272,9 @@ static int add_events(struct view_frame *fr, const struct ap_process *p,
 			return -ENOMEM;
 		row->duration_ns = b->duration_ns;
 		row->kind = b->kind ? b->kind : "?";
-		snprintf(raw, sizeof(raw), "%s%s%s%s", b->began_before ? "(began before) " : "",
-			 b->syscall ? b->syscall : "?", b->detail ? " " : "",
-			 b->detail ? b->detail : "");
+		snprintf(raw, sizeof(raw), "%s%s%s%s%s", b->in_progress ? "(in progress) " : "",
+			 b->began_before ? "(began before) " : "", b->syscall ? b->syscall : "?",
+			 b->detail ? " " : "", b->detail ? b->detail : "");
 		strutil__term(raw, row->what, sizeof(row->what));
 		if (copy_frames(row, &b->stack))
 			return -ENOMEM;

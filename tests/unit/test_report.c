@@ -224,6 +224,30 @@ static void test_report_json_pretty(void **state)
 	ap_report__free(r);
 }
 
+/* A call still in flight at the end: every output says so. */
+static void test_report_in_progress(void **state)
+{
+	struct ap_report *r = fixture_report();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	r->processes.v[0].blocking_calls.v[0].in_progress = true;
+	assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
+	out_text__write(f, r, &(struct out_opts){.top_n = 5});
+	assert_int_equal(out_html__write(f, r, &(struct out_opts){0}), 0);
+	assert_int_equal(out_chrome__write(f, r, &(struct out_opts){0}), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"in_progress\": true"));
+	assert_non_null(strstr(buf, "[still in progress when tracing ended]"));
+	assert_non_null(strstr(buf, " (in progress)</td>"));
+	assert_non_null(strstr(buf, "[syscall] clock_nanosleep (in progress)"));
+	free(buf);
+	ap_report__free(r);
+}
+
 /* A process in a container: its own namespace's pid beside the host's. */
 static void test_report_ns_pid(void **state)
 {
@@ -473,6 +497,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_json_schema, setup_dir, teardown_dir),
 		cmocka_unit_test(test_report_json_pretty),
 		cmocka_unit_test(test_report_ns_pid),
+		cmocka_unit_test(test_report_in_progress),
 		cmocka_unit_test_setup_teardown(test_report_save_no_clobber, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_report_file_check, setup_dir, teardown_dir),

@@ -4,13 +4,15 @@
  * sess_read_inflight): a loop stalled in a blocking call right now is the
  * first thing its user wants named, and no exit record will ever say it.
  *
- * Two sources. A loop thread BPF knows and left inside a call (in_sys):
- * the call began during the window, at sys_start_ns. A thread BPF never
- * saw (no syscall entered or left in the whole window) that is in a call
- * now (/proc/PID/task/TID/syscall) and whose Python stack runs an event
- * loop: it was stalled before tracing began and still is. The Python
- * stack of either is walked from userspace (pythread.c), the thread being
- * off CPU; the file behind the call's fd is read from /proc.
+ * Two sources. A loop thread BPF knows and left inside a call (in_sys,
+ * begun at sys_start_ns) or, in full mode, inside a callback open longer
+ * than a slow one (cb_start_ns): a blocking call and a slow callback in
+ * progress. A thread BPF never saw (no syscall entered or left in the
+ * whole window) whose Python stack runs an event loop: it was stalled
+ * before tracing began and still is, in a call now
+ * (/proc/PID/task/TID/syscall) or busy in Python. The Python stack is
+ * walked from userspace (pythread.c); the file behind the call's fd is
+ * read from /proc.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -171,7 +173,75 @@ static int add_call(struct ap_process *p, struct call *c, uint64_t end_ns, struc
 	return 0;
 }
 
-/* Loop threads BPF left inside a call. */
+/* The callback c names, running since c->start_ns, as a slow callback still in progress. */
+static int add_running(struct ap_process *p, struct call *c, uint64_t end_ns, uint64_t blocked_ns,
+		       struct ap_stack *stack)
+{
+	struct ap_slow_cb *cb = AP_VEC_PUSH(p->slow_callbacks);
+
+	if (!cb)
+		return -ENOMEM;
+	cb->tid = c->tid;
+	cb->start_ns = c->start_ns;
+	cb->duration_ns = end_ns - c->start_ns;
+	cb->task = c->task;
+	cb->callback = c->callback;
+	c->callback = NULL;
+	cb->blocked_ns = blocked_ns;
+	cb->began_before = c->began_before;
+	cb->in_progress = true;
+	cb->stack = *stack;
+	*stack = (struct ap_stack){0};
+	return 0;
+}
+
+/*
+ * A loop thread BPF knows, at end_ns: left inside a call, and (full mode)
+ * inside a callback open for longer than a slow one's threshold.
+ */
+static int known_loop(struct session *s, struct ap_process *p, size_t idx, uint32_t tid,
+		      const struct ap_thread *t, uint64_t end_ns)
+{
+	bool in_call = t->in_sys == 1 && t->sys_start_ns < end_ns &&
+		       end_ns - t->sys_start_ns >= s->opts.blocking_ns;
+	bool in_cb = t->cb_start_ns && !t->in_poll && t->cb_start_ns < end_ns &&
+		     end_ns - t->cb_start_ns >= s->opts.slow_cb_ns;
+	struct ap_stack stack = {0};
+	struct call c = {.tid = tid, .nr = t->sys_nr};
+	long nr = -1;
+	int err = 0;
+
+	if (!in_call && !in_cb)
+		return 0;
+	memcpy(c.args, t->sys_args, sizeof(c.args));
+	/* the stack now is the call's only while the thread is still in it */
+	if (!in_call || (!thread_syscall((int)t->tgid, tid, &nr, (unsigned long long[3]){0}) &&
+			 nr == (long)t->sys_nr))
+		err = walk(s, idx, tid, &stack);
+	if (!err && in_call) {
+		c.start_ns = t->sys_start_ns;
+		running(s, t, &c);
+		err = add_call(p, &c, end_ns, &stack);
+		free(c.callback);
+		c.callback = NULL;
+		/* the callback's stack is the call's */
+		if (!err && in_cb)
+			err = ap_stack__copy(&stack,
+					     &p->blocking_calls.v[p->blocking_calls.n - 1].stack);
+	}
+	if (!err && in_cb) {
+		c.start_ns = t->cb_start_ns;
+		running(s, t, &c);
+		err = add_running(p, &c, end_ns,
+				  t->cb_blocked_ns + (in_call ? end_ns - t->sys_start_ns : 0),
+				  &stack);
+	}
+	ap_stack__free(&stack);
+	free(c.callback);
+	return err;
+}
+
+/* Loop threads BPF knows: the call and callback they are in at the end. */
 static int known_loops(struct session *s, int threads_fd, uint64_t end_ns, struct ap_report *rep)
 {
 	uint32_t key, next, *prev = NULL;
@@ -179,37 +249,24 @@ static int known_loops(struct session *s, int threads_fd, uint64_t end_ns, struc
 	int err = 0;
 
 	while (!err && !bpf_map_get_next_key(threads_fd, prev, &next)) {
-		struct ap_stack stack = {0};
-		struct call c = {0};
 		struct ap_process *p;
-		long nr = -1;
 		size_t idx;
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(threads_fd, &key, &t) || !t.is_loop || t.in_sys != 1 ||
-		    t.exited || t.sys_start_ns >= end_ns ||
-		    end_ns - t.sys_start_ns < s->opts.blocking_ns)
+		if (bpf_map_lookup_elem(threads_fd, &key, &t) || !t.is_loop || t.exited)
 			continue;
 		p = sess_find_in(rep, t.tgid, NULL);
-		if (!p || !sess_find_process(s, t.tgid, &idx))
-			continue;
-		c = (struct call){.tid = key, .nr = t.sys_nr, .start_ns = t.sys_start_ns};
-		memcpy(c.args, t.sys_args, sizeof(c.args));
-		running(s, &t, &c);
-		/* the stack now is the call's only while the thread is still in it */
-		if (!thread_syscall((int)t.tgid, key, &nr, (unsigned long long[3]){0}) &&
-		    nr == (long)t.sys_nr)
-			err = walk(s, idx, key, &stack);
-		if (!err)
-			err = add_call(p, &c, end_ns, &stack);
-		ap_stack__free(&stack);
-		free(c.callback);
+		if (p && sess_find_process(s, t.tgid, &idx))
+			err = known_loop(s, p, idx, key, &t, end_ns);
 	}
 	return err;
 }
 
-/* Threads of process p that BPF never saw, in a call now, running a loop. */
+/*
+ * Threads of process p that BPF never saw (no syscall, no callback in the
+ * whole window) running an event loop: in a call now, or busy in Python.
+ */
 static int unseen_loops(struct session *s, int threads_fd, struct ap_process *p, uint64_t end_ns)
 {
 	char path[64];
@@ -230,13 +287,20 @@ static int unseen_loops(struct session *s, int threads_fd, struct ap_process *p,
 		struct ap_stack stack = {0};
 		struct call c = {.tid = tid, .start_ns = s->opts.start_ns, .began_before = true};
 
-		if (!tid || !bpf_map_lookup_elem(threads_fd, &tid, &t) ||
-		    thread_syscall((int)p->pid, tid, &c.nr, c.args) ||
-		    syscalls__is_poll((unsigned)c.nr))
+		bool in_call;
+
+		if (!tid || !bpf_map_lookup_elem(threads_fd, &tid, &t))
 			continue;
+		in_call = !thread_syscall((int)p->pid, tid, &c.nr, c.args);
+		if (in_call && syscalls__is_poll((unsigned)c.nr))
+			continue; /* an idle loop, or not one */
 		err = walk(s, idx, tid, &stack);
-		if (!err && runs_a_loop(&stack))
+		if (err || !runs_a_loop(&stack))
+			;
+		else if (in_call)
 			err = add_call(p, &c, end_ns, &stack);
+		else /* busy in Python the whole window: a callback still running */
+			err = add_running(p, &c, end_ns, 0, &stack);
 		ap_stack__free(&stack);
 	}
 	closedir(d);

@@ -113,6 +113,8 @@ struct ap_slow_cb {
 	char *callback;
 	struct ap_stack stack;
 	uint64_t blocked_ns;
+	bool began_before; /* running when tracing began: start_ns is the window's start */
+	bool in_progress;  /* still running when tracing ended: duration_ns is so far */
 };
 
 struct ap_blocking {

@@ -109,6 +109,8 @@ static void json_slow_cb(json_writer_t *w, const struct ap_slow_cb *c)
 	jsonw_string_field(w, "callback", c->callback);
 	jsonw_string_array_field(w, "stack", c->stack.frames, c->stack.n);
 	jsonw_uint_field(w, "blocked_ns", c->blocked_ns);
+	jsonw_bool_field(w, "began_before_window", c->began_before);
+	jsonw_bool_field(w, "in_progress", c->in_progress);
 	jsonw_end_object(w);
 }
 

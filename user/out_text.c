@@ -242,6 +242,9 @@ static void text_slow_callbacks(FILE *f, const struct ap_report *r, const struct
 		fprintf(f, "    +%-10s tid %-7u %10s  blocked %s", dur(since(r, c->start_ns)),
 			c->tid, dur(c->duration_ns), dur(c->blocked_ns));
 		text_context(f, p, c->task, c->callback ? c->callback : "?");
+		if (c->in_progress)
+			fprintf(f, " [still running when tracing ended%s]",
+				c->began_before ? ", and when it began" : "");
 		fputc('\n', f);
 		text_stack(f, &c->stack);
 	}

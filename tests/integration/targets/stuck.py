@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Stuck target: the loop stalls in time.sleep for longer than any trace.
 
-Usage: stuck.py [--uvloop] [--worker] GO_FILE GROUND_TRUTH_JSON
+Usage: stuck.py [--uvloop] [--worker] [--spin] GO_FILE GROUND_TRUTH_JSON
 
 Prints "ready <pid>" with the loop running (a 10 ms ticker). Once GO_FILE
 appears, a callback (stuck) writes the ground truth (CLOCK_MONOTONIC ns:
 the loop's tid, the sleep's start, the line of the sleep call) and calls
-time.sleep(STUCK_S), which outlasts the test. --worker: a thread that is
-not a loop sleeps as long from the start (not to be reported). Runs until
-killed.
+time.sleep(STUCK_S), which outlasts the test; --spin: it spins in Python
+instead, with no syscall (the line is then the spinning one). --worker: a
+thread that is not a loop sleeps as long from the start (not to be
+reported). Runs until killed.
 
 Standard library only; CPython 3.8+ (and uvloop).
 """
@@ -22,24 +23,33 @@ import time
 STUCK_S = 120
 
 
-def stuck(truth_path):
+def spin():
+    n = 0
+    while True: n += 1  # noqa: E701  # SPIN LINE
+
+
+def stuck(truth_path, spinning):
     truth = {"pid": os.getpid(), "loop_tid": threading.get_native_id(),
-             "start_ns": time.monotonic_ns(), "line": LINE}
+             "start_ns": time.monotonic_ns(), "line": LINES["SPIN" if spinning else "STUCK"],
+             "function": "spin" if spinning else "stuck"}
     with open(truth_path + ".tmp", "w") as f:
         json.dump(truth, f)
     os.replace(truth_path + ".tmp", truth_path)
+    if spinning:
+        spin()
     time.sleep(STUCK_S)  # STUCK LINE
 
 
 with open(__file__) as _f:
-    LINE = [i for i, l in enumerate(_f, 1) if l.rstrip().endswith("# STUCK LINE")][0]
+    LINES = {l.rstrip().rsplit("# ", 1)[1].split()[0]: i for i, l in enumerate(_f, 1)
+             if l.rstrip().endswith(" LINE")}
 
 
-async def main(go, truth_path):
+async def main(go, truth_path, spinning):
     print("ready %d" % os.getpid(), flush=True)
     while not os.path.exists(go):
         await asyncio.sleep(0.01)
-    asyncio.get_running_loop().call_soon(stuck, truth_path)
+    asyncio.get_running_loop().call_soon(stuck, truth_path, spinning)
     while True:
         await asyncio.sleep(0.01)
 
@@ -51,4 +61,4 @@ if __name__ == "__main__":
     if "--uvloop" in sys.argv:
         import uvloop
         uvloop.install()
-    asyncio.run(main(*args))
+    asyncio.run(main(*args, "--spin" in sys.argv))

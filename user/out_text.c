@@ -279,6 +279,18 @@ static void text_tasks(FILE *f, const struct ap_process *p, size_t top)
 	free(idx);
 }
 
+/* Is a call or callback of p still in progress at the end? */
+static bool stuck_now(const struct ap_process *p)
+{
+	for (size_t i = 0; i < p->blocking_calls.n; i++)
+		if (p->blocking_calls.v[i].in_progress)
+			return true;
+	for (size_t i = 0; i < p->slow_callbacks.n; i++)
+		if (p->slow_callbacks.v[i].in_progress)
+			return true;
+	return false;
+}
+
 static void text_process(FILE *f, const struct ap_report *r, const struct ap_process *p, size_t top)
 {
 	char comm[ESC_MAX], ver[ESC_MAX], ns[48] = "";
@@ -288,7 +300,10 @@ static void text_process(FILE *f, const struct ap_report *r, const struct ap_pro
 	fprintf(f, "\nprocess %u%s %s: %s %s, backend %s\n", p->pid, ns,
 		strutil__term(p->comm, comm, sizeof(comm)), p->runtime ? p->runtime : "unknown",
 		strutil__term(p->runtime_version, ver, sizeof(ver)), p->backend ? p->backend : "-");
-	if (!p->loops.n)
+	if (!p->loops.n && stuck_now(p))
+		fprintf(f, "  no loop iteration seen: its loop is stuck since before tracing began"
+			   " (below, in progress)\n");
+	else if (!p->loops.n)
 		fprintf(f, "  no event loop seen\n");
 	for (size_t i = 0; i < p->loops.n; i++)
 		text_loop(f, &p->loops.v[i]);

@@ -201,17 +201,38 @@ static void test_report_json_schema(void **state)
 	ap_report__free(r);
 }
 
-static void test_report_json_pretty(void **state)
+/* Writers of render's output */
+enum { R_JSON = 1, R_TEXT = 2, R_HTML = 4, R_CHROME = 8 };
+
+/* What the writers in which make of r, one after the other, in one string. */
+static char *render(const struct ap_report *r, unsigned which, size_t *lenp)
 {
-	struct ap_report *r = fixture_report();
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	(void)state;
 	assert_non_null(f);
-	assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
+	if (which & R_JSON)
+		assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
+	if (which & R_TEXT)
+		out_text__write(f, r, &(struct out_opts){.top_n = 5});
+	if (which & R_HTML)
+		assert_int_equal(out_html__write(f, r, &(struct out_opts){0}), 0);
+	if (which & R_CHROME)
+		assert_int_equal(out_chrome__write(f, r, &(struct out_opts){0}), 0);
 	fclose(f);
+	if (lenp)
+		*lenp = len;
+	return buf;
+}
+
+static void test_report_json_pretty(void **state)
+{
+	struct ap_report *r = fixture_report();
+	size_t len;
+	char *buf = render(r, R_JSON, &len);
+
+	(void)state;
 	assert_non_null(strstr(buf, "{\n  \"schema\": \"asyncprof-bpf/report/v1\",\n"));
 	assert_non_null(strstr(buf, "\n    \"events\": 3,\n"));
 	assert_non_null(strstr(buf, "\"le_ns\": null"));
@@ -228,23 +249,29 @@ static void test_report_json_pretty(void **state)
 static void test_report_in_progress(void **state)
 {
 	struct ap_report *r = fixture_report();
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char *buf;
 
 	(void)state;
-	assert_non_null(f);
 	r->processes.v[0].blocking_calls.v[0].in_progress = true;
-	assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
-	out_text__write(f, r, &(struct out_opts){.top_n = 5});
-	assert_int_equal(out_html__write(f, r, &(struct out_opts){0}), 0);
-	assert_int_equal(out_chrome__write(f, r, &(struct out_opts){0}), 0);
-	fclose(f);
+	buf = render(r, R_JSON | R_TEXT | R_HTML | R_CHROME, NULL);
 	assert_non_null(strstr(buf, "\"in_progress\": true"));
 	assert_non_null(strstr(buf, "[still in progress when tracing ended]"));
 	assert_non_null(strstr(buf, " (in progress)</td>"));
 	assert_non_null(strstr(buf, "[syscall] clock_nanosleep (in progress)"));
+	assert_null(strstr(buf, "no loop iteration seen"));
 	free(buf);
+	/* a loop stuck since before tracing: no iteration, but the call names it */
+	r->processes.v[0].loops.n = 0;
+	buf = render(r, R_TEXT, NULL);
+	assert_non_null(strstr(buf, "no loop iteration seen: its loop is stuck since before "
+				    "tracing began (below, in progress)"));
+	assert_null(strstr(buf, "no event loop seen"));
+	free(buf);
+	r->processes.v[0].blocking_calls.v[0].in_progress = false;
+	buf = render(r, R_TEXT, NULL);
+	assert_non_null(strstr(buf, "no event loop seen"));
+	free(buf);
+	r->processes.v[0].loops.n = 1; /* freed with the report */
 	ap_report__free(r);
 }
 
@@ -252,16 +279,11 @@ static void test_report_in_progress(void **state)
 static void test_report_ns_pid(void **state)
 {
 	struct ap_report *r = fixture_report();
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char *buf;
 
 	(void)state;
-	assert_non_null(f);
 	r->processes.v[0].ns_pid = 7;
-	assert_int_equal(out_json__write(f, r, &(struct out_opts){0}), 0);
-	out_text__write(f, r, &(struct out_opts){.top_n = 5});
-	fclose(f);
+	buf = render(r, R_JSON | R_TEXT, NULL);
 	assert_non_null(strstr(buf, "\"pid\": 1234,\n      \"ns_pid\": 7,\n"));
 	assert_non_null(strstr(buf, "process 1234 (pid 7 in its PID namespace) py"));
 	free(buf);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
 #include "pyrt.h"
@@ -294,17 +293,6 @@ static int attach_one(struct target *tg, struct tracer *tr, enum tracer_uprobe w
 	return id;
 }
 
-/* Is pid in our PID namespace? */
-static bool same_pid_ns(int pid)
-{
-	char path[64];
-	struct stat a, b;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
-	return !stat(path, &a) && !stat("/proc/self/ns/pid", &b) && a.st_ino == b.st_ino &&
-	       a.st_dev == b.st_dev;
-}
-
 /* glibc 2.36 x86-64: offsetof(struct pthread, specific_1stblock) */
 #define GLIBC_PTHREAD_SPECIFIC 0x310
 
@@ -329,9 +317,10 @@ static int set_py_proc(struct target *tg, struct tracer *tr)
 	pp.frame_locals = pi->frame_locals;
 	if (pi->tss.kind == PYRT_TSS_TLS)
 		pp.tstate_tls = (__s32)pi->tss.tls_off;
-	/* its tid is the namespace's own: comparable to the kernel's in ours only */
+	/* its tid is the namespace's own: comparable to the kernel's in ours only (NSpid read
+	 * at open: the pid is the same there) */
 	if (pi->have_dbg && pydebug__has(&pi->dbg, PD_TSTATE_NATIVE_THREAD_ID) &&
-	    same_pid_ns(tg->proc.pid))
+	    tg->proc.ns_pid == tg->proc.pid)
 		pp.tstate_tid = (__u32)pi->dbg.off[PD_TSTATE_NATIVE_THREAD_ID];
 	pp.loop_in_c = pi->uvloop_path[0] != 0;
 	return tracer__set_py_proc(tr, tg->proc.pid, &pp);

@@ -74,29 +74,11 @@ def stuck_test(name, py_fn, before, uvloop=False, spin=False):
         p = the_process(report, pid)
         if spin:
             return check_spin(ctx, report, p, truth, before, uvloop)
-        w0, w1 = report["window"]["start_ns"], report["window"]["end_ns"]
-        mine = [b for b in p["blocking_calls"] if b.get("in_progress")]
-        check(len(mine) == 1, "%d calls in progress, expected the loop's one: %s", len(mine),
-              [(b["tid"], b["syscall"], b["duration_ns"] // MS) for b in mine])
-        b = mine[0]
-        check(b["tid"] == truth["loop_tid"], "the call in progress is on tid %d, the loop is %d",
-              b["tid"], truth["loop_tid"])
+        b = the_one_in_progress(report, p["blocking_calls"], "calls", truth, before, "stuck",
+                                lambda d: abs(d) <= 20 * MS)
         check(b["kind"] == "sleep" and b["syscall"] in ("clock_nanosleep", "select",
                                                          "pselect6", "nanosleep"),
               "kind %r syscall %r, expected a sleep", b["kind"], b["syscall"])
-        check(b["began_before_window"] is before, "began_before_window %r, expected %r",
-              b["began_before_window"], before)
-        if before:
-            check(b["start_ns"] == w0, "starts %+.1f ms from the window's start, expected at it",
-                  (b["start_ns"] - w0) / MS)
-        else:
-            check(abs(b["start_ns"] - truth["start_ns"]) <= 20 * MS,
-                  "starts %+.1f ms off the sleep's start", (b["start_ns"] - truth["start_ns"]) / MS)
-        check(b["start_ns"] + b["duration_ns"] == w1, "lasts to %+.1f ms of the window's end,"
-              " expected its end (so far)", (b["start_ns"] + b["duration_ns"] - w1) / MS)
-        want = "stuck.py:%d)" % truth["line"]
-        check(b["stack"] and b["stack"][0].startswith("stuck (") and b["stack"][0].endswith(want),
-              "stack %s, expected stuck (...%s first", show_stack(b["stack"]), want)
         if not before and not uvloop:
             check(b["callback"] == "stuck", "callback %r, expected stuck", b["callback"])
         with open(ctx.path("report.txt")) as f:
@@ -106,31 +88,43 @@ def stuck_test(name, py_fn, before, uvloop=False, spin=False):
     TESTS.append((name, fn))
 
 
+def the_one_in_progress(report, entries, what, truth, before, function, start_ok):
+    """The one entry of entries (blocking calls or slow callbacks) in progress at
+    the end: the loop's, from the window's start (before) or its own
+    (start_ok(truth start - its start)), to the window's end, with function at
+    the truth's line first in its stack."""
+    w0, w1 = report["window"]["start_ns"], report["window"]["end_ns"]
+    mine = [e for e in entries if e.get("in_progress")]
+    check(len(mine) == 1, "%d %s in progress, expected the loop's one: %s", len(mine), what,
+          [(e["tid"], e.get("syscall", e.get("callback")), e["duration_ns"] // MS)
+           for e in mine])
+    e = mine[0]
+    check(e["tid"] == truth["loop_tid"], "in progress on tid %d, the loop is %d", e["tid"],
+          truth["loop_tid"])
+    check(e["began_before_window"] is before, "began_before_window %r, expected %r",
+          e["began_before_window"], before)
+    if before:
+        check(e["start_ns"] == w0, "starts %+.1f ms from the window's start, expected at it",
+              (e["start_ns"] - w0) / MS)
+    else:
+        check(start_ok(truth["start_ns"] - e["start_ns"]), "starts %+.1f ms off the truth's"
+              " start", (e["start_ns"] - truth["start_ns"]) / MS)
+    check(e["start_ns"] + e["duration_ns"] == w1, "lasts to %+.1f ms of the window's end,"
+          " expected its end (so far)", (e["start_ns"] + e["duration_ns"] - w1) / MS)
+    want = "stuck.py:%d)" % truth["line"]
+    check(e["stack"] and e["stack"][0].startswith(function + " (") and
+          e["stack"][0].endswith(want), "stack %s, expected %s (...%s first",
+          show_stack(e["stack"]), function, want)
+    return e
+
+
 def check_spin(ctx, report, p, truth, before, uvloop):
     """The loop busy in Python at the end: a slow callback still in progress,
     with the spinning function first in its stack; no blocking call of it."""
-    w0, w1 = report["window"]["start_ns"], report["window"]["end_ns"]
-    mine = [c for c in p["slow_callbacks"] if c.get("in_progress")]
-    check(len(mine) == 1, "%d slow callbacks in progress, expected the loop's one: %s",
-          len(mine), [(c["tid"], c["callback"], c["duration_ns"] // MS) for c in mine])
-    c = mine[0]
-    check(c["tid"] == truth["loop_tid"], "on tid %d, the loop is %d", c["tid"],
-          truth["loop_tid"])
-    check(c["began_before_window"] is before, "began_before_window %r, expected %r",
-          c["began_before_window"], before)
-    if before:
-        check(c["start_ns"] == w0, "starts %+.1f ms from the window's start, expected at it",
-              (c["start_ns"] - w0) / MS)
-    else:
-        check(0 <= truth["start_ns"] - c["start_ns"] <= 20 * MS,
-              "starts %+.1f ms off the callback's first line", (c["start_ns"] - truth["start_ns"]) / MS)
-        if not uvloop:
-            check(c["callback"] == "stuck", "callback %r, expected stuck", c["callback"])
-    check(c["start_ns"] + c["duration_ns"] == w1, "runs to %+.1f ms of the window's end",
-          (c["start_ns"] + c["duration_ns"] - w1) / MS)
-    want = "stuck.py:%d)" % truth["line"]
-    check(c["stack"] and c["stack"][0].startswith("spin (") and c["stack"][0].endswith(want),
-          "stack %s, expected spin (...%s first", show_stack(c["stack"]), want)
+    c = the_one_in_progress(report, p["slow_callbacks"], "slow callbacks", truth, before, "spin",
+                            lambda d: 0 <= d <= 20 * MS)
+    if not before and not uvloop:
+        check(c["callback"] == "stuck", "callback %r, expected stuck", c["callback"])
     check(not [b for b in p["blocking_calls"] if b["tid"] == truth["loop_tid"] and
                b.get("in_progress")], "a blocking call in progress on a loop busy in Python")
     with open(ctx.path("report.txt")) as f:

@@ -67,6 +67,116 @@ static inline __attribute__((always_inline)) enum ap_arg_kind ap_nr_arg_kind(__u
 	}
 }
 
+/* The kind of wait a blocking call is (blocking_calls[].kind; "gil" is decided apart). */
+enum ap_kind {
+	AP_KIND_OTHER = 0,
+	AP_KIND_SLEEP = 1,
+	AP_KIND_FILE = 2,
+	AP_KIND_NET = 3,
+	AP_KIND_PROCESS = 4,
+	AP_KIND_LOCK = 5,
+	AP_KIND_N = 6,
+};
+
+/* The read/write family waits on what its descriptor is (enum ap_fd_type). */
+static inline __attribute__((always_inline)) enum ap_kind ap_fd_kind(__u32 fd_type)
+{
+	switch (fd_type) {
+	case 1: /* AP_FD_REG */
+	case 4: /* AP_FD_CHR */
+		return AP_KIND_FILE;
+	case 2: /* AP_FD_SOCK */
+		return AP_KIND_NET;
+	default: /* a pipe may be a child's output, a log consumer, a self-pipe */
+		return AP_KIND_OTHER;
+	}
+}
+
+/*
+ * Kind of x86-64 syscall nr (rules in user/syscalls.h), shared so that BPF
+ * splits a loop's busy time by the same kinds the report lists its calls
+ * by. fd_type: of args[0] when it is a descriptor; a0, a1: the arguments.
+ */
+static inline __attribute__((always_inline)) enum ap_kind ap_nr_kind(__u32 nr, __u32 fd_type,
+								     __u64 a0, __u64 a1)
+{
+	switch (nr) {
+	case 34 ... 35: /* pause, nanosleep */
+	case 230:	/* clock_nanosleep */
+		return AP_KIND_SLEEP;
+	case 23:  /* select */
+	case 270: /* pselect6: CPython 3.8-3.10 sleep with select(0, ...) */
+		return a0 == 0 ? AP_KIND_SLEEP : AP_KIND_NET;
+	case 7:	  /* poll */
+	case 271: /* ppoll */
+		return a1 == 0 ? AP_KIND_SLEEP : AP_KIND_NET;
+	case 41 ... 55: /* socket .. getsockopt */
+	case 232:	/* epoll_wait */
+	case 281:	/* epoll_pwait */
+	case 288:	/* accept4 */
+	case 299:	/* recvmmsg */
+	case 307:	/* sendmmsg */
+	case 441:	/* epoll_pwait2 */
+		return AP_KIND_NET;
+	case 73:	  /* flock */
+	case 202:	  /* futex */
+	case 449:	  /* futex_waitv */
+	case 454 ... 456: /* futex_wake, futex_wait, futex_requeue */
+		return AP_KIND_LOCK;
+	case 72: /* fcntl: F_SETLKW (7) and F_OFD_SETLKW (38) wait for a lock */
+		return a1 == 7 || a1 == 38 ? AP_KIND_LOCK : AP_KIND_OTHER;
+	case 56 ... 59: /* clone, fork, vfork, execve */
+	case 61:	/* wait4 */
+	case 247:	/* waitid */
+	case 322:	/* execveat */
+	case 435:	/* clone3 */
+		return AP_KIND_PROCESS;
+	case 0 ... 1:	  /* read, write */
+	case 17 ... 20:	  /* pread64, pwrite64, readv, writev */
+	case 40:	  /* sendfile */
+	case 275 ... 276: /* splice, tee */
+	case 295 ... 296: /* preadv, pwritev */
+	case 326 ... 328: /* copy_file_range, preadv2, pwritev2 */
+		return ap_fd_kind(fd_type);
+	case 2 ... 6:	  /* open, close, stat, fstat, lstat */
+	case 8:		  /* lseek */
+	case 21:	  /* access */
+	case 74 ... 78:	  /* fsync, fdatasync, truncate, ftruncate, getdents */
+	case 82 ... 89:	  /* rename, mkdir, rmdir, creat, link, unlink, symlink, readlink */
+	case 162:	  /* sync */
+	case 217:	  /* getdents64 */
+	case 257 ... 258: /* openat, mkdirat */
+	case 262 ... 267: /* newfstatat, unlinkat, renameat, linkat, symlinkat, readlinkat */
+	case 269:	  /* faccessat */
+	case 277:	  /* sync_file_range */
+	case 285:	  /* fallocate */
+	case 306:	  /* syncfs */
+	case 316:	  /* renameat2 */
+	case 332:	  /* statx */
+	case 436 ... 437: /* close_range, openat2 */
+	case 439:	  /* faccessat2 */
+		return AP_KIND_FILE;
+	default:
+		return AP_KIND_OTHER;
+	}
+}
+
+/*
+ * Where a loop thread's busy time goes (loops[].busy_causes): running
+ * (on a CPU outside syscalls), waiting for a CPU, waiting for the GIL,
+ * syscalls each shorter than the blocking threshold, and blocking calls
+ * by kind (AP_CAUSE_KIND + enum ap_kind). Time waiting for a CPU inside a
+ * syscall is run queue, not the syscall's.
+ */
+enum ap_cause {
+	AP_CAUSE_RUNNING = 0,
+	AP_CAUSE_RUNQ = 1,
+	AP_CAUSE_GIL = 2,
+	AP_CAUSE_SHORT = 3,
+	AP_CAUSE_KIND = 4,
+	AP_CAUSE_N = AP_CAUSE_KIND + AP_KIND_N,
+};
+
 /* Kinds of ring-buffer records; every record starts with struct ap_rec_hdr. */
 enum ap_rec_type {
 	AP_REC_BUSY = 1,     /* a busy interval of a loop thread that covers a lag grid point */
@@ -77,6 +187,7 @@ enum ap_rec_type {
 	AP_REC_TASK_END = 6, /* an asyncio Task finished; its figures leave the tasks map */
 	AP_REC_CB = 7,	     /* one callback run, sent only when a trace is requested */
 	AP_REC_SAMPLE = 8,   /* a CPU sample of a loop thread inside a long callback */
+	AP_REC_ITER = 9,     /* a loop iteration >= the slow-callback threshold, with its causes */
 };
 
 struct ap_rec_hdr {
@@ -158,6 +269,14 @@ struct ap_rec_sample {
 	__u64 task;
 	__u64 callback;
 	__u64 stack_id;
+};
+
+/* A slow loop iteration: busy over [start_ns, start_ns + duration_ns). */
+struct ap_rec_iter {
+	struct ap_rec_hdr hdr;
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u64 cause_ns[AP_CAUSE_N]; /* enum ap_cause; they sum to duration_ns */
 };
 
 struct ap_rec_slow_cb {
@@ -276,6 +395,21 @@ struct ap_thread {
 	__u64 blocking_calls;
 	__u64 preempted_ns; /* involuntary off-CPU time while busy */
 	__u64 offcpu_start_ns;
+	/*
+	 * Busy time by cause: the current iteration's so far (syscalls and
+	 * GIL waits; running and run queue are filled in at its end), and the
+	 * sums over all iterations and over slow ones. The run queue is the
+	 * task's sched_info.run_delay, read at the iteration's and each
+	 * syscall's boundaries. it_acct: the iteration began in sight.
+	 */
+	__u64 it_rd_ns;
+	__u64 sys_rd_ns;
+	__u64 it_cause[AP_CAUSE_N];
+	__u64 busy_cause[AP_CAUSE_N];
+	__u64 slow_cause[AP_CAUSE_N];
+	__u64 slow_iters;
+	__u32 it_acct;
+	__u32 pad_it;
 	/* CPython backend: the callback running now */
 	__u64 cb_start_ns;
 	__u64 cb_task;

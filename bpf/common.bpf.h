@@ -41,6 +41,8 @@ __u64 window_start_ns __weak = 0;
  * the callback probes are gone is not reported without its task.
  */
 __u32 tracing_stopped __weak = 0;
+/* Set when the kernel keeps no run queue delay (no CONFIG_SCHED_INFO). */
+__u32 runq_missing __weak = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -91,6 +91,79 @@ static __always_inline void slow_iteration_emit(struct ap_thread *t, __u32 tid, 
 	rec_submit_now(r);
 }
 
+/*
+ * The task's time spent waiting on a run queue so far: sched_info's
+ * run_delay, which the scheduler adds to at each switch-in. Read only by
+ * the running task, so every wait before now is in it. 0 without
+ * CONFIG_SCHED_INFO (userspace then reports the run queue as unknown).
+ */
+static __always_inline __u64 run_delay(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (!bpf_core_field_exists(task->sched_info)) {
+		runq_missing = 1;
+		return 0;
+	}
+	return BPF_CORE_READ(task, sched_info.run_delay);
+}
+
+/* The thread leaves its poll call: an iteration begins, its causes from 0. */
+static __always_inline void iter_begin(struct ap_thread *t)
+{
+	t->it_rd_ns = run_delay();
+	__builtin_memset(t->it_cause, 0, sizeof(t->it_cause));
+	t->it_acct = 1;
+}
+
+/* A syscall of the iteration ended: its time, less its run queue, is cause's. */
+static __always_inline void iter_note_sys(struct ap_thread *t, __u64 now, __u32 cause)
+{
+	__u64 rq = run_delay() - t->sys_rd_ns, wall = now - t->sys_start_ns;
+
+	if (cause < AP_CAUSE_N && wall > rq)
+		t->it_cause[cause] += wall - rq;
+}
+
+/* A slow iteration and its causes, for userspace to name what made it slow. */
+static __always_inline void iter_emit(struct ap_thread *t, __u32 tid, __u64 b, __u64 len)
+{
+	struct ap_rec_iter *r = rec_reserve(struct ap_rec_iter, AP_REC_ITER, t->tgid, tid);
+
+	if (!r)
+		return;
+	r->start_ns = b;
+	r->duration_ns = len;
+	__builtin_memcpy(r->cause_ns, t->it_cause, sizeof(r->cause_ns));
+	rec_submit_now(r);
+}
+
+/*
+ * The iteration [b, b + len) ends: the run queue is the run_delay it
+ * added, running the rest once the syscalls' and GIL waits' time is out.
+ */
+static __always_inline void iter_end(struct ap_thread *t, __u32 tid, __u64 b, __u64 len)
+{
+	__u64 rq = run_delay() - t->it_rd_ns, other = rq;
+	int i;
+
+#pragma unroll
+	for (i = AP_CAUSE_GIL; i < AP_CAUSE_N; i++)
+		other += t->it_cause[i];
+	t->it_cause[AP_CAUSE_RUNQ] = rq;
+	t->it_cause[AP_CAUSE_RUNNING] = len > other ? len - other : 0;
+#pragma unroll
+	for (i = 0; i < AP_CAUSE_N; i++)
+		t->busy_cause[i] += t->it_cause[i];
+	if (!t->is_loop || len < slow_cb_ns)
+		return;
+	t->slow_iters++;
+#pragma unroll
+	for (i = 0; i < AP_CAUSE_N; i++)
+		t->slow_cause[i] += t->it_cause[i];
+	iter_emit(t, tid, b, len);
+}
+
 /* The thread enters its poll call: a busy interval ends now. */
 static __always_inline void busy_end(struct ap_thread *t, __u32 tid, __u64 now)
 {
@@ -111,6 +184,9 @@ static __always_inline void busy_end(struct ap_thread *t, __u32 tid, __u64 now)
 	}
 	if (light_mode && t->is_loop && len >= slow_cb_ns)
 		slow_iteration_emit(t, tid, b, len);
+	if (t->it_acct)
+		iter_end(t, tid, b, len);
+	t->it_acct = 0;
 	t->busy_start_ns = 0;
 }
 
@@ -189,16 +265,22 @@ static __always_inline void blocking_attribute(struct ap_rec_blocking *r, __u32 
 	}
 }
 
-static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 tid, __u64 now,
-					  long ret, bool loop)
+/*
+ * Reports the call if it lasted past the threshold; returns its cause
+ * (enum ap_cause): the GIL, a short syscall, or its kind.
+ */
+static __always_inline __u32 blocking_emit(void *ctx, struct ap_thread *t, __u32 tid, __u64 now,
+					   long ret, bool loop)
 {
 	__u64 start = t->sys_start_ns, dur = now - start;
 	bool gil = gil_wait(t, now, &start, &dur);
 	struct ap_rec_blocking *r;
 	long n;
 
+	if (gil && dur < blocking_ns)
+		return AP_CAUSE_GIL;
 	if (dur < blocking_ns)
-		return;
+		return AP_CAUSE_SHORT;
 	if (gil && dur - (now - t->sys_start_ns) >= blocking_ns) {
 		/* a GIL wait already reported grows: count only this slice */
 		t->blocked_ns += now - t->sys_start_ns;
@@ -208,7 +290,8 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 	}
 	r = blocking_rec();
 	if (!r)
-		return;
+		return AP_CAUSE_KIND +
+		       ap_nr_kind(t->sys_nr, AP_FD_NONE, t->sys_args[0], t->sys_args[1]);
 	r->hdr.type = AP_REC_BLOCKING;
 	r->hdr.pid = t->tgid;
 	r->hdr.tid = tid;
@@ -234,6 +317,9 @@ static __always_inline void blocking_emit(void *ctx, struct ap_thread *t, __u32 
 	blocking_attribute(r, t->tgid, tid, loop);
 	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0))
 		stat_inc(AP_STAT_RB_DROPS);
+	if (gil)
+		return AP_CAUSE_GIL;
+	return AP_CAUSE_KIND + ap_nr_kind(r->syscall_nr, r->fd_type, r->args[0], r->args[1]);
 }
 
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id, bool btf)
@@ -260,6 +346,8 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, bool btf)
 		return 0;
 	}
 	t->in_sys = 1;
+	if (t->it_acct)
+		t->sys_rd_ns = run_delay();
 	t->sys_nr = nr;
 	t->sys_start_ns = now;
 	t->sys_args[0] = TP_FIELD(btf, regs, di);
@@ -273,9 +361,8 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 nr, cause = AP_CAUSE_SHORT;
 	struct ap_thread *t;
-
-	__u32 nr;
 
 	if (!is_target(tgid))
 		return 0;
@@ -296,6 +383,7 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		t->idle_ns += now - t->poll_start_ns;
 		t->iterations++;
 		t->busy_start_ns = now;
+		iter_begin(t);
 		if (light_mode)
 			t->cb_blocked_ns = 0;
 		return 0;
@@ -308,6 +396,7 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 				t->idle_ns += now - busy_since(t, now);
 				t->iterations++;
 				t->busy_start_ns = now;
+				iter_begin(t);
 			}
 			return 0;
 		}
@@ -328,7 +417,9 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 	}
 	blocking_note_cb(t, now - t->sys_start_ns);
 	if (t->is_loop || t->in_sys == 2)
-		blocking_emit(ctx, t, tid, now, ret, loop);
+		cause = blocking_emit(ctx, t, tid, now, ret, loop);
+	if (t->it_acct && t->in_sys == 1)
+		iter_note_sys(t, now, cause);
 	t->in_sys = 0;
 	return 0;
 }

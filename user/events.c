@@ -454,6 +454,24 @@ static int on_busy(struct session *s, const void *data)
 	return l ? lag__add_busy(l->lag, r->start_ns, r->end_ns) : -ENOMEM;
 }
 
+static int on_iter(struct session *s, const void *data)
+{
+	const struct ap_rec_iter *r = data;
+	struct ap_process *p = sess_find_process(s, r->hdr.pid, NULL);
+	struct ap_iteration *it;
+
+	if (!p)
+		return 0;
+	it = AP_VEC_PUSH(p->iterations);
+	if (!it)
+		return -ENOMEM;
+	it->tid = r->hdr.tid;
+	it->start_ns = r->start_ns;
+	it->duration_ns = r->duration_ns;
+	memcpy(it->cause_ns, r->cause_ns, sizeof(it->cause_ns));
+	return 0;
+}
+
 /* Every record type: its least size and its handler. */
 static const struct {
 	size_t size;
@@ -467,6 +485,7 @@ static const struct {
 	[AP_REC_TASK_END] = {sizeof(struct ap_rec_task_end), on_task_end},
 	[AP_REC_CB] = {sizeof(struct ap_rec_cb), on_cb},
 	[AP_REC_SAMPLE] = {sizeof(struct ap_rec_sample), on_sample},
+	[AP_REC_ITER] = {sizeof(struct ap_rec_iter), on_iter},
 };
 
 int session__handle_event(void *ctx, void *data, size_t size)

@@ -138,6 +138,7 @@ static void tracer_maps(const struct tracer *tr, struct session_maps *maps)
 	maps->threads_fd = tracer__threads_fd(tr);
 	maps->tasks_fd = tracer__tasks_fd(tr);
 	maps->callbacks_fd = tracer__callbacks_fd(tr);
+	maps->runq_unknown = tracer__runq_missing(tr);
 }
 
 /* Not gone: kill(pid, 0) fails with ESRCH only for a process that is no more. */

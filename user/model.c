@@ -11,6 +11,48 @@ const uint64_t ap_lag_bucket_le[AP_LAG_BUCKETS] = {
 	1000000000ull, 2500000000ull, 5000000000ull, 10000000000ull,
 };
 
+/* enum ap_cause order; JSON appends "_ns" */
+const char *const ap_cause_names[AP_NCAUSES] = {
+	"running", "run_queue", "gil", "short_syscalls", "other",
+	"sleep",   "file",	"net", "process",	 "lock",
+};
+
+static uint64_t cause_ns(const uint64_t ns[AP_NCAUSES], int i)
+{
+	return ns[i] == AP_NULL_U64 ? 0 : ns[i];
+}
+
+int ap_causes__order(const uint64_t ns[AP_NCAUSES], int order[AP_NCAUSES])
+{
+	int n = 0;
+
+	for (int i = 0; i < AP_NCAUSES; i++) {
+		int j = i;
+
+		/* insertion sort: ten entries, stable, so ties keep the enum's order */
+		while (j > 0 && cause_ns(ns, order[j - 1]) < cause_ns(ns, i)) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+		n += cause_ns(ns, i) != 0;
+	}
+	return n;
+}
+
+void ap_culprits__free(struct ap_culprit c[AP_NCAUSES])
+{
+	for (int i = 0; i < AP_NCAUSES; i++) {
+		free(c[i].callback);
+		c[i] = (struct ap_culprit){0};
+	}
+}
+
+const char *const ap_cause_labels[AP_NCAUSES] = {
+	"running", "run queue", "GIL", "short syscalls", "other calls",
+	"sleep",   "file I/O",	"net", "process",	 "lock",
+};
+
 /* Same layout as every AP_VEC(T). */
 struct ap_vec_any {
 	void *v;
@@ -59,8 +101,10 @@ static void process__free(struct ap_process *p)
 	free(p->comm);
 	free(p->exe);
 	free(p->runtime_version);
-	for (i = 0; i < p->loops.n; i++)
+	for (i = 0; i < p->loops.n; i++) {
 		free(p->loops.v[i].lag_series.v);
+		ap_culprits__free(p->loops.v[i].slow_culprits);
+	}
 	free(p->loops.v);
 	for (i = 0; i < p->tasks.n; i++)
 		ap_task__free(&p->tasks.v[i]);
@@ -89,6 +133,9 @@ static void process__free(struct ap_process *p)
 	}
 	free(p->samples.v);
 	free(p->blocking_sums.v);
+	for (i = 0; i < p->iterations.n; i++)
+		ap_culprits__free(p->iterations.v[i].culprits);
+	free(p->iterations.v);
 }
 
 /* Frees everything r owns and r itself (allocated by the session). */

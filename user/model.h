@@ -64,6 +64,35 @@ struct ap_slice {
 	uint64_t task;	/* 0: not a task step */
 	char *callback; /* qualname, NULL when unknown */
 };
+/*
+ * Where busy time went, indexed by enum ap_cause (asyncprof.h): running,
+ * run queue, GIL, short syscalls, then blocking calls by enum ap_kind.
+ */
+#define AP_NCAUSES 10
+extern const char *const ap_cause_names[AP_NCAUSES];  /* "running", "run_queue", ... */
+extern const char *const ap_cause_labels[AP_NCAUSES]; /* for people: "run queue", "GIL", ... */
+/*
+ * The causes of ns (AP_NULL_U64 counts as 0) by time, most first, into
+ * order; returns how many have time.
+ */
+int ap_causes__order(const uint64_t ns[AP_NCAUSES], int order[AP_NCAUSES]);
+
+/* The callback most of one cause's time went to (callback NULL: none known). */
+struct ap_culprit {
+	char *callback; /* qualname of the callback or the task's coroutine */
+	uint64_t task;	/* 0: not a task step, or several */
+	uint64_t ns;
+};
+
+/* A loop iteration as long as a slow callback, and where its time went. */
+struct ap_iteration {
+	uint32_t tid;
+	uint64_t start_ns;
+	uint64_t duration_ns;
+	uint64_t cause_ns[AP_NCAUSES]; /* they sum to duration_ns */
+	struct ap_culprit culprits[AP_NCAUSES];
+};
+
 struct ap_loop {
 	uint32_t tid;
 	const char *kind; /* static string: "asyncio", "uvloop", "libuv", "epoll" */
@@ -76,6 +105,11 @@ struct ap_loop {
 	uint64_t preempted_ns;
 	uint64_t first_ns;
 	uint64_t slow_callbacks; /* slow callbacks of this thread so far */
+	/* busy time by cause: over iterations that began in the window, and slow ones */
+	uint64_t busy_causes[AP_NCAUSES];
+	uint64_t slow_iterations;
+	uint64_t slow_causes[AP_NCAUSES];
+	struct ap_culprit slow_culprits[AP_NCAUSES]; /* over its slow iterations */
 	struct ap_lag lag;
 	AP_VEC(struct ap_lag_point) lag_series; /* non-zero samples, by time; others are 0 */
 };
@@ -158,6 +192,7 @@ struct ap_process {
 	AP_VEC(struct ap_slice) slices;		      /* every callback run, only when traced */
 	AP_VEC(struct ap_sample) samples;	      /* CPU samples inside long callbacks */
 	AP_VEC(struct ap_blocking_sum) blocking_sums; /* every blocking call, summed */
+	AP_VEC(struct ap_iteration) iterations;	      /* slow loop iterations, by start */
 	bool steps_exact; /* false in light mode: tasks and callbacks estimated from samples */
 	/* finished tasks left out: only the busiest are kept (light mode: tasks seen
 	 * once its table was full) */
@@ -187,6 +222,7 @@ struct ap_report {
 	const char *tracepoints; /* "tp_btf" or "raw_tp" (static) */
 	const char *stack_walk;	 /* "bpf_loop" or "bounded" (static) */
 	const char *host;	 /* static or owned by the caller; NULL when unknown */
+	bool runq_unknown;	 /* the kernel keeps no run queue delay: run_queue is null */
 	AP_VEC(struct ap_process) processes;
 };
 
@@ -204,6 +240,8 @@ int ap_task__copy(struct ap_task *dst, const struct ap_task *src);
 void ap_task__free(struct ap_task *t);
 int ap_blocking__copy(struct ap_blocking *dst, const struct ap_blocking *src);
 int ap_slow_cb__copy(struct ap_slow_cb *dst, const struct ap_slow_cb *src);
+/* Free the culprits' names and zero them. */
+void ap_culprits__free(struct ap_culprit c[AP_NCAUSES]);
 /* Free every owned string and vector of r, then r itself (heap-allocated). NULL is fine. */
 void ap_report__free(struct ap_report *r);
 

@@ -51,6 +51,38 @@ static void json_lag(json_writer_t *w, const struct ap_lag *lag)
 	jsonw_end_object(w);
 }
 
+/* "name": {"running_ns": ..., "run_queue_ns": ..., ...}; AP_NULL_U64 is null. */
+static void json_causes(json_writer_t *w, const char *name, const uint64_t ns[AP_NCAUSES])
+{
+	char key[32];
+
+	jsonw_name(w, name);
+	jsonw_start_object(w);
+	for (int i = 0; i < AP_NCAUSES; i++) {
+		snprintf(key, sizeof(key), "%s_ns", ap_cause_names[i]);
+		json_u64_or_null(w, key, ns[i]);
+	}
+	jsonw_end_object(w);
+}
+
+/* "name": {"sleep": {"callback": ..., "task": ..., "ns": ...}, ...}: the known ones. */
+static void json_culprits(json_writer_t *w, const char *name, const struct ap_culprit c[AP_NCAUSES])
+{
+	jsonw_name(w, name);
+	jsonw_start_object(w);
+	for (int i = 0; i < AP_NCAUSES; i++) {
+		if (!c[i].callback)
+			continue;
+		jsonw_name(w, ap_cause_names[i]);
+		jsonw_start_object(w);
+		jsonw_string_field(w, "callback", c[i].callback);
+		json_addr_or_null(w, "task", c[i].task);
+		jsonw_uint_field(w, "ns", c[i].ns);
+		jsonw_end_object(w);
+	}
+	jsonw_end_object(w);
+}
+
 static void json_loop(json_writer_t *w, const struct ap_loop *l)
 {
 	jsonw_start_object(w);
@@ -65,6 +97,21 @@ static void json_loop(json_writer_t *w, const struct ap_loop *l)
 	json_u64_or_null(w, "gil_wait_ns", l->gil_wait_ns);
 	jsonw_uint_field(w, "preempted_ns", l->preempted_ns);
 	jsonw_uint_field(w, "first_ns", l->first_ns);
+	json_causes(w, "busy_causes", l->busy_causes);
+	jsonw_uint_field(w, "slow_iterations", l->slow_iterations);
+	json_causes(w, "slow_iteration_causes", l->slow_causes);
+	json_culprits(w, "slow_iteration_culprits", l->slow_culprits);
+	jsonw_end_object(w);
+}
+
+static void json_iteration(json_writer_t *w, const struct ap_iteration *it)
+{
+	jsonw_start_object(w);
+	jsonw_uint_field(w, "tid", it->tid);
+	jsonw_uint_field(w, "start_ns", it->start_ns);
+	jsonw_uint_field(w, "duration_ns", it->duration_ns);
+	json_causes(w, "causes", it->cause_ns);
+	json_culprits(w, "culprits", it->culprits);
 	jsonw_end_object(w);
 }
 
@@ -160,6 +207,7 @@ static void json_process(json_writer_t *w, const struct ap_process *p)
 	JSON_VEC(w, "callbacks", p->callbacks, json_callback);
 	JSON_VEC(w, "slow_callbacks", p->slow_callbacks, json_slow_cb);
 	JSON_VEC(w, "blocking_calls", p->blocking_calls, json_blocking);
+	JSON_VEC(w, "slow_iterations", p->iterations, json_iteration);
 	jsonw_end_object(w);
 }
 

@@ -50,6 +50,34 @@ static void text_header(FILE *f, const struct ap_report *r)
 			r->drops_events, r->drops_stacks);
 }
 
+/*
+ * Why the loop was late: its slow iterations' time by cause, most first,
+ * each with the callback most of it went to ("62% sleep in legacy_sleep").
+ */
+static void text_late(FILE *f, const struct ap_loop *l)
+{
+	uint64_t total = 0;
+	int order[AP_NCAUSES], n = ap_causes__order(l->slow_causes, order);
+	char esc[ESC_MAX];
+
+	for (int i = 0; i < n; i++)
+		total += l->slow_causes[order[i]];
+	fprintf(f, "    late: lag p99 %.2f ms; %" PRIu64 " slow iterations, %s:", ms(l->lag.p99_ns),
+		l->slow_iterations, dur(total));
+	for (int i = 0; i < n; i++) {
+		int c = order[i];
+		double share = pct(l->slow_causes[c], total);
+
+		if (share < 1.0 && i)
+			break;
+		fprintf(f, "%s %.0f%% %s", i ? "," : "", share, ap_cause_labels[c]);
+		if (l->slow_culprits[c].callback)
+			fprintf(f, " in %s",
+				strutil__term(l->slow_culprits[c].callback, esc, sizeof(esc)));
+	}
+	fputc('\n', f);
+}
+
 static void text_loop(FILE *f, const struct ap_loop *l)
 {
 	uint64_t obs = l->busy_ns + l->idle_ns;
@@ -70,6 +98,8 @@ static void text_loop(FILE *f, const struct ap_loop *l)
 		" samples)\n",
 		ms(g->max_ns), ms(g->mean_ns), ms(g->p50_ns), ms(g->p90_ns), ms(g->p99_ns),
 		g->samples);
+	if (l->slow_iterations)
+		text_late(f, l);
 }
 
 static void text_stack(FILE *f, const struct ap_stack *st)

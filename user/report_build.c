@@ -2,14 +2,18 @@
 /* The BPF maps into the report: loops, live tasks, callbacks; sorting; the finish. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <bpf/bpf.h>
 #include "session_int.h"
+#include "causes.h"
 #include "lag.h"
 #include "log.h"
 
+_Static_assert(AP_NCAUSES == AP_CAUSE_N, "model.h's causes are enum ap_cause");
+
 /* Close the loop's open interval at end_ns and fill its report entry. */
 static int loop_finish(struct session *s, uint32_t tid, const struct ap_thread *t, uint64_t end_ns,
-		       struct ap_loop *out)
+		       bool runq_unknown, struct ap_loop *out)
 {
 	struct sess_loop *l = sess_loop_get(s, t->tgid, tid);
 	uint64_t b, busy = t->busy_ns, idle = t->idle_ns, maxb = t->max_busy_ns;
@@ -45,6 +49,11 @@ static int loop_finish(struct session *s, uint32_t tid, const struct ap_thread *
 	out->gil_wait_ns = t->gil_wait_ns;
 	out->preempted_ns = t->preempted_ns;
 	out->first_ns = t->first_ns;
+	memcpy(out->busy_causes, t->busy_cause, sizeof(out->busy_causes));
+	out->slow_iterations = t->slow_iters;
+	memcpy(out->slow_causes, t->slow_cause, sizeof(out->slow_causes));
+	if (runq_unknown)
+		out->busy_causes[AP_CAUSE_RUNQ] = out->slow_causes[AP_CAUSE_RUNQ] = AP_NULL_U64;
 	err = lag__finish(l->lag, t->first_ns, end_ns, &out->lag);
 	if (!err)
 		err = lag__series(l->lag, t->first_ns, end_ns, &out->lag_series.v,
@@ -75,7 +84,7 @@ static int read_loops(struct session *s, int threads_fd, uint64_t end_ns, struct
 		if (!lp)
 			return -ENOMEM;
 		lp->kind = s->loop_kinds.v[idx];
-		err = loop_finish(s, key, &t, end_ns, lp);
+		err = loop_finish(s, key, &t, end_ns, rep->runq_unknown, lp);
 		if (err)
 			return err;
 		if (!s->stackers.v[idx])
@@ -156,6 +165,7 @@ CMP_BY(cmp_blocking_start, struct ap_blocking, start_ns, 1)
 CMP_BY(cmp_task_first_run, struct ap_task, first_run_ns, 1)
 CMP_BY(cmp_cb_total_desc, struct ap_callback, total_ns, -1)
 CMP_BY(cmp_slow_start, struct ap_slow_cb, start_ns, 1)
+CMP_BY(cmp_iter_start, struct ap_iteration, start_ns, 1)
 CMP_BY(cmp_slice_start, struct ap_slice, start_ns, 1)
 
 /* qsort of a vector that may be empty (v NULL): qsort's base must not be NULL. */
@@ -175,6 +185,7 @@ static void sort_process(struct ap_process *p)
 	vec_sort(p->callbacks.v, p->callbacks.n, sizeof(*p->callbacks.v), cmp_cb_total_desc);
 	vec_sort(p->slow_callbacks.v, p->slow_callbacks.n, sizeof(*p->slow_callbacks.v),
 		 cmp_slow_start);
+	vec_sort(p->iterations.v, p->iterations.n, sizeof(*p->iterations.v), cmp_iter_start);
 }
 
 int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t end_ns,
@@ -183,6 +194,10 @@ int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t 
 	int err;
 
 	s->threads_fd = maps->threads_fd;
+	rep->runq_unknown = maps->runq_unknown;
+	for (size_t i = 0; rep->runq_unknown && i < rep->processes.n; i++)
+		for (size_t j = 0; j < rep->processes.v[i].iterations.n; j++)
+			rep->processes.v[i].iterations.v[j].cause_ns[AP_CAUSE_RUNQ] = AP_NULL_U64;
 	err = read_loops(s, maps->threads_fd, end_ns, rep);
 	if (!err && maps->tasks_fd >= 0)
 		err = read_tasks(s, maps->tasks_fd, rep);
@@ -196,9 +211,11 @@ int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t 
 		err = sess_read_inflight(s, maps->threads_fd, end_ns, rep);
 	if (err)
 		return err;
-	for (size_t i = 0; i < rep->processes.n; i++)
+	for (size_t i = 0; i < rep->processes.n && !err; i++) {
 		sort_process(&rep->processes.v[i]);
-	return 0;
+		err = causes__attribute(&rep->processes.v[i]);
+	}
+	return err;
 }
 
 int session__finish(struct session *s, const struct session_maps *maps, uint64_t end_ns,

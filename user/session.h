@@ -68,6 +68,7 @@ struct session_maps {
 	int threads_fd;
 	int tasks_fd;
 	int callbacks_fd;
+	bool runq_unknown; /* BPF found no run queue delay in this kernel */
 };
 
 /* What BPF counted as lost (the stats map), for the report's drops. */

@@ -394,109 +394,12 @@ static const char *const syscall_names[] = {
 	[467] = "open_tree_attr",
 };
 
-/* The x86-64 numbers classified below. */
+/* The loop's poll calls, x86-64 numbers. */
 enum {
-	X64_read = 0,
-	X64_write = 1,
-	X64_open = 2,
-	X64_close = 3,
-	X64_stat = 4,
-	X64_fstat = 5,
-	X64_lstat = 6,
-	X64_poll = 7,
-	X64_lseek = 8,
-	X64_pread64 = 17,
-	X64_pwrite64 = 18,
-	X64_readv = 19,
-	X64_writev = 20,
-	X64_access = 21,
-	X64_select = 23,
-	X64_pause = 34,
-	X64_nanosleep = 35,
-	X64_sendfile = 40,
-	X64_socket = 41,
-	X64_connect = 42,
-	X64_accept = 43,
-	X64_sendto = 44,
-	X64_recvfrom = 45,
-	X64_sendmsg = 46,
-	X64_recvmsg = 47,
-	X64_shutdown = 48,
-	X64_bind = 49,
-	X64_listen = 50,
-	X64_getsockname = 51,
-	X64_getpeername = 52,
-	X64_socketpair = 53,
-	X64_setsockopt = 54,
-	X64_getsockopt = 55,
-	X64_clone = 56,
-	X64_fork = 57,
-	X64_vfork = 58,
-	X64_execve = 59,
-	X64_wait4 = 61,
-	X64_fcntl = 72,
-	X64_flock = 73,
-	X64_fsync = 74,
-	X64_fdatasync = 75,
-	X64_truncate = 76,
-	X64_ftruncate = 77,
-	X64_getdents = 78,
-	X64_rename = 82,
-	X64_mkdir = 83,
-	X64_rmdir = 84,
-	X64_creat = 85,
-	X64_link = 86,
-	X64_unlink = 87,
-	X64_symlink = 88,
-	X64_readlink = 89,
-	X64_sync = 162,
-	X64_futex = 202,
-	X64_getdents64 = 217,
-	X64_clock_nanosleep = 230,
 	X64_epoll_wait = 232,
-	X64_waitid = 247,
-	X64_openat = 257,
-	X64_mkdirat = 258,
-	X64_newfstatat = 262,
-	X64_unlinkat = 263,
-	X64_renameat = 264,
-	X64_linkat = 265,
-	X64_symlinkat = 266,
-	X64_readlinkat = 267,
-	X64_faccessat = 269,
-	X64_pselect6 = 270,
-	X64_ppoll = 271,
-	X64_splice = 275,
-	X64_tee = 276,
-	X64_sync_file_range = 277,
 	X64_epoll_pwait = 281,
-	X64_fallocate = 285,
-	X64_accept4 = 288,
-	X64_preadv = 295,
-	X64_pwritev = 296,
-	X64_recvmmsg = 299,
-	X64_syncfs = 306,
-	X64_sendmmsg = 307,
-	X64_renameat2 = 316,
-	X64_execveat = 322,
-	X64_copy_file_range = 326,
-	X64_preadv2 = 327,
-	X64_pwritev2 = 328,
-	X64_statx = 332,
-	X64_clone3 = 435,
-	X64_close_range = 436,
-	X64_openat2 = 437,
-	X64_faccessat2 = 439,
 	X64_epoll_pwait2 = 441,
-	X64_futex_waitv = 449,
-	X64_futex_wake = 454,
-	X64_futex_wait = 455,
-	X64_futex_requeue = 456,
 };
-
-/* fcntl commands that wait for a lock, x86-64 values. */
-#define X64_F_SETLKW	 7
-#define X64_F_OFD_SETLKW 38
 
 const char *syscalls__name(unsigned nr)
 {
@@ -510,137 +413,18 @@ bool syscalls__is_poll(unsigned nr)
 	return nr == X64_epoll_wait || nr == X64_epoll_pwait || nr == X64_epoll_pwait2;
 }
 
-/* read/write family: the kind follows the descriptor. */
-static const char *kind_of_fd(unsigned fd_type)
+const char *syscalls__kind_name(unsigned kind)
 {
-	switch (fd_type) {
-	case AP_FD_REG:
-	case AP_FD_CHR:
-		return "file";
-	case AP_FD_SOCK:
-		return "net";
-	default:
-		return "other";
-	}
+	static const char *const names[AP_KIND_N] = {
+		[AP_KIND_OTHER] = "other", [AP_KIND_SLEEP] = "sleep",	  [AP_KIND_FILE] = "file",
+		[AP_KIND_NET] = "net",	   [AP_KIND_PROCESS] = "process", [AP_KIND_LOCK] = "lock",
+	};
+
+	return kind < AP_KIND_N ? names[kind] : "other";
 }
 
-static const char *kind_io(unsigned nr, unsigned fd_type)
-{
-	switch (nr) {
-	case X64_read:
-	case X64_write:
-	case X64_pread64:
-	case X64_pwrite64:
-	case X64_readv:
-	case X64_writev:
-	case X64_preadv:
-	case X64_pwritev:
-	case X64_preadv2:
-	case X64_pwritev2:
-	case X64_sendfile:
-	case X64_splice:
-	case X64_tee:
-	case X64_copy_file_range:
-		return kind_of_fd(fd_type);
-	case X64_open:
-	case X64_openat:
-	case X64_openat2:
-	case X64_creat:
-	case X64_stat:
-	case X64_fstat:
-	case X64_lstat:
-	case X64_newfstatat:
-	case X64_statx:
-	case X64_access:
-	case X64_faccessat:
-	case X64_faccessat2:
-	case X64_fsync:
-	case X64_fdatasync:
-	case X64_sync:
-	case X64_syncfs:
-	case X64_sync_file_range:
-	case X64_unlink:
-	case X64_unlinkat:
-	case X64_rename:
-	case X64_renameat:
-	case X64_renameat2:
-	case X64_mkdir:
-	case X64_mkdirat:
-	case X64_rmdir:
-	case X64_link:
-	case X64_linkat:
-	case X64_symlink:
-	case X64_symlinkat:
-	case X64_readlink:
-	case X64_readlinkat:
-	case X64_getdents:
-	case X64_getdents64:
-	case X64_truncate:
-	case X64_ftruncate:
-	case X64_fallocate:
-	case X64_lseek:
-	case X64_close:
-	case X64_close_range:
-		return "file";
-	default:
-		return "other";
-	}
-}
-
+/* The rules are asyncprof.h's ap_nr_kind, shared with BPF. */
 const char *syscalls__kind(unsigned nr, unsigned fd_type, const unsigned long long args[3])
 {
-	switch (nr) {
-	case X64_nanosleep:
-	case X64_clock_nanosleep:
-	case X64_pause:
-		return "sleep";
-	case X64_select:
-	case X64_pselect6:
-		return args[0] == 0 ? "sleep" : "net";
-	case X64_poll:
-	case X64_ppoll:
-		return args[1] == 0 ? "sleep" : "net";
-	case X64_epoll_wait:
-	case X64_epoll_pwait:
-	case X64_epoll_pwait2:
-	case X64_connect:
-	case X64_accept:
-	case X64_accept4:
-	case X64_sendto:
-	case X64_recvfrom:
-	case X64_sendmsg:
-	case X64_recvmsg:
-	case X64_sendmmsg:
-	case X64_recvmmsg:
-	case X64_shutdown:
-	case X64_socket:
-	case X64_socketpair:
-	case X64_bind:
-	case X64_listen:
-	case X64_getsockname:
-	case X64_getpeername:
-	case X64_setsockopt:
-	case X64_getsockopt:
-		return "net";
-	case X64_futex:
-	case X64_futex_waitv:
-	case X64_futex_wake:
-	case X64_futex_wait:
-	case X64_futex_requeue:
-	case X64_flock:
-		return "lock";
-	case X64_fcntl:
-		return args[1] == X64_F_SETLKW || args[1] == X64_F_OFD_SETLKW ? "lock" : "other";
-	case X64_wait4:
-	case X64_waitid:
-	case X64_clone:
-	case X64_clone3:
-	case X64_fork:
-	case X64_vfork:
-	case X64_execve:
-	case X64_execveat:
-		return "process";
-	default:
-		return kind_io(nr, fd_type);
-	}
+	return syscalls__kind_name(ap_nr_kind(nr, fd_type, args[0], args[1]));
 }

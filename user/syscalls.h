@@ -35,6 +35,9 @@ const char *syscalls__name(unsigned nr);
  */
 const char *syscalls__kind(unsigned nr, unsigned fd_type, const unsigned long long args[3]);
 
+/* Name of an enum ap_kind ("sleep", ...; "other" when out of range). */
+const char *syscalls__kind_name(unsigned kind);
+
 /* Is nr an event loop's poll call: epoll_wait, epoll_pwait, epoll_pwait2? */
 bool syscalls__is_poll(unsigned nr);
 

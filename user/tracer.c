@@ -249,6 +249,11 @@ int tracer__attach_sampler(struct tracer *t, unsigned int freq)
 	return 0;
 }
 
+bool tracer__runq_missing(const struct tracer *t)
+{
+	return t && t->skel && t->skel->bss && t->skel->bss->runq_missing;
+}
+
 void tracer__detach(struct tracer *t)
 {
 	if (!t)

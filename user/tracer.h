@@ -79,6 +79,8 @@ int tracer__stacks_fd(const struct tracer *t);
 uint64_t tracer__stat(const struct tracer *t, unsigned int which);
 /* Was the BTF-enabled tracepoint flavour used (else raw_tp)? */
 bool tracer__uses_tp_btf(const struct tracer *t);
+/* The kernel keeps no run queue delay (BPF found no sched_info): busy causes lack it. */
+bool tracer__runq_missing(const struct tracer *t);
 /* Do the stack walks use bpf_loop (else a bounded loop)? */
 bool tracer__uses_bpf_loop(const struct tracer *t);
 

@@ -297,8 +297,13 @@ ADDR = Addr()
 
 LAG = {"samples": INT, "max_ns": INT, "mean_ns": INT, "p50_ns": INT, "p90_ns": INT,
        "p99_ns": INT, "histogram": [{"le_ns": Opt(INT), "count": INT}]}
+CAUSE_NAMES = ("running", "run_queue", "gil", "short_syscalls", "other", "sleep", "file", "net",
+               "process", "lock")
+CAUSES = {n + "_ns": Opt(INT) if n == "run_queue" else INT for n in CAUSE_NAMES}
 LOOP = {"tid": INT, "kind": Enum("asyncio", "uvloop", "libuv", "epoll"), "iterations": INT,
-        "busy_ns": INT, "idle_ns": INT, "callbacks": Opt(INT), "lag": LAG}
+        "busy_ns": INT, "idle_ns": INT, "callbacks": Opt(INT), "lag": LAG,
+        "busy_causes": CAUSES, "slow_iterations": INT, "slow_iteration_causes": CAUSES}
+ITERATION = {"tid": INT, "start_ns": INT, "duration_ns": INT, "causes": CAUSES}
 TASK = {"id": ADDR, "name": Opt(STR), "coro": Opt(STR), "loop_tid": INT, "parent": Opt(ADDR),
         "created_ns": Opt(INT), "first_run_ns": INT, "last_run_ns": INT,
         "finished_ns": Opt(INT),
@@ -314,7 +319,8 @@ BLOCKING = {"tid": INT, "start_ns": INT, "duration_ns": INT, "syscall": Opt(STR)
 PROCESS = {"pid": INT, "comm": STR, "exe": Opt(STR),
            "runtime": Enum("cpython", "node", "unknown"), "runtime_version": Opt(STR),
            "backend": Enum("uprobe", "syscall"), "loops": [LOOP], "tasks": [TASK],
-           "callbacks": [CALLBACK], "slow_callbacks": [SLOW], "blocking_calls": [BLOCKING]}
+           "callbacks": [CALLBACK], "slow_callbacks": [SLOW], "blocking_calls": [BLOCKING],
+           "slow_iterations": [ITERATION]}
 REPORT = {"schema": Enum("asyncprof-bpf/report/v1"), "tool": {"name": STR, "version": STR},
           "window": {"start_ns": INT, "end_ns": INT},
           "config": {"slow_callback_ns": INT, "blocking_ns": INT, "lag_interval_ns": INT},
@@ -361,6 +367,34 @@ def schema_errors(v, t, where="$"):
     return [] if _type_ok(v, t) else ["%s: %r is not %s" % (where, v, t)]
 
 
+def causes_sum(c):
+    return sum(v for v in c.values() if v is not None)
+
+
+def causes_errors(p, pi):
+    """Each slow iteration's causes sum to its duration within 5 %; a loop's
+    sums are no more than its busy time, and its slow iterations' are theirs."""
+    errs = []
+    for i, it in enumerate(p["slow_iterations"]):
+        s, d = causes_sum(it["causes"]), it["duration_ns"]
+        if abs(s - d) > d * 0.05:
+            errs.append("$.processes[%d].slow_iterations[%d]: causes sum to %d, duration %d"
+                        % (pi, i, s, d))
+    for li, loop in enumerate(p["loops"]):
+        where = "$.processes[%d].loops[%d]" % (pi, li)
+        s = causes_sum(loop["busy_causes"])
+        if s > loop["busy_ns"] * 1.05:
+            errs.append("%s: busy causes sum to %d > busy_ns %d" % (where, s, loop["busy_ns"]))
+        mine = [it for it in p["slow_iterations"] if it["tid"] == loop["tid"]]
+        if len(mine) == loop["slow_iterations"]:
+            for k, v in loop["slow_iteration_causes"].items():
+                want = None if v is None else sum(it["causes"][k] for it in mine)
+                if v != want:
+                    errs.append("%s.slow_iteration_causes.%s %s != the sum over its slow "
+                                "iterations %s" % (where, k, v, want))
+    return errs
+
+
 def validate_report(r):
     errs = schema_errors(r, REPORT)
     if not errs:
@@ -384,6 +418,7 @@ def validate_report(r):
                 if h and h[-1]["count"] != loop["lag"]["samples"]:
                     errs.append("%s: +Inf bucket %d != samples %d"
                                 % (where, h[-1]["count"], loop["lag"]["samples"]))
+            errs += causes_errors(p, pi)
             for i, b in enumerate(p["blocking_calls"]):
                 # the uretprobe syscall's exit (its trampoline) is the tool's, not the target's
                 if any("[uprobes]" in f for f in b.get("native_stack") or []):

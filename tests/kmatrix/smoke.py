@@ -76,6 +76,17 @@ def check_smoke(report, truth, task_known=True):
         if task_known:
             check(names.get(c["task"]) == truth["task_name"], "%s: task %r (%r), expected %r",
                   ev["op"], c["task"], names.get(c["task"]), truth["task_name"])
+    # the loop's busy time by cause: the sleeps are sleep's (less the time the
+    # woken thread waited for the CPU, which is the run queue's); every Debian
+    # kernel keeps the run queue delay (CONFIG_SCHED_INFO)
+    bc = loop["busy_causes"]
+    slept = sum(c["duration_ns"] for c in p["blocking_calls"] if c["kind"] == "sleep"
+                and c["tid"] == truth["loop_tid"])
+    check(bc["run_queue_ns"] is not None, "busy_causes.run_queue_ns is null on %s",
+          os.uname().release)
+    check(bc["sleep_ns"] + bc["run_queue_ns"] >= 0.9 * slept and bc["sleep_ns"] <= slept,
+          "busy_causes: sleep %.1f ms, run queue %.1f ms; the sleep calls took %.1f ms",
+          bc["sleep_ns"] / MS, bc["run_queue_ns"] / MS, slept / MS)
     bogus = [(c["kind"], c["syscall"], c["start_ns"] - report["window"]["start_ns"])
              for c in p["blocking_calls"] if c["syscall"] in ("unknown", "", None)]
     check(not bogus, "blocking calls with no syscall (invented): %s", bogus)

@@ -247,7 +247,7 @@ struct ap_rec_blocking {
 	__u32 nustack;
 	__u32 gil;	    /* a futex wait on the interpreter's GIL */
 	__u32 began_before; /* in flight when tracing began: start_ns is a lower bound */
-	__u32 pad;
+	__u32 gil_holder;   /* GIL wait: the thread whose wake ended it (it held the GIL), or 0 */
 	__u8 detail[AP_DETAIL_MAX];
 };
 
@@ -544,6 +544,13 @@ struct ap_py_proc {
 	 */
 	__u64 uv_found;
 	__u64 uv_missed;
+	/*
+	 * The last futex wake on the GIL (drop_gil signalling a waiter): who
+	 * and when. A GIL wait that a wake ended was on that thread's hold.
+	 */
+	__u64 gil_wake_ns;
+	__u32 gil_waker;
+	__u32 pad_gil;
 };
 
 /* Callbacks (task steps) watched by the end-point and uvloop checks */

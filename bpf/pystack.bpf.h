@@ -349,6 +349,25 @@ static __always_inline int py_attribute_any(__u32 tgid, __u32 tid, __u32 slot, b
 }
 
 #define NR_FUTEX   202
+#define FUTEX_WAKE 1
+#define FUTEX_CMD  0x7f /* the op without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME */
+
+/*
+ * A futex wake on the GIL: the thread dropping it signals a waiter. Kept
+ * for the waiter's exit, which then knows who held the GIL it waited for.
+ */
+static __always_inline void gil_wake_note(__u32 tgid, __u32 tid, __u64 addr, __u64 op, __u64 now)
+{
+	struct ap_py_proc *pp;
+
+	if ((op & FUTEX_CMD) != FUTEX_WAKE)
+		return;
+	pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (!pp || addr < pp->gil_lo || addr >= pp->gil_hi)
+		return;
+	pp->gil_waker = tid;
+	pp->gil_wake_ns = now;
+}
 #define GIL_GAP_NS 100000 /* GIL waits this close together are one wait */
 
 /*
@@ -357,7 +376,8 @@ static __always_inline int py_attribute_any(__u32 tgid, __u32 tid, __u32 slot, b
  * run of waits with no gap is one wait: it is reported (and re-reported
  * as it grows, userspace keeps the last) from the start of the run.
  */
-static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *start, __u64 *dur)
+static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *start, __u64 *dur,
+				     __u32 *holder)
 {
 	struct ap_py_proc *pp;
 	__u64 addr = t->sys_args[0];
@@ -367,6 +387,9 @@ static __always_inline bool gil_wait(struct ap_thread *t, __u64 now, __u64 *star
 	pp = bpf_map_lookup_elem(&py_procs, &t->tgid);
 	if (!pp || addr < pp->gil_lo || addr >= pp->gil_hi)
 		return false;
+	/* a wait (not this thread's own wake) that another thread's wake ended */
+	if ((t->sys_args[1] & FUTEX_CMD) != FUTEX_WAKE && pp->gil_wake_ns >= t->sys_start_ns)
+		*holder = pp->gil_waker;
 	if (!t->gil_start_ns || t->sys_start_ns - t->gil_end_ns > GIL_GAP_NS) {
 		t->gil_start_ns = t->sys_start_ns;
 		t->gil_wait_ns += now - t->sys_start_ns;

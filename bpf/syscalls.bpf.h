@@ -273,7 +273,8 @@ static __always_inline __u32 blocking_emit(void *ctx, struct ap_thread *t, __u32
 					   long ret, bool loop)
 {
 	__u64 start = t->sys_start_ns, dur = now - start;
-	bool gil = gil_wait(t, now, &start, &dur);
+	__u32 holder = 0;
+	bool gil = gil_wait(t, now, &start, &dur, &holder);
 	struct ap_rec_blocking *r;
 	long n;
 
@@ -309,6 +310,7 @@ static __always_inline __u32 blocking_emit(void *ctx, struct ap_thread *t, __u32
 	r->detail_kind = AP_DETAIL_NONE;
 	r->detail_len = 0;
 	r->gil = gil;
+	r->gil_holder = holder;
 	r->began_before = t->in_sys == 2;
 	/* native frames (frame pointers permitting); a failure leaves none */
 	n = bpf_get_stack(ctx, r->ustack, sizeof(r->ustack), BPF_F_USER_STACK);
@@ -332,6 +334,9 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, bool btf)
 	if (!is_target(tgid) || nr_is_probe(nr) || READ_ONCE(tracing_stopped))
 		return 0;
 	now = bpf_ktime_get_ns();
+	/* any thread's, system-wide too: the one holding the GIL is rarely a loop */
+	if (nr == NR_FUTEX)
+		gil_wake_note(tgid, tid, TP_FIELD(btf, regs, di), TP_FIELD(btf, regs, si), now);
 	t = thread_of(tid, tgid, now, nr);
 	if (!t)
 		return 0;

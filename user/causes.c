@@ -13,7 +13,9 @@
 struct tally_row {
 	int cause;
 	const char *callback; /* borrowed from the process's calls and callbacks */
-	uint64_t task;	      /* 0 once two tasks ran the same callback */
+	uint32_t holder;      /* GIL waits: the thread a wake said held it, else 0 */
+	const char *holder_comm;
+	uint64_t task; /* 0 once two tasks ran the same callback */
 	uint64_t ns;
 };
 
@@ -29,7 +31,8 @@ int causes__of_kind(const char *kind)
 	return -1;
 }
 
-static int tally_add(struct tally *t, int cause, const char *cb, uint64_t task, uint64_t ns)
+static int tally_add(struct tally *t, int cause, const char *cb, uint32_t holder,
+		     const char *holder_comm, uint64_t task, uint64_t ns)
 {
 	struct tally_row *r;
 
@@ -41,6 +44,11 @@ static int tally_add(struct tally *t, int cause, const char *cb, uint64_t task, 
 			r->ns += ns;
 			if (r->task != task)
 				r->task = 0;
+			/* a wait that timed out knows no holder: the one a wake told holds */
+			if (!r->holder && holder) {
+				r->holder = holder;
+				r->holder_comm = holder_comm;
+			}
 			return 0;
 		}
 	}
@@ -49,7 +57,7 @@ static int tally_add(struct tally *t, int cause, const char *cb, uint64_t task, 
 	r = AP_VEC_PUSH(t->rows);
 	if (!r)
 		return -ENOMEM;
-	*r = (struct tally_row){cause, cb, task, ns};
+	*r = (struct tally_row){cause, cb, holder, holder_comm, task, ns};
 	return 0;
 }
 
@@ -72,6 +80,12 @@ static int tally_best(const struct tally *t, struct ap_culprit out[AP_NCAUSES])
 			return -ENOMEM;
 		out[c].task = best[c]->task;
 		out[c].ns = best[c]->ns;
+		out[c].holder = best[c]->holder;
+		if (best[c]->holder_comm) {
+			out[c].holder_comm = strdup(best[c]->holder_comm);
+			if (!out[c].holder_comm)
+				return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -98,6 +112,25 @@ static uint64_t overlap(uint64_t s0, uint64_t e0, uint64_t s1, uint64_t e1)
 	})
 
 /*
+ * A call's or callback's wall time holds its waits for the CPU, which BPF
+ * counted as run queue: no culprit gets more of a cause than the iteration
+ * had of it (when BPF split it: an iteration whose causes are all 0 was not).
+ */
+static void iteration_clamp(const struct ap_iteration *it, struct tally *t)
+{
+	uint64_t sum = 0;
+
+	for (int c = 0; c < AP_NCAUSES; c++)
+		sum += it->cause_ns[c] == AP_NULL_U64 ? 0 : it->cause_ns[c];
+	for (size_t i = 0; sum && i < t->rows.n; i++) {
+		struct tally_row *r = &t->rows.v[i];
+
+		if (r->ns > it->cause_ns[r->cause])
+			r->ns = it->cause_ns[r->cause];
+	}
+}
+
+/*
  * What ran in the iteration: its blocking calls (by kind, the GIL's too)
  * and the slow callbacks' time outside them (running). Both begin inside
  * the iteration, or at the window's start for one that began before it.
@@ -113,7 +146,8 @@ static int iteration_tally(const struct ap_process *p, const struct ap_iteration
 		const struct ap_blocking *b = &p->blocking_calls.v[i];
 
 		if (b->tid == it->tid)
-			err = tally_add(t, causes__of_kind(b->kind), b->callback, b->task,
+			err = tally_add(t, causes__of_kind(b->kind), b->callback, b->gil_holder,
+					b->gil_holder_comm, b->task,
 					overlap(b->start_ns, b->start_ns + b->duration_ns, s, e));
 	}
 	for (size_t i = LOWER_BOUND(p->slow_callbacks, s);
@@ -123,9 +157,10 @@ static int iteration_tally(const struct ap_process *p, const struct ap_iteration
 		if (c->tid != it->tid)
 			continue;
 		ns = overlap(c->start_ns, c->start_ns + c->duration_ns, s, e);
-		err = tally_add(t, AP_CAUSE_RUNNING, c->callback, c->task,
+		err = tally_add(t, AP_CAUSE_RUNNING, c->callback, 0, NULL, c->task,
 				ns > c->blocked_ns ? ns - c->blocked_ns : 0);
 	}
+	iteration_clamp(it, t);
 	return err;
 }
 
@@ -137,7 +172,8 @@ static int tally_merge(struct tally *into, const struct tally *from)
 	for (size_t i = 0; i < from->rows.n && !err; i++) {
 		const struct tally_row *r = &from->rows.v[i];
 
-		err = tally_add(into, r->cause, r->callback, r->task, r->ns);
+		err = tally_add(into, r->cause, r->callback, r->holder, r->holder_comm, r->task,
+				r->ns);
 	}
 	return err;
 }

@@ -11,6 +11,7 @@
 #include "session_int.h"
 #include "lag.h"
 #include "strutil.h"
+#include "pystack.h"
 #include "syscalls.h"
 
 /* Where and when a record's interval was: its thread, start and length. */
@@ -113,6 +114,11 @@ static int on_blocking(struct session *s, const void *rec)
 	if (b) {
 		/* the same run of GIL waits, longer now */
 		b->duration_ns = r->duration_ns;
+		if (r->gil_holder && r->gil_holder != b->gil_holder) {
+			b->gil_holder = r->gil_holder;
+			free(b->gil_holder_comm);
+			b->gil_holder_comm = strutil__thread_comm(r->hdr.pid, r->gil_holder);
+		}
 		return 0;
 	}
 	b = AP_VEC_PUSH(p->blocking_calls);
@@ -120,6 +126,10 @@ static int on_blocking(struct session *s, const void *rec)
 		return -ENOMEM;
 	REC_SPAN(b, r);
 	b->began_before = r->began_before;
+	b->gil_holder = r->gil ? r->gil_holder : 0;
+	/* the holder's name now: by the report's end it may be gone */
+	if (b->gil_holder)
+		b->gil_holder_comm = strutil__thread_comm(r->hdr.pid, b->gil_holder);
 	b->syscall = syscalls__name(r->syscall_nr);
 	if (!b->syscall)
 		b->syscall = "unknown";
@@ -132,7 +142,11 @@ static int on_blocking(struct session *s, const void *rec)
 		err = natsym__resolve(s->natsyms.v[idx], (const uint64_t *)r->ustack,
 				      r->nustack < AP_NATIVE_DEPTH ? r->nustack : AP_NATIVE_DEPTH,
 				      &b->native_stack);
-	return err ? err : sess_stack_get(s, idx, r->stack_id, &b->stack);
+	if (!err)
+		err = sess_stack_get(s, idx, r->stack_id, &b->stack);
+	if (!err && s->light && !b->callback && !b->task)
+		b->callback = pystack__handle_callback(&b->stack);
+	return err;
 }
 
 /*
@@ -424,6 +438,8 @@ static int on_slow_cb(struct session *s, const void *rec)
 				     &c->stack);
 	if (!err && !c->stack.n && !blocked)
 		err = stack_of_longest_block(p, c);
+	if (!err && s->light && !c->callback && !c->task)
+		c->callback = pystack__handle_callback(&c->stack);
 	return err;
 }
 

@@ -241,6 +241,93 @@ static int known_loop(struct session *s, struct ap_process *p, size_t idx, uint3
 	return err;
 }
 
+/* The thread's run queue delay so far (/proc/PID/task/TID/schedstat's second field), or -1. */
+static long long thread_run_delay(uint32_t pid, uint32_t tid)
+{
+	char path[64];
+	unsigned long long run, wait;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/schedstat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	return n == 2 ? (long long)wait : -1;
+}
+
+/* What the call thread t is in counts as, as BPF's sys_exit would count it. */
+static int call_cause(struct session *s, size_t idx, const struct ap_thread *t, uint64_t wall)
+{
+	const struct sess_py *py = &s->pys.v[idx];
+	unsigned long long args[3] = {t->sys_args[0], t->sys_args[1], t->sys_args[2]};
+	char path[4096];
+	unsigned fd_type = AP_FD_NONE;
+
+	if (t->sys_nr == 202 /* futex */ && args[0] >= py->gil_lo && args[0] < py->gil_hi)
+		return AP_CAUSE_GIL;
+	if (wall < s->opts.blocking_ns)
+		return AP_CAUSE_SHORT;
+	if (ap_nr_arg_kind(t->sys_nr) == AP_ARG_FD0)
+		fd_type = fd_kind((int)t->tgid, args[0], path, sizeof(path));
+	return AP_CAUSE_KIND + ap_nr_kind(t->sys_nr, fd_type, args[0], args[1]);
+}
+
+/*
+ * A loop thread busy at the end for as long as a slow iteration: the
+ * iteration so far, split as BPF splits one at its end (its call in
+ * flight less its run queue, the run queue from /proc, running the rest),
+ * and counted in its loop's slow iterations.
+ */
+static int iteration_in_progress(struct session *s, struct ap_process *p, size_t idx, uint32_t tid,
+				 const struct ap_thread *t, uint64_t end_ns, bool runq_unknown)
+{
+	uint64_t len, other, runq = 0, wall;
+	long long rd = thread_run_delay(p->pid, tid);
+	struct ap_iteration *it;
+	struct ap_loop *l = NULL;
+
+	if (t->in_poll || !t->it_acct || !t->busy_start_ns || end_ns <= t->busy_start_ns ||
+	    end_ns - t->busy_start_ns < s->opts.slow_cb_ns)
+		return 0;
+	len = end_ns - t->busy_start_ns;
+	it = AP_VEC_PUSH(p->iterations);
+	if (!it)
+		return -ENOMEM;
+	it->tid = tid;
+	it->start_ns = t->busy_start_ns;
+	it->duration_ns = len;
+	it->in_progress = true;
+	memcpy(it->cause_ns, t->it_cause, sizeof(it->cause_ns));
+	if (rd >= 0 && (uint64_t)rd >= t->it_rd_ns)
+		runq = (uint64_t)rd - t->it_rd_ns;
+	if (t->in_sys == 1 && t->sys_start_ns < end_ns) {
+		uint64_t rq =
+			rd >= 0 && (uint64_t)rd >= t->sys_rd_ns ? (uint64_t)rd - t->sys_rd_ns : 0;
+
+		wall = end_ns - t->sys_start_ns;
+		it->cause_ns[call_cause(s, idx, t, wall)] += wall > rq ? wall - rq : 0;
+	}
+	it->cause_ns[AP_CAUSE_RUNQ] = runq;
+	other = runq;
+	for (int c = AP_CAUSE_GIL; c < AP_CAUSE_N; c++)
+		other += it->cause_ns[c];
+	it->cause_ns[AP_CAUSE_RUNNING] = len > other ? len - other : 0;
+	if (runq_unknown)
+		it->cause_ns[AP_CAUSE_RUNQ] = AP_NULL_U64;
+	for (size_t i = 0; i < p->loops.n && !l; i++)
+		l = p->loops.v[i].tid == tid ? &p->loops.v[i] : NULL;
+	if (!l)
+		return 0;
+	l->slow_iterations++;
+	for (int c = 0; c < AP_CAUSE_N; c++)
+		if (l->slow_causes[c] != AP_NULL_U64)
+			l->slow_causes[c] += it->cause_ns[c];
+	return 0;
+}
+
 /* Loop threads BPF knows: the call and callback they are in at the end. */
 static int known_loops(struct session *s, int threads_fd, uint64_t end_ns, struct ap_report *rep)
 {
@@ -259,6 +346,8 @@ static int known_loops(struct session *s, int threads_fd, uint64_t end_ns, struc
 		p = sess_find_in(rep, t.tgid, NULL);
 		if (p && sess_find_process(s, t.tgid, &idx))
 			err = known_loop(s, p, idx, key, &t, end_ns);
+		if (!err && p && sess_find_process(s, t.tgid, &idx))
+			err = iteration_in_progress(s, p, idx, key, &t, end_ns, rep->runq_unknown);
 	}
 	return err;
 }

@@ -44,6 +44,7 @@ void ap_culprits__free(struct ap_culprit c[AP_NCAUSES])
 {
 	for (int i = 0; i < AP_NCAUSES; i++) {
 		free(c[i].callback);
+		free(c[i].holder_comm);
 		c[i] = (struct ap_culprit){0};
 	}
 }
@@ -120,6 +121,7 @@ static void process__free(struct ap_process *p)
 	for (i = 0; i < p->blocking_calls.n; i++) {
 		free(p->blocking_calls.v[i].detail);
 		free(p->blocking_calls.v[i].callback);
+		free(p->blocking_calls.v[i].gil_holder_comm);
 		ap_stack__free(&p->blocking_calls.v[i].stack);
 		ap_stack__free(&p->blocking_calls.v[i].native_stack);
 	}
@@ -204,6 +206,7 @@ int ap_blocking__copy(struct ap_blocking *dst, const struct ap_blocking *src)
 	*dst = *src;
 	dst->detail = dup_keep_null(src->detail, &err);
 	dst->callback = dup_keep_null(src->callback, &err);
+	dst->gil_holder_comm = dup_keep_null(src->gil_holder_comm, &err);
 	dst->stack = (struct ap_stack){0};
 	dst->native_stack = (struct ap_stack){0};
 	if (!err)

@@ -82,6 +82,8 @@ struct ap_culprit {
 	char *callback; /* qualname of the callback or the task's coroutine */
 	uint64_t task;	/* 0: not a task step, or several */
 	uint64_t ns;
+	uint32_t holder;   /* the GIL's: the thread that held it, 0 when unknown */
+	char *holder_comm; /* its name (/proc/PID/task/TID/comm), NULL when gone */
 };
 
 /* A loop iteration as long as a slow callback, and where its time went. */
@@ -91,6 +93,7 @@ struct ap_iteration {
 	uint64_t duration_ns;
 	uint64_t cause_ns[AP_NCAUSES]; /* they sum to duration_ns */
 	struct ap_culprit culprits[AP_NCAUSES];
+	bool in_progress; /* still running when tracing ended: duration_ns is so far */
 };
 
 struct ap_loop {
@@ -162,9 +165,11 @@ struct ap_blocking {
 	char *callback;
 	struct ap_stack stack;
 	struct ap_stack native_stack; /* native frames, innermost first (may be empty) */
-	bool began_before; /* in flight when tracing began: start_ns is the window's start (or the
-			    * thread's), duration_ns a lower bound */
-	bool in_progress;  /* still in flight when tracing ended: duration_ns is so far */
+	bool began_before;   /* in flight when tracing began: start_ns is the window's start (or the
+			      * thread's), duration_ns a lower bound */
+	bool in_progress;    /* still in flight when tracing ended: duration_ns is so far */
+	uint32_t gil_holder; /* a GIL wait: the thread that held the GIL (woke it), 0: unknown */
+	char *gil_holder_comm; /* its name when the wait was reported, NULL when unknown */
 };
 
 /* Blocking calls of one thread, kind and syscall, summed (for counters). */

@@ -126,6 +126,47 @@ static void chrome_blocking(struct chrome_ctx *c, const struct ap_blocking *b)
 	jsonw_end_object(w);
 }
 
+/*
+ * A slow loop iteration, around the callback runs and calls inside it;
+ * its args give the time by cause and the callback behind each.
+ */
+static void chrome_iteration(struct chrome_ctx *c, const struct ap_iteration *it)
+{
+	json_writer_t *w = c->w;
+	int order[AP_NCAUSES], n = ap_causes__order(it->cause_ns, order);
+
+	chrome_event(c, "X", it->tid, it->start_ns);
+	jsonw_float_field(w, "dur", it->duration_ns / 1000.0);
+	jsonw_string_field(w, "cat", "iteration");
+	jsonw_name(w, "name");
+	if (n)
+		jsonw_printf(w, "slow iteration: %.0f%% %s",
+			     100.0 * it->cause_ns[order[0]] /
+				     (it->duration_ns ? it->duration_ns : 1),
+			     ap_cause_labels[order[0]]);
+	else
+		jsonw_string(w, "slow iteration");
+	jsonw_name(w, "args");
+	jsonw_start_object(w);
+	for (int i = 0; i < n; i++) {
+		const struct ap_culprit *k = &it->culprits[order[i]];
+
+		jsonw_name(w, ap_cause_labels[order[i]]);
+		if (k->callback && k->holder)
+			jsonw_printf(w, "%.2f ms in %s, held by thread %u%s%s%s",
+				     it->cause_ns[order[i]] / 1e6, k->callback, k->holder,
+				     k->holder_comm ? " (" : "",
+				     k->holder_comm ? k->holder_comm : "",
+				     k->holder_comm ? ")" : "");
+		else if (k->callback)
+			jsonw_printf(w, "%.2f ms in %s", it->cause_ns[order[i]] / 1e6, k->callback);
+		else
+			jsonw_printf(w, "%.2f ms", it->cause_ns[order[i]] / 1e6);
+	}
+	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
 /* Callback runs: the slices when traced, else the slow callbacks only. */
 static void chrome_runs(struct chrome_ctx *c)
 {
@@ -235,6 +276,8 @@ static int chrome_process(struct chrome_ctx *c)
 	chrome_name_meta(c, "process_name", 0);
 	for (i = 0; i < p->loops.n; i++)
 		chrome_name_meta(c, "thread_name", p->loops.v[i].tid);
+	for (i = 0; i < p->iterations.n; i++)
+		chrome_iteration(c, &p->iterations.v[i]);
 	chrome_runs(c);
 	for (i = 0; i < p->blocking_calls.n; i++)
 		chrome_blocking(c, &p->blocking_calls.v[i]);

@@ -42,7 +42,15 @@ static const char html_style[] =
 	"th,td{border:1px solid #dde;padding:3px 6px;text-align:left;vertical-align:top}"
 	"th{background:#eef0f4}td.n{text-align:right;white-space:nowrap}"
 	"pre{margin:2px 0;font-size:11px;white-space:pre-wrap}"
-	"summary{cursor:pointer}";
+	"summary{cursor:pointer}"
+	".causes{display:flex;width:1000px;height:18px;background:#fff;border:1px solid #dde}"
+	".causes.small{width:300px;height:10px}.causes i{display:block;height:100%}"
+	/* enum ap_cause: running, run queue, GIL, short syscalls, other calls, sleep, file,
+	   net, process, lock */
+	".c0{background:#2e9d4f}.c1{background:#8e24aa}.c2{background:#e69b00}"
+	".c3{background:#9e9e9e}.c4{background:#607d8b}.c5{background:#c62828}"
+	".c6{background:#1f5fbf}.c7{background:#00838f}.c8{background:#6d4c41}"
+	".c9{background:#f06292}";
 
 void out_html__dur(FILE *f, uint64_t ns)
 {
@@ -263,8 +271,11 @@ static int html_process(struct html *h)
 	if (err)
 		return err;
 	html_process_head(h);
-	for (size_t i = 0; i < h->p->loops.n && !err; i++)
+	for (size_t i = 0; i < h->p->loops.n && !err; i++) {
 		err = html_lag_chart(h, &h->p->loops.v[i]);
+		if (!err)
+			err = out_html__late(h, &h->p->loops.v[i]);
+	}
 	if (!err)
 		err = out_html__gantt(h);
 	if (!err)

@@ -42,5 +42,7 @@ int out_html__slow_table(const struct html *h);
 int out_html__blocking_table(const struct html *h);
 int out_html__callback_table(const struct html *h);
 int out_html__task_table(const struct html *h);
+/* Why loop l was late: its slow iterations' time by cause, a bar each. 0 or -ENOMEM. */
+int out_html__late(const struct html *h, const struct ap_loop *l);
 
 #endif /* AP_OUT_HTML_H */

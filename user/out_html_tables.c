@@ -232,3 +232,99 @@ int out_html__task_table(const struct html *h)
 	free(ix);
 	return 0;
 }
+
+/* One cause's colour (index: enum ap_cause); the stylesheet names them .cN. */
+static void html_cause_bar(FILE *f, const uint64_t ns[AP_NCAUSES],
+			   const struct ap_culprit culprits[AP_NCAUSES], const char *cls)
+{
+	int order[AP_NCAUSES], n = ap_causes__order(ns, order);
+	uint64_t total = 0;
+
+	for (int i = 0; i < n; i++)
+		total += ns[order[i]];
+	fprintf(f, "<div class=\"%s\">", cls);
+	for (int i = 0; i < n && total; i++) {
+		int c = order[i];
+
+		fprintf(f, "<i class=\"c%d\" style=\"width:%.2f%%\" title=\"%s %.1f%%", c,
+			100.0 * ns[c] / total, ap_cause_labels[c], 100.0 * ns[c] / total);
+		if (culprits[c].callback) {
+			fputs(" in ", f);
+			html__escape(f, culprits[c].callback, NULL);
+		}
+		fputs("\"></i>", f);
+	}
+	fputs("</div>", f);
+}
+
+/* The causes as a legend: "running 48% (445 ms) in case_spin". */
+static void html_cause_legend(FILE *f, const uint64_t ns[AP_NCAUSES],
+			      const struct ap_culprit culprits[AP_NCAUSES])
+{
+	int order[AP_NCAUSES], n = ap_causes__order(ns, order);
+	uint64_t total = 0;
+
+	for (int i = 0; i < n; i++)
+		total += ns[order[i]];
+	fputs("<p class=\"legend\">", f);
+	for (int i = 0; i < n; i++) {
+		int c = order[i];
+
+		fprintf(f, "<span><i class=\"c%d\"></i>%s %.1f%% (", c, ap_cause_labels[c],
+			100.0 * ns[c] / total);
+		out_html__dur(f, ns[c]);
+		fputs(")", f);
+		if (culprits[c].callback) {
+			fputs(" in ", f);
+			html__escape(f, culprits[c].callback, NULL);
+		}
+		if (culprits[c].holder)
+			fprintf(f, ", held by thread %u", culprits[c].holder);
+		if (culprits[c].holder_comm) {
+			fputs(" (", f);
+			html__escape(f, culprits[c].holder_comm, NULL);
+			fputs(")", f);
+		}
+		fputs("</span>", f);
+	}
+	if (ns[AP_CAUSE_RUNQ] == AP_NULL_U64)
+		fputs("<span class=\"muted\">run queue unknown (no CONFIG_SCHED_INFO)</span>", f);
+	fputs("</p>\n", f);
+}
+
+int out_html__late(const struct html *h, const struct ap_loop *l)
+{
+	const struct ap_process *p = h->p;
+	size_t *ix, shown = 0;
+	FILE *f = h->f;
+
+	if (!l->slow_iterations)
+		return 0;
+	ix = HTML_ORDER(p->iterations, duration_ns);
+	if (!ix)
+		return -ENOMEM;
+	fprintf(f, "<h3>Why thread %u was late: %llu slow iterations</h3>\n", l->tid,
+		(unsigned long long)l->slow_iterations);
+	html_cause_bar(f, l->slow_causes, l->slow_culprits, "causes");
+	html_cause_legend(f, l->slow_causes, l->slow_culprits);
+	fprintf(f,
+		"<details><summary>slow iterations</summary><table id=\"iterations-%u\"><tr>"
+		"<th>start</th><th>duration</th><th>where the time went</th></tr>\n",
+		l->tid);
+	for (size_t k = 0; k < p->iterations.n && shown < HTML_MAX_TABLE; k++) {
+		const struct ap_iteration *it = &p->iterations.v[ix[k]];
+
+		if (it->tid != l->tid)
+			continue;
+		shown++;
+		fputs("<tr>", f);
+		html_td_at(h, it->start_ns);
+		html_td_dur(f, it->duration_ns);
+		fputs("<td>", f);
+		html_cause_bar(f, it->cause_ns, it->culprits, "causes small");
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table></details>\n", f);
+	free(ix);
+	return 0;
+}

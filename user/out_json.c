@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* JSON report writer (schema asyncprof-bpf/report/v1). */
 #include <errno.h>
+#include <linux/types.h>
+#include "asyncprof.h"
 #include "json_writer.h"
 #include "output.h"
 
@@ -78,6 +80,10 @@ static void json_culprits(json_writer_t *w, const char *name, const struct ap_cu
 		jsonw_string_field(w, "callback", c[i].callback);
 		json_addr_or_null(w, "task", c[i].task);
 		jsonw_uint_field(w, "ns", c[i].ns);
+		if (i == AP_CAUSE_GIL) {
+			json_u64_or_null(w, "holder_tid", c[i].holder ? c[i].holder : AP_NULL_U64);
+			jsonw_string_field(w, "holder_comm", c[i].holder_comm);
+		}
 		jsonw_end_object(w);
 	}
 	jsonw_end_object(w);
@@ -112,6 +118,7 @@ static void json_iteration(json_writer_t *w, const struct ap_iteration *it)
 	jsonw_uint_field(w, "duration_ns", it->duration_ns);
 	json_causes(w, "causes", it->cause_ns);
 	json_culprits(w, "culprits", it->culprits);
+	jsonw_bool_field(w, "in_progress", it->in_progress);
 	jsonw_end_object(w);
 }
 
@@ -176,6 +183,8 @@ static void json_blocking(json_writer_t *w, const struct ap_blocking *b)
 	jsonw_string_array_field(w, "native_stack", b->native_stack.frames, b->native_stack.n);
 	jsonw_bool_field(w, "began_before_window", b->began_before);
 	jsonw_bool_field(w, "in_progress", b->in_progress);
+	json_u64_or_null(w, "gil_holder_tid", b->gil_holder ? b->gil_holder : AP_NULL_U64);
+	jsonw_string_field(w, "gil_holder_comm", b->gil_holder_comm);
 	jsonw_end_object(w);
 }
 

@@ -74,6 +74,11 @@ static void text_late(FILE *f, const struct ap_loop *l)
 		if (l->slow_culprits[c].callback)
 			fprintf(f, " in %s",
 				strutil__term(l->slow_culprits[c].callback, esc, sizeof(esc)));
+		if (l->slow_culprits[c].holder)
+			fprintf(f, " held by thread %u", l->slow_culprits[c].holder);
+		if (l->slow_culprits[c].holder_comm)
+			fprintf(f, " (%s)",
+				strutil__term(l->slow_culprits[c].holder_comm, esc, sizeof(esc)));
 	}
 	fputc('\n', f);
 }

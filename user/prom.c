@@ -160,6 +160,24 @@ static void blocking_seconds(FILE *f, const struct ap_process *p)
 	}
 }
 
+/* Busy seconds per (loop, cause): a run queue the kernel does not keep has no sample. */
+static void busy_cause_metrics(FILE *f, const struct ap_report *r)
+{
+	help(f, "asyncprof_busy_seconds_total", "counter",
+	     "Time the loop thread was busy (outside its poll call), by cause");
+	FOR_LOOPS(r, p, l, n)
+	{
+		for (int c = 0; c < AP_NCAUSES; c++) {
+			if (l->busy_causes[c] == AP_NULL_U64)
+				continue;
+			fprintf(f, "asyncprof_busy_seconds_total{");
+			put_loop_labels(f, p, l);
+			fprintf(f, ",cause=\"%s\"} %.9f\n", ap_cause_names[c],
+				l->busy_causes[c] / 1e9);
+		}
+	}
+}
+
 static void blocking_metrics(FILE *f, const struct ap_report *r)
 {
 	help(f, "asyncprof_blocking_calls_total", "counter",
@@ -198,6 +216,7 @@ int prom__format(FILE *f, const struct ap_report *r)
 	LOOP_METRIC(f, r, "asyncprof_gil_wait_seconds_total", "counter",
 		    "Time the loop thread waited for the GIL", "%.9f", l->gil_wait_ns / 1e9,
 		    l->gil_wait_ns != AP_NULL_U64);
+	busy_cause_metrics(f, r);
 	blocking_metrics(f, r);
 	help(f, "asyncprof_dropped_events_total", "counter", "Events lost to a full ring buffer");
 	fprintf(f, "asyncprof_dropped_events_total %" PRIu64 "\n", r->drops_events);

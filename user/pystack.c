@@ -228,3 +228,19 @@ int pystack__resolve(struct pystack *ps, const struct ap_pystack *st, struct ap_
 	}
 	return 0;
 }
+
+char *pystack__handle_callback(const struct ap_stack *st)
+{
+	static const char run[] = "Handle._run (";
+	const char *f, *end;
+
+	for (size_t i = 1; i < st->n; i++) {
+		f = st->frames[i];
+		if (!f || strncmp(f, run, sizeof(run) - 1) || !strstr(f, "asyncio/events.py:"))
+			continue;
+		f = st->frames[i - 1];
+		end = f ? strstr(f, " (") : NULL;
+		return end && end > f ? strndup(f, end - f) : NULL;
+	}
+	return NULL;
+}

@@ -33,5 +33,12 @@ void pystack__free(struct pystack *ps);
 int pystack__frame(struct pystack *ps, uint64_t frame, char *buf, size_t size);
 /* All frames of st into out (owned strings); 0 or -ENOMEM. */
 int pystack__resolve(struct pystack *ps, const struct ap_pystack *st, struct ap_stack *out);
+/*
+ * The qualname of the callback asyncio's Handle._run runs in resolved stack
+ * st (the frame just inside its innermost Handle._run frame), malloc'd; NULL
+ * when st has none (uvloop runs handles from C). Light mode names a plain
+ * callback so before BPF has learnt Handle._run's code object.
+ */
+char *pystack__handle_callback(const struct ap_stack *st);
 
 #endif /* AP_PYSTACK_H */

@@ -94,6 +94,10 @@ int session__add_process(struct session *s, const struct session_proc *p)
 	if (!proc || !kind || !ps || !ns || !py)
 		return -ENOMEM;
 	*py = (struct sess_py){0};
+	if (p->py_off && p->py_runtime) {
+		py->gil_lo = p->py_runtime;
+		py->gil_hi = p->py_runtime + p->py_runtime_size;
+	}
 	if (p->py_off && p->py_runtime && p->py_threads) {
 		py->runtime = p->py_runtime;
 		py->threads = *p->py_threads;

@@ -31,6 +31,7 @@ struct session_proc {
 	unsigned py_major, py_minor;
 	/* CPython: what a userspace walk of a thread needs (calls in progress at the end) */
 	uint64_t py_runtime;			   /* _PyRuntime's address, 0 when unknown */
+	uint64_t py_runtime_size;		   /* its size: the GIL's futexes are inside */
 	const struct pythread_offsets *py_threads; /* NULL: its threads cannot be walked */
 };
 

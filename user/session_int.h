@@ -33,6 +33,7 @@ struct raw_sample {
 struct sess_py {
 	uint64_t runtime; /* _PyRuntime's address; 0: no walk */
 	struct pythread_offsets threads;
+	uint64_t gil_lo, gil_hi; /* a futex in [gil_lo, gil_hi) is the GIL's (as BPF's py_procs) */
 };
 
 struct session {

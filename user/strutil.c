@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -262,4 +263,28 @@ int strutil__format_ns(uint64_t ns, char *buf, size_t size)
 	}
 	n = snprintf(buf, size, "%llu ns", (unsigned long long)ns);
 	return n >= 0 && (size_t)n < size ? n : -ENOSPC;
+}
+
+char *strutil__read_line(const char *path)
+{
+	char buf[64];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	n = strcspn(buf, "\n");
+	buf[n] = '\0';
+	return n ? strdup(buf) : NULL;
+}
+
+char *strutil__thread_comm(uint32_t pid, uint32_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
+	return strutil__read_line(path);
 }

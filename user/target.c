@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "pyrt.h"
+#include "strutil.h"
 #include "target.h"
 #include "tracer.h"
 
@@ -24,20 +25,10 @@
 
 static char *read_comm(int pid)
 {
-	char path[64], buf[64];
-	FILE *f;
-	size_t n;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	while (n && (buf[n - 1] == '\n'))
-		n--;
-	buf[n] = 0;
-	return strdup(buf);
+	return strutil__read_line(path);
 }
 
 /* Its pid in the innermost PID namespace it is in (the last of NSpid); 0 when unknown. */
@@ -122,6 +113,7 @@ static int light_pick(struct target *tg, const struct pyrt_info *pi, enum ap_bac
 		p->py_major = pi->major;
 		p->py_minor = pi->minor;
 		p->py_runtime = pi->runtime_addr;
+		p->py_runtime_size = pi->runtime_size;
 		p->py_threads = pi->have_threads ? &pi->threads : NULL;
 	}
 	return 0;
@@ -172,6 +164,7 @@ static int pick_backend(struct target *tg, const struct pyrt_info *pi, enum ap_b
 		p->py_major = pi->major;
 		p->py_minor = pi->minor;
 		p->py_runtime = pi->runtime_addr;
+		p->py_runtime_size = pi->runtime_size;
 		p->py_threads = pi->have_threads ? &pi->threads : NULL;
 	}
 	return 0;

@@ -63,17 +63,24 @@ static void batch_header(FILE *f, const struct view_frame *fr, unsigned interval
 static void batch_loops(FILE *f, const struct view_frame *fr)
 {
 	fprintf(f, "LOOPS\n");
-	fprintf(f, "%7s %7s %-15s %-16s %-7s %-7s %9s %9s %9s %9s %6s %8s %6s %6s\n", "PID", "TID",
-		"COMM", "RUNTIME", "BACKEND", "KIND", "LAG P99", "LAG MAX", "P99 ALL", "MAX ALL",
-		"BUSY%", "CB/S", "BLK/S", "GIL%");
+	fprintf(f, "%7s %7s %-15s %-16s %-7s %-7s %9s %9s %9s %9s %6s %8s %6s %6s %-*s %s\n", "PID",
+		"TID", "COMM", "RUNTIME", "BACKEND", "KIND", "LAG P99", "LAG MAX", "P99 ALL",
+		"MAX ALL", "BUSY%", "CB/S", "BLK/S", "GIL%", VIEW_BAR, "CAUSES", "MOST BUSY IN");
 	for (size_t i = 0; i < fr->loops.n; i++) {
 		const struct view_loop_row *l = &fr->loops.v[i];
+		char *top = ring();
 
-		fprintf(f, "%7u %7u %s %s %-7s %-7s %9s %9s %9s %9s %6s %8s %6s %6s\n", l->pid,
-			l->tid, cell(l->comm, 15), cell(l->runtime, 16),
+		if (l->top_cause >= 0)
+			snprintf(top, CELL_MAX, "%.0f%% %s", l->top_pct,
+				 ap_cause_labels[l->top_cause]);
+		else
+			snprintf(top, CELL_MAX, "-");
+		fprintf(f, "%7u %7u %s %s %-7s %-7s %9s %9s %9s %9s %6s %8s %6s %6s %s %s\n",
+			l->pid, l->tid, cell(l->comm, 15), cell(l->runtime, 16),
 			l->backend ? l->backend : "-", l->kind ? l->kind : "-", dur(l->lag_p99_ns),
 			dur(l->lag_max_ns), dur(l->lag_p99_all_ns), dur(l->lag_max_all_ns),
-			num(l->busy_pct), num(l->cb_per_s), num(l->blk_per_s), num(l->gil_pct));
+			num(l->busy_pct), num(l->cb_per_s), num(l->blk_per_s), num(l->gil_pct),
+			l->causes, top);
 	}
 }
 

@@ -129,6 +129,61 @@ static size_t count_blocking(const struct ap_process *p, uint32_t tid, const str
 	return n;
 }
 
+const char view_cause_letters[AP_NCAUSES + 1] = "rqg.osfnpl";
+
+int view_calc__cause_bar(const uint64_t ns[AP_NCAUSES], char *out, int width)
+{
+	int order[AP_NCAUSES], n = ap_causes__order(ns, order), cells[AP_NCAUSES] = {0}, used = 0;
+	uint64_t total = 0, rem[AP_NCAUSES] = {0};
+	int x = 0;
+
+	for (int i = 0; i < n; i++)
+		total += ns[order[i]];
+	memset(out, ' ', width);
+	out[width] = '\0';
+	if (!total)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		uint64_t q = ns[order[i]] * (uint64_t)width;
+
+		cells[i] = q / total;
+		rem[i] = q % total;
+		used += cells[i];
+	}
+	/* the cells left go to the largest remainders (ties: the larger cause) */
+	while (used < width) {
+		int best = 0;
+
+		for (int i = 1; i < n; i++)
+			if (rem[i] > rem[best])
+				best = i;
+		cells[best]++;
+		rem[best] = 0;
+		used++;
+	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < cells[i]; k++)
+			out[x++] = view_cause_letters[order[i]];
+	return order[0];
+}
+
+/* Busy time by cause over the window: a bar and its top cause. */
+static void loop_causes(struct view_loop_row *row, const struct ap_loop *l,
+			const struct ap_loop *pl)
+{
+	uint64_t d[AP_NCAUSES], total = 0;
+
+	for (int i = 0; i < AP_NCAUSES; i++) {
+		d[i] = l->busy_causes[i] == AP_NULL_U64
+			       ? 0
+			       : delta(l->busy_causes[i],
+				       pl->busy_causes[i] == AP_NULL_U64 ? 0 : pl->busy_causes[i]);
+		total += d[i];
+	}
+	row->top_cause = view_calc__cause_bar(d, row->causes, VIEW_BAR);
+	row->top_pct = row->top_cause >= 0 ? 100.0 * d[row->top_cause] / total : VIEW_NA;
+}
+
 /* Busy share, callback and GIL rates of l against its previous state pl (or NULL). */
 static void loop_rates(struct view_loop_row *row, const struct ap_loop *l, const struct ap_loop *pl,
 		       const struct win *w)
@@ -152,6 +207,7 @@ static void loop_rates(struct view_loop_row *row, const struct ap_loop *l, const
 			       delta(l->gil_wait_ns,
 				     pl->gil_wait_ns == AP_NULL_U64 ? 0 : pl->gil_wait_ns) /
 			       w->ns;
+	loop_causes(row, l, pl);
 }
 
 static void runtime_str(const struct ap_process *p, char *buf, size_t size)

@@ -29,6 +29,16 @@ enum view_sev view_calc__severity(uint64_t lag_ns);
 
 #define VIEW_NAME_MAX 128    /* escaped names, truncated with "..." */
 #define VIEW_NA	      (-1.0) /* a rate or share that is unknown: shown as "-" */
+#define VIEW_BAR      10     /* letters in a loop's bar of busy time by cause */
+
+/* A letter per cause (enum ap_cause): running r, run queue q, GIL g, short syscalls '.', ... */
+extern const char view_cause_letters[AP_NCAUSES + 1];
+/*
+ * ns (AP_NULL_U64 counts as 0) as a bar of width letters, one per cause's
+ * share rounded by largest remainder, most first; out gets width + 1
+ * bytes, all spaces when there is no time. Returns the top cause or -1.
+ */
+int view_calc__cause_bar(const uint64_t ns[AP_NCAUSES], char *out, int width);
 
 /* One loop thread; names escaped. Rates and shares over the refresh window. */
 struct view_loop_row {
@@ -39,6 +49,10 @@ struct view_loop_row {
 	uint64_t lag_p99_ns, lag_max_ns;	       /* over the refresh window */
 	uint64_t lag_p99_all_ns, lag_max_all_ns;       /* since start */
 	double busy_pct, cb_per_s, blk_per_s, gil_pct; /* VIEW_NA when unknown */
+	/* busy time by cause over the window: a letter per share (view_calc__cause_bar) */
+	char causes[VIEW_BAR + 1];
+	int top_cause;	/* enum ap_cause with the most of it, -1 when none */
+	double top_pct; /* its share of the busy time */
 };
 
 struct view_task_row {

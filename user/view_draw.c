@@ -118,7 +118,7 @@ static attr_t row_attr(const struct view *v, enum pane p, size_t k)
 /* What the loops pane leaves to the comm column. */
 static int comm_width(bool wide)
 {
-	int w = COLS - (wide ? 105 : 71);
+	int w = COLS - (wide ? 105 : 71) - (COLS >= CAUSE_COLS ? 2 + VIEW_BAR + 16 : 0);
 
 	return w < 4 ? 4 : w;
 }
@@ -149,6 +149,14 @@ static void loop_line(const struct view *v, int y, const struct view_loop_row *l
 	put(y, &x, num(l->cb_per_s, n[7]), 8, true, ra);
 	put(y, &x, num(l->blk_per_s, n[2]), 6, true, ra);
 	put(y, &x, num(l->gil_pct, n[3]), 5, true, ra);
+	if (COLS >= CAUSE_COLS) {
+		put(y, &x, l->causes, VIEW_BAR, false, ra);
+		if (l->top_cause >= 0)
+			snprintf(n[4], 32, "%.0f%% %s", l->top_pct, ap_cause_labels[l->top_cause]);
+		else
+			snprintf(n[4], 32, "-");
+		put(y, &x, n[4], 16, false, ra);
+	}
 }
 
 static void draw_loops(struct view *v, int y, int h)
@@ -166,6 +174,9 @@ static void draw_loops(struct view *v, int y, int h)
 		snprintf(hdr, sizeof(hdr), "%6s %6s %-*s %8s %8s %8s %6s %8s %6s %5s", "PID", "TID",
 			 comm_w, "COMM", "LAG P99", "LAG MAX", "MAX ALL", "BUSY%", "CB/S", "BLK/S",
 			 "GIL%");
+	if (COLS >= CAUSE_COLS)
+		snprintf(hdr + strlen(hdr), sizeof(hdr) - strlen(hdr), " %-*s %-16s", VIEW_BAR,
+			 "CAUSES", "MOST BUSY IN");
 	y = draw_title(v, PANE_LOOPS, y, hdr);
 	h -= 2;
 	scroll_to(v, PANE_LOOPS, h);
@@ -286,6 +297,8 @@ static void draw_help(void)
 		"  ?              this help               q          quit (Esc/q leave a detail)",
 		"",
 		"Lag colours: green < 1 ms, yellow < 10 ms, magenta < 100 ms, red >= 100 ms",
+		"CAUSES: busy time by cause, a letter a tenth: r running, q run queue, g GIL,",
+		"  s sleep, f file, n net, p process, l lock, o other calls, . short syscalls",
 		"Any key closes this help.",
 	};
 	int h = ARRAY_LEN(lines) + 2, w = 78, y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;

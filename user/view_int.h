@@ -15,6 +15,7 @@
 #define CELL_MAX     (VIEW_NAME_MAX * 2)
 #define FILTER_MAX   64
 #define WIDE_COLS    120 /* from here the loops pane shows runtime and backend */
+#define CAUSE_COLS   150 /* and from here the busy time by cause */
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 enum pane { PANE_LOOPS, PANE_TASKS, PANE_EVENTS, PANE__N };

@@ -303,7 +303,8 @@ CAUSES = {n + "_ns": Opt(INT) if n == "run_queue" else INT for n in CAUSE_NAMES}
 LOOP = {"tid": INT, "kind": Enum("asyncio", "uvloop", "libuv", "epoll"), "iterations": INT,
         "busy_ns": INT, "idle_ns": INT, "callbacks": Opt(INT), "lag": LAG,
         "busy_causes": CAUSES, "slow_iterations": INT, "slow_iteration_causes": CAUSES}
-ITERATION = {"tid": INT, "start_ns": INT, "duration_ns": INT, "causes": CAUSES}
+ITERATION = {"tid": INT, "start_ns": INT, "duration_ns": INT, "causes": CAUSES, "culprits": {},
+             "in_progress": BOOL}
 TASK = {"id": ADDR, "name": Opt(STR), "coro": Opt(STR), "loop_tid": INT, "parent": Opt(ADDR),
         "created_ns": Opt(INT), "first_run_ns": INT, "last_run_ns": INT,
         "finished_ns": Opt(INT),

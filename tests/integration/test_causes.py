@@ -10,7 +10,9 @@ to the loop thread's CPU.
 
 Runs as root, with harness.py.
 """
+import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,14 +56,11 @@ def the_iteration(p, tid, case, name):
 CULPRIT = {"sleep": "sleep", "spin": "running", "gil": "gil", "runq": "running"}
 
 
-def check_case(name, it, case, truth, light):
+def check_case(name, it, case, truth):
     c, d = it["causes"], it["duration_ns"]
     who = it["culprits"].get(CULPRIT[name]) or {}
-    # light mode names a plain callback once it has learnt Handle._run, from a
-    # task step's sample: the first case may come before
-    if not (light and name == "sleep" and not who):
-        check(who.get("callback") == "case_" + name, "%s: the %s culprit is %s, expected "
-              "case_%s", name, CULPRIT[name], who.get("callback"), name)
+    check(who.get("callback") == "case_" + name, "%s: the %s culprit is %s, expected case_%s",
+          name, CULPRIT[name], who.get("callback"), name)
     work = case["end_ns"] - case["start_ns"]
     check(abs(causes_sum(c) - d) <= d * 0.05, "%s: causes sum to %.1f ms of %.1f", name,
           causes_sum(c) / MS, d / MS)
@@ -71,6 +70,12 @@ def check_case(name, it, case, truth, light):
         check(c["running_ns"] >= 0.5 * d and c["running_ns"] + (c["run_queue_ns"] or 0)
               >= 0.9 * d, "spin: %s; expected running", shares(it))
     elif name == "gil":
+        check(who.get("holder_tid") == truth["gil_holder_tid"], "gil: held by thread %s, "
+              "the holder is %d", who.get("holder_tid"), truth["gil_holder_tid"])
+        # 3.14 gives threads their Python name as the OS's
+        want = "gil-holder" if truth["python"] >= [3, 14] else None
+        check(want is None or who.get("holder_comm") == want, "gil: the holder's name %r, "
+              "expected %r", who.get("holder_comm"), want)
         h0, h1 = truth["gil_held"]
         held = min(h1, case["end_ns"]) - max(h0, case["start_ns"])
         check(held > 50 * MS, "the GIL was held %.0f ms in the callback: no test", held / MS)
@@ -82,13 +87,39 @@ def check_case(name, it, case, truth, light):
               "runq: %s; expected about half running, half waiting for the CPU", shares(it))
 
 
-def causes_test(name, py_fn, uvloop=False, light=False):
+def check_exports(ctx, p, tid):
+    """Perfetto: a slice per slow iteration on the loop's track, around its
+    callback's, with the causes as args; HTML: the section, bar and legend."""
+    with open(ctx.path("trace.json")) as f:
+        events = json.load(f)["traceEvents"]
+    its = [e for e in events if e.get("cat") == "iteration" and e["tid"] == tid]
+    check(len(its) == len([i for i in p["slow_iterations"] if i["tid"] == tid]),
+          "%d iteration slices for %d slow iterations", len(its), len(p["slow_iterations"]))
+    sleep = [e for e in its if e["name"] == "slow iteration: 100% sleep"]
+    check(len(sleep) == 1 and sleep[0]["args"].get("sleep", "").endswith(" ms in case_sleep"),
+          "no 'slow iteration: 100%% sleep' slice with its sleep in case_sleep: %s",
+          [(e["name"], e["args"]) for e in its])
+    cb = [e for e in events if e.get("name") == "case_sleep" and e.get("ph") == "X"]
+    check(len(cb) == 1 and sleep[0]["ts"] <= cb[0]["ts"] and
+          cb[0]["ts"] + cb[0]["dur"] <= sleep[0]["ts"] + sleep[0]["dur"],
+          "the case_sleep slice is not inside its iteration's")
+    with open(ctx.path("r.html")) as f:
+        html = f.read()
+    check("Why thread %d was late: %d slow iterations" % (tid, len(its)) in html,
+          "no 'why late' section in the HTML report")
+    check(re.search(r'<span><i class="c5"></i>sleep [0-9.]+% \([^)]*\) in case_sleep</span>',
+                    html), "no sleep legend entry in case_sleep in the HTML report")
+
+
+def causes_test(name, py_fn, uvloop=False, light=False, exports=False):
     def fn(ctx):
         py = need_exe(py_fn(), name)
         if uvloop:
             need_uvloop(py)
         argv = [py, os.path.join(TARGETS, "causes.py")] + (["--uvloop"] if uvloop else [])
         extra = ["-o", "text:" + ctx.path("report.txt")] + (["--mode", "light"] if light else [])
+        if exports:
+            extra += ["-o", "chrome:" + ctx.path("trace.json"), "-o", "html:" + ctx.path("r.html")]
         report, truth, _ = run_target_traced(ctx, argv, duration=5, tool_extra=extra)
         validate_report(report)
         p = the_process(report, truth["pid"])
@@ -98,16 +129,19 @@ def causes_test(name, py_fn, uvloop=False, light=False):
         check(loops[0]["slow_iterations"] >= 4, "loop: %d slow iterations, expected >= 4",
               loops[0]["slow_iterations"])
         for case_name, case in sorted(truth["cases"].items()):
-            check_case(case_name, the_iteration(p, tid, case, case_name), case, truth, light)
+            check_case(case_name, the_iteration(p, tid, case, case_name), case, truth)
         with open(ctx.path("report.txt")) as f:
             late = [ln for ln in f if ln.strip().startswith("late:")]
-        check(len(late) == 1 and "sleep" in late[0] and
-              "GIL in case_gil" in late[0] and "run queue" in late[0],
+        check(len(late) == 1 and "sleep in case_sleep" in late[0] and
+              "GIL in case_gil held by thread %d" % truth["gil_holder_tid"] in late[0] and
+              "run queue" in late[0],
               "the text report's late line: %s", late)
+        if exports:
+            check_exports(ctx, p, tid)
     TESTS.append((name, fn))
 
 
-causes_test("causes-debian-3.11", lambda: DEBIAN_PY)
+causes_test("causes-debian-3.11", lambda: DEBIAN_PY, exports=True)
 causes_test("causes-pyenv-3.8", lambda: pyenv(8))
 causes_test("causes-pyenv-3.12", lambda: pyenv(12))
 causes_test("causes-debian-3.11-uvloop", lambda: DEBIAN_PY, uvloop=True)

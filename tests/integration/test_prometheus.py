@@ -30,6 +30,7 @@ NAMES = {
     "asyncprof_blocking_calls_total": "counter",
     "asyncprof_blocking_seconds_total": "counter",
     "asyncprof_gil_wait_seconds_total": "counter",
+    "asyncprof_busy_seconds_total": "counter",
     "asyncprof_dropped_events_total": "counter",
 }
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\})? '
@@ -137,6 +138,10 @@ def test_metrics():
               cbs0, cbs)
         busy = [v for n, _, v in samples if n == "asyncprof_loop_busy_ratio"]
         check(busy and 0 < busy[0] < 1, "busy ratio %s", busy)
+        # the demo's time.sleep(0.15): busy time by cause, sleep among them
+        slept = [v for n, l, v in samples if n == "asyncprof_busy_seconds_total"
+                 and l.get("cause") == "sleep"]
+        check(slept and slept[0] >= 0.1, "busy seconds by cause: sleep %s", slept)
         rc = tool.wait(timeout=30)
         check(rc == 0, "tool exit %d", rc)
     finally:

@@ -72,6 +72,8 @@ def stuck_test(name, py_fn, before, uvloop=False, spin=False):
         truth = wait_file(truth_path, 10)
         target.kill()
         p = the_process(report, pid)
+        if not before:
+            check_iteration(report, p, truth, spin)
         if spin:
             return check_spin(ctx, report, p, truth, before, uvloop)
         b = the_one_in_progress(report, p["blocking_calls"], "calls", truth, before, "stuck",
@@ -86,6 +88,22 @@ def stuck_test(name, py_fn, before, uvloop=False, spin=False):
         check("[still in progress when tracing ended]" in text,
               "the text report does not say the call is in progress")
     TESTS.append((name, fn))
+
+
+def check_iteration(report, p, truth, spin):
+    """Stuck while traced: the loop's iteration in progress is a slow one, to
+    the window's end, its time the sleep's (or running, for a spin)."""
+    its = [i for i in p["slow_iterations"] if i["in_progress"]]
+    check(len(its) == 1 and its[0]["tid"] == truth["loop_tid"], "slow iterations in progress:"
+          " %s, expected the loop's one", [(i["tid"], i["duration_ns"] // MS) for i in its])
+    it, end = its[0], report["window"]["end_ns"]
+    check(it["start_ns"] + it["duration_ns"] == end, "the iteration in progress ends %+.1f ms "
+          "from the window's end", (it["start_ns"] + it["duration_ns"] - end) / MS)
+    stuck = end - truth["start_ns"]
+    cause = "running_ns" if spin else "sleep_ns"
+    check(it["causes"][cause] >= (0.5 if spin else 0.9) * stuck, "the iteration in progress "
+          "(%.0f ms): %s, expected the %.0f ms stuck in %s", it["duration_ns"] / MS,
+          {k: v // MS for k, v in it["causes"].items() if v}, stuck / MS, cause[:-3])
 
 
 def the_one_in_progress(report, entries, what, truth, before, function, start_ok):

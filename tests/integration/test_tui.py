@@ -125,6 +125,9 @@ def t_screen(ctx, tm):
     tm.text("%s --pid %d; echo TOOL_EXIT=$?" % (R.TOOL, pid))
     tm.wait_for(HEADER, 30, "header")
     tm.wait_for(r"^\s*\d+\s+%d\s+python" % pid, 10, "the demo's loop row")
+    tm.wait_for(r"CAUSES\s+MOST BUSY IN", 5, "the CAUSES column at 160 columns")
+    tm.wait_for(r"^\s*\d+\s+%d\s+python.*\s[rqg.osfnpl]+\s* \d+%% \S" % pid, 10,
+                "a CAUSES bar on the demo's loop row")
     tm.wait_for(r"worker-\d", 15, "a worker task name")
     tm.wait_for(r"\bpoller\b", 5, "the poller task name")
     seen = wait_lag(tm, 100, 20)
@@ -199,6 +202,14 @@ def t_batch(ctx):
         R.check(re.search(r"(?m)^TASKS ", b) and re.search(r"(?m)^EVENTS ", b),
                 "block %d: no tasks or events section", i)
     R.check(any(re.search(r"worker-\d", b) for b in blocks), "no worker task in any block")
+    # the demo's time.sleep(0.15) calls: some refresh's loop time is mostly sleep,
+    # its bar (a letter per tenth) mostly s
+    rows = [m.group(1) for b in blocks for m in
+            re.finditer(r"(?m)^\s*%d\s+%d\s+python.*\s([rqg.osfnpl ]{10}) \d+%% \S" % (pid, pid),
+                        b)]
+    R.check(rows, "no CAUSES bar on the demo's loop row")
+    R.check(any(r.startswith("sssss") for r in rows), "no refresh with the loop mostly asleep: "
+            "bars %s", rows)
 
 
 def need_root_and_tool():

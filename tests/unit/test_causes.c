@@ -125,6 +125,52 @@ static void test_culprits(void **state)
 	ap_report__free(r);
 }
 
+/* No culprit has more of a cause than BPF counted in the iteration (the rest was run queue). */
+static void test_culprit_clamped(void **state)
+{
+	struct ap_report *r = report_new();
+	struct ap_process *p = &r->processes.v[0];
+	struct ap_iteration *it;
+
+	(void)state;
+	add_iter(p, 7, 100 * MS, 300 * MS);
+	it = &p->iterations.v[0];
+	it->cause_ns[AP_CAUSE_RUNNING] = 150 * MS;
+	it->cause_ns[AP_CAUSE_RUNQ] = 140 * MS;
+	it->cause_ns[AP_CAUSE_KIND + AP_KIND_SLEEP] = 10 * MS;
+	add_call(p, 7, 100 * MS, 12 * MS, "sleep", "nap", 0);
+	add_slow(p, 7, 100 * MS, 300 * MS, 12 * MS, "hogged");
+	assert_int_equal(causes__attribute(p), 0);
+	assert_int_equal(it->culprits[AP_CAUSE_RUNNING].ns, 150 * MS);
+	assert_string_equal(it->culprits[AP_CAUSE_RUNNING].callback, "hogged");
+	assert_int_equal(it->culprits[AP_CAUSE_KIND + AP_KIND_SLEEP].ns, 10 * MS);
+	assert_null(it->culprits[AP_CAUSE_RUNQ].callback);
+	ap_report__free(r);
+}
+
+/* A GIL wait that timed out knows no holder: the culprit's holder is the one a wake gave. */
+static void test_culprit_gil_holder(void **state)
+{
+	struct ap_report *r = report_new();
+	struct ap_process *p = &r->processes.v[0];
+	const struct ap_culprit *c;
+
+	(void)state;
+	add_iter(p, 7, 100 * MS, 300 * MS);
+	add_call(p, 7, 110 * MS, 130 * MS, "gil", "spin", 0);
+	add_call(p, 7, 245 * MS, 5 * MS, "gil", "spin", 0);
+	p->blocking_calls.v[1].gil_holder = 99;
+	p->blocking_calls.v[1].gil_holder_comm = strdup("cpu-burner");
+	assert_int_equal(causes__attribute(p), 0);
+	c = &p->iterations.v[0].culprits[AP_CAUSE_GIL];
+	assert_string_equal(c->callback, "spin");
+	assert_int_equal(c->ns, 135 * MS);
+	assert_int_equal(c->holder, 99);
+	assert_string_equal(c->holder_comm, "cpu-burner");
+	assert_int_equal(p->loops.v[0].slow_culprits[AP_CAUSE_GIL].holder, 99);
+	ap_report__free(r);
+}
+
 /* A callback run by two tasks is no one task's. */
 static void test_culprit_task_shared(void **state)
 {
@@ -171,7 +217,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_culprits),
+		cmocka_unit_test(test_culprit_clamped),
 		cmocka_unit_test(test_culprit_task_shared),
+		cmocka_unit_test(test_culprit_gil_holder),
 		cmocka_unit_test(test_kind_and_order),
 	};
 

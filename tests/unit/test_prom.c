@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <linux/types.h>
+#include "asyncprof.h"
 #include "prom.h"
 
 static struct ap_report *fixture(void)
@@ -26,6 +28,8 @@ static struct ap_report *fixture(void)
 	l->callbacks = 1000;
 	l->slow_callbacks = 3;
 	l->gil_wait_ns = 1500000000;
+	l->busy_causes[AP_CAUSE_KIND + AP_KIND_SLEEP] = 400000000;
+	l->busy_causes[AP_CAUSE_RUNQ] = AP_NULL_U64; /* the kernel keeps none */
 	l->lag.samples = 10;
 	l->lag.mean_ns = 2000000;
 	for (int i = 0; i < AP_LAG_BUCKETS; i++)
@@ -74,6 +78,11 @@ static void test_prom_metrics_and_types(void **state)
 	assert_non_null(strstr(t, "tid=\"43\",kind=\"sleep\"} 0.400000000\n"));
 	assert_non_null(strstr(t, "tid=\"43\",kind=\"file\"} 0.008000000\n"));
 	assert_non_null(strstr(t, "kind=\"sleep\",syscall=\"pselect6\"} 1\n"));
+	/* busy time by cause: every known cause, none for the unknown run queue */
+	assert_non_null(strstr(t, "# TYPE asyncprof_busy_seconds_total counter\n"));
+	assert_non_null(strstr(t, ",cause=\"sleep\"} 0.400000000\n"));
+	assert_non_null(strstr(t, ",cause=\"running\"} 0.000000000\n"));
+	assert_null(strstr(t, "cause=\"run_queue\""));
 	free(t);
 	ap_report__free(r);
 }

@@ -356,9 +356,36 @@ static void test_pystack_resolve_stack(void **state)
 	free(fx);
 }
 
+static void test_pystack_handle_callback(void **state)
+{
+	char *plain[] = {
+		"legacy_sleep (/srv/app.py:12)", "case_sleep (/srv/app.py:40)",
+		"Handle._run (/usr/lib/python3.11/asyncio/events.py:80)",
+		"BaseEventLoop._run_once (/usr/lib/python3.11/asyncio/base_events.py:1922)"};
+	char *top[] = {"Handle._run (/usr/lib/python3.11/asyncio/events.py:80)", "x (y.py:1)"};
+	char *other[] = {"f (a.py:1)", "Handle._run (/srv/mine/events.py:3)", "g (b.py:2)"};
+	struct ap_stack st = {plain, 4};
+	char *cb;
+
+	(void)state;
+	/* the frame Handle._run runs: the callback, not the function it called */
+	cb = pystack__handle_callback(&st);
+	assert_string_equal(cb, "case_sleep");
+	free(cb);
+	/* innermost Handle._run: nothing inside it */
+	st = (struct ap_stack){top, 2};
+	assert_null(pystack__handle_callback(&st));
+	/* another module's Handle._run is not asyncio's */
+	st = (struct ap_stack){other, 3};
+	assert_null(pystack__handle_callback(&st));
+	st = (struct ap_stack){NULL, 0};
+	assert_null(pystack__handle_callback(&st));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pystack_handle_callback),
 		cmocka_unit_test(test_pystack_frame_lines_311),
 		cmocka_unit_test(test_pystack_frame_lines_38),
 		cmocka_unit_test(test_pystack_frame_start_is_firstlineno),

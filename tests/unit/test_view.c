@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <linux/types.h>
+#include "asyncprof.h"
 #include "model.h"
 #include "view_batch.h"
 #include "view_calc.h"
@@ -59,6 +61,9 @@ static void fill_loops(struct ap_process *p, bool later)
 	l->idle_ns = later ? 1300 * MS : 800 * MS;
 	l->callbacks = later ? 350 : 100;
 	l->gil_wait_ns = later ? 50 * MS : 0;
+	l->busy_causes[AP_CAUSE_RUNNING] = later ? 300 * MS : 100 * MS;
+	l->busy_causes[AP_CAUSE_KIND + AP_KIND_SLEEP] = later ? 150 * MS : 0;
+	l->busy_causes[AP_CAUSE_GIL] = later ? 50 * MS : 0;
 	l->first_ns = T0;
 	l->lag.max_ns = later ? 150 * MS : 2 * MS;
 	l->lag.p99_ns = later ? 5 * MS : 2 * MS;
@@ -306,7 +311,13 @@ static void test_rates_two_snapshots(void **state)
 	assert_true(l->gil_pct > 4.99 && l->gil_pct < 5.01);	 /* 50 ms of 1 s */
 	assert_true(l->blk_per_s > 0.99 && l->blk_per_s < 1.01); /* the 0.3 s one is before */
 	assert_string_equal(l->runtime, "cpython 3.11.2");
+	/* the window's 400 ms: 200 running, 150 sleep, 50 GIL */
+	assert_string_equal(l->causes, "rrrrrssssg");
+	assert_int_equal(l->top_cause, AP_CAUSE_RUNNING);
+	assert_true(l->top_pct > 49.99 && l->top_pct < 50.01);
 	e = loop_row(&s->fr, 4250);
+	assert_string_equal(e->causes, "          ");
+	assert_int_equal(e->top_cause, -1);
 	assert_true(e->cb_per_s == VIEW_NA);
 	assert_true(e->gil_pct == VIEW_NA);
 	assert_true(e->busy_pct > 4.99 && e->busy_pct < 5.01);
@@ -318,6 +329,29 @@ static void test_rates_two_snapshots(void **state)
 	assert_int_equal(t->age_ns, 2 * S);	 /* from creation */
 	t = task_row(&s->fr, 0x7f0000003000ull); /* new: everything in the window */
 	assert_true(t->steps_per_s > 3.99 && t->steps_per_s < 4.01);
+}
+
+static void test_cause_bar(void **state)
+{
+	uint64_t ns[AP_NCAUSES] = {0};
+	char bar[VIEW_BAR + 1];
+
+	(void)state;
+	assert_int_equal(view_calc__cause_bar(ns, bar, VIEW_BAR), -1);
+	assert_string_equal(bar, "          ");
+	ns[AP_CAUSE_RUNQ] = AP_NULL_U64; /* unknown: no share */
+	ns[AP_CAUSE_KIND + AP_KIND_SLEEP] = 62;
+	ns[AP_CAUSE_GIL] = 30;
+	ns[AP_CAUSE_KIND + AP_KIND_NET] = 8;
+	/* 6.2, 3.0, 0.8: net's remainder takes the tenth cell */
+	assert_int_equal(view_calc__cause_bar(ns, bar, VIEW_BAR), AP_CAUSE_KIND + AP_KIND_SLEEP);
+	assert_string_equal(bar, "ssssssgggn");
+	/* one cause: the whole bar */
+	memset(ns, 0, sizeof(ns));
+	ns[AP_CAUSE_SHORT] = 1;
+	assert_int_equal(view_calc__cause_bar(ns, bar, 4), AP_CAUSE_SHORT);
+	assert_string_equal(bar, "....");
+	assert_int_equal(strlen(view_cause_letters), AP_NCAUSES);
 }
 
 /* With no previous snapshot: totals over the whole trace. */
@@ -465,6 +499,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_expected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rates_two_snapshots, setup, teardown),
+		cmocka_unit_test(test_cause_bar),
 		cmocka_unit_test_setup_teardown(test_rates_first_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lag_last_refresh, setup, teardown),
 		cmocka_unit_test(test_severity_thresholds),

@@ -7,8 +7,9 @@ Same protocol as blocking.py. Once START_FILE exists, with GAP seconds of
 idle loop before each, one callback per case makes its iteration slow:
   sleep  time.sleep(0.2) (the iteration's time is the sleep's);
   spin   0.2 s of pure Python (running);
-  gil    0.2 s of Python while a helper thread holds the GIL for 0.15 s in
-         one C call (sum(range(K))): the loop waits for the GIL that long;
+  gil    0.2 s of Python while a helper thread ("gil-holder", its OS name
+         on 3.14+) holds the GIL for 0.15 s in one C call (sum(range(K))):
+         the loop waits for the GIL that long;
   runq   0.3 s of Python with the loop thread pinned to CPU N beside a CPU
          hog pinned there too (another process): about half of it is spent
          waiting for the CPU.
@@ -69,15 +70,19 @@ class GilHolder:
         self.k = calibrate(150)
         self.go = threading.Event()
         self.done = threading.Event()
+        self.stop = threading.Event()
         self.interval = None
-        threading.Thread(target=self.run, daemon=True).start()
+        self.tid = None
+        threading.Thread(target=self.run, name="gil-holder", daemon=True).start()
 
     def run(self):
+        self.tid = native_tid()
         self.go.wait()
         t0 = now()
         sum(range(self.k))
         self.interval = (t0, now())
         self.done.set()
+        self.stop.wait()  # alive to the end: the tool names it
 
 
 # Each case is its own callback (the tool names it as the culprit): it
@@ -161,10 +166,13 @@ async def run(args):
             os.sched_setaffinity(0, allowed)
     ctx["gil"].done.wait(5)
     truth["gil_held"] = ctx["gil"].interval
+    truth["gil_holder_tid"] = ctx["gil"].tid
+    truth["python"] = list(sys.version_info[:2])
     await asyncio.sleep(TAIL_S)
     write_json_atomic(args.truth, truth)
     if args.stay:
         await stop.wait()
+    ctx["gil"].stop.set()
 
 
 def main():

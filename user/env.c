@@ -13,6 +13,7 @@
 static const struct env env_defaults = {
 	.blocking_ns = 1000000,
 	.slow_cb_ns = 100000000,
+	.stuck_ns = 10000000000ull,
 	.lag_interval_ns = 10000000,
 	.backend = AP_BACKEND_AUTO,
 	.top = 10,
@@ -52,6 +53,7 @@ static const char doc[] =
 enum {
 	OPT_BLOCKING = 0x100,
 	OPT_SLOW_CB,
+	OPT_STUCK,
 	OPT_LAG_INTERVAL,
 	OPT_BACKEND,
 	OPT_TOP,
@@ -98,6 +100,8 @@ static const struct argp_option opts[] = {
 	 "Report syscalls blocking the loop this long (default 1)", 0},
 	{"slow-callback", OPT_SLOW_CB, "MS", 0, "Report callbacks running this long (default 100)",
 	 0},
+	{"stuck-after", OPT_STUCK, "S", 0,
+	 "Flag a pending task with no step for S seconds as stuck (default 10)", 0},
 	{"lag-interval", OPT_LAG_INTERVAL, "MS", 0, "Lag sampling grid (default 10)", 0},
 	{"backend", OPT_BACKEND, "B", 0, "auto, uprobe or syscall (default auto)", 0},
 	{"mode", OPT_MODE, "full|light", 0,
@@ -237,6 +241,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_SLOW_CB:
 		if (parse_ms(arg, &env->slow_cb_ns))
 			argp_error(state, "invalid --slow-callback: %s", arg);
+		break;
+	case OPT_STUCK:
+		if (parse_ms(arg, &env->stuck_ns) || env->stuck_ns > UINT64_MAX / 1000)
+			argp_error(state, "invalid --stuck-after: %s", arg);
+		env->stuck_ns *= 1000; /* seconds, not milliseconds */
 		break;
 	case OPT_LAG_INTERVAL:
 		if (parse_ms(arg, &env->lag_interval_ns))

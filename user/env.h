@@ -36,6 +36,7 @@ struct env {
 	bool group_by_task;	/* --group-by task: folded stacks rooted at the task */
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
+	uint64_t stuck_ns; /* --stuck-after */
 	uint64_t lag_interval_ns;
 	enum ap_backend backend;
 	enum ap_mode mode; /* --mode; default full with --pid, light system-wide */

@@ -188,6 +188,7 @@ static int on_sample(struct session *s, const void *rec)
 	raw->pid = r->hdr.pid;
 	raw->tid = r->hdr.tid;
 	raw->cb_start_ns = r->cb_start_ns;
+	raw->ts_ns = r->ts_ns;
 	raw->stack_id = r->stack_id;
 	raw->task = r->task;
 	raw->callback = r->callback;
@@ -205,7 +206,20 @@ static int on_sample(struct session *s, const void *rec)
 }
 
 /* The most frequent sampled stack of one callback run, 0 when none. */
-static uint64_t slow_cb_stack(const struct session *s, uint32_t pid, uint32_t tid, uint64_t start)
+/*
+ * Is sample a of the callback run [start, start + dur) on tid? Taken in it
+ * (the loop thread runs one callback at a time; under uvloop the sampler
+ * may know it by an outer context's start), or marked with its start.
+ */
+static bool sample_in(const struct raw_sample *a, uint32_t pid, uint32_t tid, uint64_t start,
+		      uint64_t dur)
+{
+	return a->pid == pid && a->tid == tid && a->stack_id &&
+	       (a->cb_start_ns == start || (a->ts_ns > start && a->ts_ns - start <= dur));
+}
+
+static uint64_t slow_cb_stack(const struct session *s, uint32_t pid, uint32_t tid, uint64_t start,
+			      uint64_t dur)
 {
 	uint64_t best = 0;
 	size_t best_n = 0;
@@ -214,13 +228,12 @@ static uint64_t slow_cb_stack(const struct session *s, uint32_t pid, uint32_t ti
 		const struct raw_sample *a = &s->samples.v[i];
 		size_t n = 0;
 
-		if (a->pid != pid || a->tid != tid || a->cb_start_ns != start || !a->stack_id)
+		if (!sample_in(a, pid, tid, start, dur))
 			continue;
 		for (size_t j = i; j < s->samples.n; j++) {
 			const struct raw_sample *b = &s->samples.v[j];
 
-			n += b->pid == pid && b->tid == tid && b->cb_start_ns == start &&
-			     b->stack_id == a->stack_id;
+			n += sample_in(b, pid, tid, start, dur) && b->stack_id == a->stack_id;
 		}
 		if (n > best_n) {
 			best_n = n;
@@ -434,8 +447,10 @@ static int on_slow_cb(struct session *s, const void *rec)
 	blocked = 2 * c->blocked_ns >= c->duration_ns;
 	err = blocked ? stack_of_longest_block(p, c) : 0;
 	if (!err && !c->stack.n)
-		err = sess_stack_get(s, idx, slow_cb_stack(s, r->hdr.pid, r->hdr.tid, r->start_ns),
-				     &c->stack);
+		err = sess_stack_get(
+			s, idx,
+			slow_cb_stack(s, r->hdr.pid, r->hdr.tid, r->start_ns, r->duration_ns),
+			&c->stack);
 	if (!err && !c->stack.n && !blocked)
 		err = stack_of_longest_block(p, c);
 	if (!err && s->light && !c->callback && !c->task)

@@ -273,6 +273,7 @@ static int make_session(uint64_t start_ns, struct session **out)
 		.start_ns = start_ns,
 		.blocking_ns = env.blocking_ns,
 		.slow_cb_ns = env.slow_cb_ns,
+		.stuck_ns = env.stuck_ns,
 		.lag_interval_ns = env.lag_interval_ns,
 		.tool_version = AP_VERSION,
 		.traced = env__wants_trace(&env),

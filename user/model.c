@@ -135,6 +135,13 @@ static void process__free(struct ap_process *p)
 	}
 	free(p->samples.v);
 	free(p->blocking_sums.v);
+	for (i = 0; i < p->lints.n; i++) {
+		free(p->lints.v[i].name);
+		free(p->lints.v[i].coro);
+		free(p->lints.v[i].message);
+		ap_stack__free(&p->lints.v[i].stack);
+	}
+	free(p->lints.v);
 	for (i = 0; i < p->iterations.n; i++)
 		ap_culprits__free(p->iterations.v[i].culprits);
 	free(p->iterations.v);
@@ -185,6 +192,8 @@ void ap_task__free(struct ap_task *t)
 	free(t->name);
 	free(t->coro);
 	free(t->error);
+	free(t->awaits_type);
+	free(t->awaits_at);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -193,6 +202,8 @@ int ap_task__copy(struct ap_task *dst, const struct ap_task *src)
 	int err = 0;
 
 	*dst = *src;
+	dst->awaits_type = dup_keep_null(src->awaits_type, &err);
+	dst->awaits_at = dup_keep_null(src->awaits_at, &err);
 	dst->name = dup_keep_null(src->name, &err);
 	dst->coro = dup_keep_null(src->coro, &err);
 	dst->error = dup_keep_null(src->error, &err);

@@ -133,6 +133,15 @@ struct ap_task {
 	uint64_t busy_ns;
 	uint64_t max_step_ns;
 	uint64_t blocked_ns;
+	/*
+	 * A pending task at the end: the future it awaits (its fut_waiter; 0:
+	 * none, i.e. running or scheduled to run), that object's type name,
+	 * and whether it is a task of the report (then it is that task's id).
+	 */
+	uint64_t awaits;
+	char *awaits_type;
+	char *awaits_at;   /* its coroutine's frame where it waits: "qualname (file:line)" */
+	bool awaits_known; /* awaits was read (a live CPython target) */
 };
 
 struct ap_callback {
@@ -181,6 +190,26 @@ struct ap_blocking_sum {
 	uint64_t total_ns;
 };
 
+/*
+ * A warning about a task or callback, as tokio-console gives them. kind:
+ * "stuck" (pending with no step for config.stuck_ns), "deadlock" (tasks
+ * awaiting each other), "never_yields" (a step past the slow threshold),
+ * "busy_poll" (a task that wakes itself again and again), "blocking" (a
+ * blocking call of a known kind from the loop thread).
+ */
+struct ap_lint {
+	const char *kind; /* static */
+	uint32_t tid;	  /* the loop thread */
+	uint64_t task;	  /* 0: not a task */
+	char *name;	  /* the task's name, or the callback's qualname */
+	char *coro;	  /* the task's coroutine, NULL when none */
+	char *message;	  /* one line for people */
+	const char *fix;  /* the asyncio-native alternative, NULL when none (static) */
+	uint64_t ns;	  /* how long: pending, the step, the calls' total */
+	uint64_t count;	  /* calls, steps, tasks in the cycle */
+	struct ap_stack stack;
+};
+
 struct ap_process {
 	uint32_t pid;
 	uint32_t ns_pid; /* its pid in its own PID namespace (a container's), else pid */
@@ -198,6 +227,7 @@ struct ap_process {
 	AP_VEC(struct ap_sample) samples;	      /* CPU samples inside long callbacks */
 	AP_VEC(struct ap_blocking_sum) blocking_sums; /* every blocking call, summed */
 	AP_VEC(struct ap_iteration) iterations;	      /* slow loop iterations, by start */
+	AP_VEC(struct ap_lint) lints;
 	bool steps_exact; /* false in light mode: tasks and callbacks estimated from samples */
 	/* finished tasks left out: only the busiest are kept (light mode: tasks seen
 	 * once its table was full) */
@@ -228,6 +258,7 @@ struct ap_report {
 	const char *stack_walk;	 /* "bpf_loop" or "bounded" (static) */
 	const char *host;	 /* static or owned by the caller; NULL when unknown */
 	bool runq_unknown;	 /* the kernel keeps no run queue delay: run_queue is null */
+	uint64_t stuck_ns;	 /* a pending task with no step this long is stuck */
 	AP_VEC(struct ap_process) processes;
 };
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/types.h>
 #include "asyncprof.h"
+#include "awaits.h"
 #include "json_writer.h"
 #include "output.h"
 
@@ -122,7 +123,37 @@ static void json_iteration(json_writer_t *w, const struct ap_iteration *it)
 	jsonw_end_object(w);
 }
 
-static void json_task(json_writer_t *w, const struct ap_task *t)
+/* A pending task's await: the future, its type, the task it is, where the coroutine waits. */
+static void json_awaits(json_writer_t *w, const struct ap_process *p, const struct ap_task *t,
+			uint64_t end_ns)
+{
+	uint64_t by[64];
+	size_t n;
+
+	jsonw_name(w, "awaits");
+	if (!t->awaits_known) {
+		jsonw_null(w);
+	} else {
+		jsonw_start_object(w);
+		json_addr_or_null(w, "future", t->awaits);
+		jsonw_string_field(w, "type", t->awaits_type);
+		json_addr_or_null(w, "task", ap_process__find_task(p, t->awaits) ? t->awaits : 0);
+		jsonw_string_field(w, "at", t->awaits_at);
+		jsonw_end_object(w);
+	}
+	n = awaits__by(p, t->id, by, sizeof(by) / sizeof(by[0]));
+	jsonw_name(w, "awaited_by");
+	jsonw_start_array(w);
+	for (size_t i = 0; i < n && i < sizeof(by) / sizeof(by[0]); i++)
+		jsonw_addr(w, by[i]);
+	jsonw_end_array(w);
+	json_u64_or_null(w, "since_last_step_ns",
+			 t->awaits_known && end_ns >= t->last_run_ns ? end_ns - t->last_run_ns
+								     : AP_NULL_U64);
+}
+
+static void json_task(json_writer_t *w, const struct ap_process *p, const struct ap_task *t,
+		      uint64_t end_ns)
 {
 	jsonw_start_object(w);
 	jsonw_addr_field(w, "id", t->id);
@@ -140,6 +171,23 @@ static void json_task(json_writer_t *w, const struct ap_task *t)
 	jsonw_uint_field(w, "busy_ns", t->busy_ns);
 	jsonw_uint_field(w, "max_step_ns", t->max_step_ns);
 	jsonw_uint_field(w, "blocked_ns", t->blocked_ns);
+	json_awaits(w, p, t, end_ns);
+	jsonw_end_object(w);
+}
+
+static void json_lint(json_writer_t *w, const struct ap_lint *l)
+{
+	jsonw_start_object(w);
+	jsonw_string_field(w, "kind", l->kind);
+	jsonw_uint_field(w, "tid", l->tid);
+	json_addr_or_null(w, "task", l->task);
+	jsonw_string_field(w, "name", l->name);
+	jsonw_string_field(w, "coro", l->coro);
+	jsonw_string_field(w, "message", l->message);
+	jsonw_string_field(w, "fix", l->fix);
+	jsonw_uint_field(w, "ns", l->ns);
+	jsonw_uint_field(w, "count", l->count);
+	jsonw_string_array_field(w, "stack", l->stack.frames, l->stack.n);
 	jsonw_end_object(w);
 }
 
@@ -198,7 +246,7 @@ static void json_blocking(json_writer_t *w, const struct ap_blocking *b)
 		jsonw_end_array(w);                     \
 	} while (0)
 
-static void json_process(json_writer_t *w, const struct ap_process *p)
+static void json_process(json_writer_t *w, const struct ap_process *p, uint64_t end_ns)
 {
 	jsonw_start_object(w);
 	jsonw_uint_field(w, "pid", p->pid);
@@ -212,11 +260,16 @@ static void json_process(json_writer_t *w, const struct ap_process *p)
 	jsonw_uint_field(w, "tasks_omitted", p->tasks_omitted);
 	jsonw_uint_field(w, "slices_omitted", p->slices_omitted);
 	JSON_VEC(w, "loops", p->loops, json_loop);
-	JSON_VEC(w, "tasks", p->tasks, json_task);
+	jsonw_name(w, "tasks");
+	jsonw_start_array(w);
+	for (size_t i = 0; i < p->tasks.n; i++)
+		json_task(w, p, &p->tasks.v[i], end_ns);
+	jsonw_end_array(w);
 	JSON_VEC(w, "callbacks", p->callbacks, json_callback);
 	JSON_VEC(w, "slow_callbacks", p->slow_callbacks, json_slow_cb);
 	JSON_VEC(w, "blocking_calls", p->blocking_calls, json_blocking);
 	JSON_VEC(w, "slow_iterations", p->iterations, json_iteration);
+	JSON_VEC(w, "lints", p->lints, json_lint);
 	jsonw_end_object(w);
 }
 
@@ -237,6 +290,7 @@ static void json_header(json_writer_t *w, const struct ap_report *r)
 	jsonw_start_object(w);
 	jsonw_uint_field(w, "slow_callback_ns", r->slow_callback_ns);
 	jsonw_uint_field(w, "blocking_ns", r->blocking_ns);
+	jsonw_uint_field(w, "stuck_ns", r->stuck_ns);
 	jsonw_uint_field(w, "lag_interval_ns", r->lag_interval_ns);
 	jsonw_string_field(w, "mode", r->mode ? r->mode : "full");
 	jsonw_uint_field(w, "sample_period_ns", r->sample_period_ns);
@@ -271,7 +325,11 @@ int out_json__write(FILE *f, const struct ap_report *r, const struct out_opts *o
 	jsonw_pretty(w, true);
 	jsonw_start_object(w);
 	json_header(w, r);
-	JSON_VEC(w, "processes", r->processes, json_process);
+	jsonw_name(w, "processes");
+	jsonw_start_array(w);
+	for (size_t i = 0; i < r->processes.n; i++)
+		json_process(w, &r->processes.v[i], r->end_ns);
+	jsonw_end_array(w);
 	jsonw_end_object(w);
 	jsonw_destroy(&w);
 	return 0;

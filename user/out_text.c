@@ -326,6 +326,33 @@ static bool stuck_now(const struct ap_process *p)
 	return false;
 }
 
+/* Lints, most serious kind first: what, where, and what to use instead. */
+static void text_lints(FILE *f, const struct ap_process *p, size_t top)
+{
+	static const char *const order[] = {"deadlock", "stuck", "never_yields", "blocking",
+					    "busy_poll"};
+	char name[ESC_MAX], coro[ESC_MAX], msg[ESC_MAX * 2];
+	size_t shown = 0;
+
+	fprintf(f, "  lints: %zu\n", p->lints.n);
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (size_t i = 0; i < p->lints.n && shown < top; i++) {
+			const struct ap_lint *l = &p->lints.v[i];
+
+			if (strcmp(l->kind, order[k]))
+				continue;
+			shown++;
+			fprintf(f, "    %-12s %s%s%s%s: %s\n", l->kind, l->task ? "task " : "",
+				strutil__term(l->name, name, sizeof(name)), l->coro ? " in " : "",
+				l->coro ? strutil__term(l->coro, coro, sizeof(coro)) : "",
+				strutil__term(l->message, msg, sizeof(msg)));
+			if (l->fix)
+				fprintf(f, "        instead: %s\n", l->fix);
+			text_stack(f, &l->stack);
+		}
+	}
+}
+
 static void text_process(FILE *f, const struct ap_report *r, const struct ap_process *p, size_t top)
 {
 	char comm[ESC_MAX], ver[ESC_MAX], ns[48] = "";
@@ -352,6 +379,8 @@ static void text_process(FILE *f, const struct ap_report *r, const struct ap_pro
 		text_slow_callbacks(f, r, p, top);
 	if (p->tasks.n)
 		text_tasks(f, p, top);
+	if (p->lints.n)
+		text_lints(f, p, top);
 }
 
 int out_text__write(FILE *f, const struct ap_report *r, const struct out_opts *o)

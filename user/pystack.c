@@ -244,3 +244,29 @@ char *pystack__handle_callback(const struct ap_stack *st)
 	}
 	return NULL;
 }
+
+int pystack__coro_frame(struct pystack *ps, uint64_t coro, char *buf, size_t size)
+{
+	const struct ap_py_offsets *o = &ps->off;
+	uint64_t f, code, ip, base, pos = AP_POS_START;
+	int32_t lasti;
+
+	if (o->coro_iframe) {
+		/* 3.11+: the frame is inside the coroutine; 3.14 tags f_executable */
+		f = coro + o->coro_iframe;
+		code = rd_ptr(ps, f + o->frame_code) & ~3ull;
+		ip = rd_ptr(ps, f + o->frame_lasti);
+		base = code + o->code_adaptive;
+		if (code && ip >= base)
+			pos = (ip - base) / 2;
+	} else {
+		f = rd_ptr(ps, coro + o->coro_frame);
+		code = f ? rd_ptr(ps, f + o->frame_code) : 0;
+		if (code && !ps->read(ps->read_ctx, f + o->frame_lasti, &lasti, sizeof(lasti)) &&
+		    lasti >= 0)
+			pos = (uint64_t)lasti;
+	}
+	if (!code || pos > AP_POS_START)
+		return -ENOENT;
+	return pystack__frame(ps, AP_FRAME_CODE(code) | pos << 48, buf, size);
+}

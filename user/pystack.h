@@ -40,5 +40,10 @@ int pystack__resolve(struct pystack *ps, const struct ap_pystack *st, struct ap_
  * callback so before BPF has learnt Handle._run's code object.
  */
 char *pystack__handle_callback(const struct ap_stack *st);
+/*
+ * "qualname (file:line)" of coroutine coro's frame where it is suspended
+ * (the await it waits at), read from the target; 0 or -errno.
+ */
+int pystack__coro_frame(struct pystack *ps, uint64_t coro, char *buf, size_t size);
 
 #endif /* AP_PYSTACK_H */

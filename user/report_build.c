@@ -5,7 +5,9 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "session_int.h"
+#include "awaits.h"
 #include "causes.h"
+#include "lints.h"
 #include "lag.h"
 #include "log.h"
 
@@ -191,6 +193,7 @@ static void sort_process(struct ap_process *p)
 int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t end_ns,
 		   struct ap_report *rep)
 {
+	size_t idx;
 	int err;
 
 	s->threads_fd = maps->threads_fd;
@@ -212,8 +215,15 @@ int sess_read_maps(struct session *s, const struct session_maps *maps, uint64_t 
 	if (err)
 		return err;
 	for (size_t i = 0; i < rep->processes.n && !err; i++) {
-		sort_process(&rep->processes.v[i]);
-		err = causes__attribute(&rep->processes.v[i]);
+		struct ap_process *p = &rep->processes.v[i];
+
+		sort_process(p);
+		err = causes__attribute(p);
+		/* the await graph is read from the target, alive or not any more */
+		if (!err && sess_find_process(s, p->pid, &idx) && s->stackers.v[idx])
+			err = awaits__read(s->stackers.v[idx], p);
+		if (!err)
+			err = lints__find(rep, p, end_ns);
 	}
 	return err;
 }

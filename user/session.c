@@ -41,6 +41,7 @@ int session__new(const struct session_opts *opts, struct session **out)
 	s->rep->start_ns = opts->start_ns;
 	s->rep->blocking_ns = opts->blocking_ns;
 	s->rep->slow_callback_ns = opts->slow_cb_ns;
+	s->rep->stuck_ns = opts->stuck_ns;
 	s->rep->lag_interval_ns = opts->lag_interval_ns;
 	s->rep->traced = opts->traced;
 	s->rep->host = opts->host;

@@ -39,6 +39,7 @@ struct session_opts {
 	uint64_t start_ns;
 	uint64_t blocking_ns;
 	uint64_t slow_cb_ns;
+	uint64_t stuck_ns; /* lints: a pending task with no step this long is stuck */
 	uint64_t lag_interval_ns;
 	const char *tool_version;
 	bool traced;		   /* AP_REC_CB records will come: a trace was requested */

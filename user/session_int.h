@@ -24,6 +24,7 @@ struct raw_sample {
 	uint32_t pid;
 	uint32_t tid;
 	uint64_t cb_start_ns;
+	uint64_t ts_ns;
 	uint64_t stack_id;
 	uint64_t task; /* light mode: what the slow iteration ran */
 	uint64_t callback;

@@ -93,6 +93,7 @@ int session__snapshot(struct session *s, const struct session_maps *maps, uint64
 		.start_ns = s->rep->start_ns,
 		.end_ns = now_ns,
 		.slow_callback_ns = s->rep->slow_callback_ns,
+		.stuck_ns = s->rep->stuck_ns,
 		.blocking_ns = s->rep->blocking_ns,
 		.lag_interval_ns = s->rep->lag_interval_ns,
 		.drops_events = drops_events,

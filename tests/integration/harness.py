@@ -309,7 +309,12 @@ TASK = {"id": ADDR, "name": Opt(STR), "coro": Opt(STR), "loop_tid": INT, "parent
         "created_ns": Opt(INT), "first_run_ns": INT, "last_run_ns": INT,
         "finished_ns": Opt(INT),
         "state": Opt(Enum("pending", "done", "cancelled", "failed")), "error": Opt(STR),
-        "steps": INT, "busy_ns": INT, "max_step_ns": INT, "blocked_ns": INT}
+        "steps": INT, "busy_ns": INT, "max_step_ns": INT, "blocked_ns": INT,
+        "awaits": Opt({"future": Opt(ADDR), "type": Opt(STR), "task": Opt(ADDR), "at": Opt(STR)}),
+        "awaited_by": [ADDR], "since_last_step_ns": Opt(INT)}
+LINT = {"kind": Enum("stuck", "deadlock", "never_yields", "busy_poll", "blocking"), "tid": INT,
+        "task": Opt(ADDR), "name": Opt(STR), "coro": Opt(STR), "message": STR, "fix": Opt(STR),
+        "ns": INT, "count": INT, "stack": [STR]}
 CALLBACK = {"name": Opt(STR), "count": INT, "total_ns": INT, "max_ns": INT}
 SLOW = {"tid": INT, "start_ns": INT, "duration_ns": INT, "task": Opt(ADDR),
         "callback": Opt(STR), "stack": [STR], "blocked_ns": INT}
@@ -321,7 +326,7 @@ PROCESS = {"pid": INT, "comm": STR, "exe": Opt(STR),
            "runtime": Enum("cpython", "node", "unknown"), "runtime_version": Opt(STR),
            "backend": Enum("uprobe", "syscall"), "loops": [LOOP], "tasks": [TASK],
            "callbacks": [CALLBACK], "slow_callbacks": [SLOW], "blocking_calls": [BLOCKING],
-           "slow_iterations": [ITERATION]}
+           "slow_iterations": [ITERATION], "lints": [LINT]}
 REPORT = {"schema": Enum("asyncprof-bpf/report/v1"), "tool": {"name": STR, "version": STR},
           "window": {"start_ns": INT, "end_ns": INT},
           "config": {"slow_callback_ns": INT, "blocking_ns": INT, "lag_interval_ns": INT},

@@ -167,6 +167,28 @@ static void chrome_iteration(struct chrome_ctx *c, const struct ap_iteration *it
 	jsonw_end_object(w);
 }
 
+/* A lint, as an instant on its loop's track at the window's end, when it holds. */
+static void chrome_lint(struct chrome_ctx *c, const struct ap_lint *l)
+{
+	json_writer_t *w = c->w;
+
+	chrome_event(c, "i", l->tid, c->r->end_ns);
+	jsonw_string_field(w, "s", "t");
+	jsonw_string_field(w, "cat", "lint");
+	jsonw_name(w, "name");
+	jsonw_printf(w, "lint: %s", l->kind);
+	jsonw_name(w, "args");
+	jsonw_start_object(w);
+	jsonw_string_field(w, "name", l->name);
+	chrome_task_id(w, "task", l->task);
+	jsonw_string_field(w, "coro", l->coro);
+	jsonw_string_field(w, "message", l->message);
+	jsonw_string_field(w, "instead", l->fix);
+	jsonw_string_array_field(w, "stack", l->stack.frames, l->stack.n);
+	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
 /* Callback runs: the slices when traced, else the slow callbacks only. */
 static void chrome_runs(struct chrome_ctx *c)
 {
@@ -285,6 +307,8 @@ static int chrome_process(struct chrome_ctx *c)
 		chrome_task_track(c, &p->tasks.v[i]);
 	for (i = 0; i < p->loops.n; i++)
 		chrome_lag(c, &p->loops.v[i]);
+	for (i = 0; i < p->lints.n; i++)
+		chrome_lint(c, &p->lints.v[i]);
 	return 0;
 }
 

@@ -277,6 +277,8 @@ static int html_process(struct html *h)
 			err = out_html__late(h, &h->p->loops.v[i]);
 	}
 	if (!err)
+		err = out_html__lint_table(h);
+	if (!err)
 		err = out_html__gantt(h);
 	if (!err)
 		err = out_html__slow_table(h);

@@ -42,6 +42,8 @@ int out_html__slow_table(const struct html *h);
 int out_html__blocking_table(const struct html *h);
 int out_html__callback_table(const struct html *h);
 int out_html__task_table(const struct html *h);
+/* The lints (none: no table). 0. */
+int out_html__lint_table(const struct html *h);
 /* Why loop l was late: its slow iterations' time by cause, a bar each. 0 or -ENOMEM. */
 int out_html__late(const struct html *h, const struct ap_loop *l);
 

@@ -195,8 +195,37 @@ int out_html__callback_table(const struct html *h)
 	return 0;
 }
 
-static void html_task_tr(FILE *f, const struct ap_task *t)
+/* What a pending task awaits: another task by name, else the future's type; where. */
+static void html_td_awaits(const struct html *h, const struct ap_task *t)
 {
+	const struct ap_task *o = t->awaits ? ap_process__find_task(h->p, t->awaits) : NULL;
+	FILE *f = h->f;
+
+	if (!t->awaits_known) {
+		fputs("<td class=\"muted\">-</td>", f);
+		return;
+	}
+	fputs("<td>", f);
+	if (o) {
+		fputs("task ", f);
+		html__escape(f, o->name, "?");
+	} else if (t->awaits) {
+		html__escape(f, t->awaits_type, "?");
+	} else {
+		fputs("nothing (scheduled)", f);
+	}
+	if (t->awaits_at) {
+		fputs("<br><span class=\"muted\">at ", f);
+		html__escape(f, t->awaits_at, NULL);
+		fputs("</span>", f);
+	}
+	fputs("</td>", f);
+}
+
+static void html_task_tr(const struct html *h, const struct ap_task *t)
+{
+	FILE *f = h->f;
+
 	fputs("<tr>", f);
 	if (t->name)
 		html_td_text(f, t->name);
@@ -209,6 +238,7 @@ static void html_task_tr(FILE *f, const struct ap_task *t)
 	html_td_dur(f, t->max_step_ns);
 	html_td_dur(f, t->blocked_ns);
 	html_td_text(f, t->error);
+	html_td_awaits(h, t);
 	fputs("</tr>\n", f);
 }
 
@@ -223,10 +253,10 @@ int out_html__task_table(const struct html *h)
 	fprintf(f,
 		"<h3>Tasks (%zu)</h3>\n<table id=\"tasks\"><tr><th>name</th><th>coro</th>"
 		"<th>state</th><th>steps</th><th>busy</th><th>max step</th><th>blocked</th>"
-		"<th>error</th></tr>\n",
+		"<th>error</th><th>awaits</th></tr>\n",
 		p->tasks.n);
 	for (size_t k = 0; k < p->tasks.n && k < HTML_MAX_TABLE; k++)
-		html_task_tr(f, &p->tasks.v[ix[k]]);
+		html_task_tr(h, &p->tasks.v[ix[k]]);
 	fputs("</table>\n", f);
 	html_more(f, p->tasks.n);
 	free(ix);
@@ -326,5 +356,33 @@ int out_html__late(const struct html *h, const struct ap_loop *l)
 	}
 	fputs("</table></details>\n", f);
 	free(ix);
+	return 0;
+}
+
+int out_html__lint_table(const struct html *h)
+{
+	const struct ap_process *p = h->p;
+	FILE *f = h->f;
+
+	if (!p->lints.n)
+		return 0;
+	fprintf(f,
+		"<h3>Lints (%zu)</h3>\n<table id=\"lints\"><tr><th>lint</th><th>task or "
+		"callback</th><th>coro</th><th>what</th><th>instead</th><th>stack</th></tr>\n",
+		p->lints.n);
+	for (size_t k = 0; k < p->lints.n && k < HTML_MAX_TABLE; k++) {
+		const struct ap_lint *l = &p->lints.v[k];
+
+		fprintf(f, "<tr class=\"lint-%s\">", l->kind);
+		html_td_text(f, l->kind);
+		html_td_text(f, l->name);
+		html_td_text(f, l->coro);
+		html_td_text(f, l->message);
+		html_td_text(f, l->fix);
+		html_stack(f, &l->stack);
+		fputs("</tr>\n", f);
+	}
+	fputs("</table>\n", f);
+	html_more(f, p->lints.n);
 	return 0;
 }

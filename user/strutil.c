@@ -265,7 +265,7 @@ int strutil__format_ns(uint64_t ns, char *buf, size_t size)
 	return n >= 0 && (size_t)n < size ? n : -ENOSPC;
 }
 
-char *strutil__read_line(const char *path)
+char *strutil__read_small(const char *path)
 {
 	char buf[64];
 	FILE *f = fopen(path, "re");
@@ -275,8 +275,9 @@ char *strutil__read_line(const char *path)
 		return NULL;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
-	buf[n] = '\0';
-	n = strcspn(buf, "\n");
+	/* only the newline the kernel ends it with: a name may hold others */
+	while (n && buf[n - 1] == '\n')
+		n--;
 	buf[n] = '\0';
 	return n ? strdup(buf) : NULL;
 }
@@ -286,5 +287,5 @@ char *strutil__thread_comm(uint32_t pid, uint32_t tid)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
-	return strutil__read_line(path);
+	return strutil__read_small(path);
 }

@@ -59,11 +59,12 @@ int strutil__decode_name(const struct ap_rec_name *r, char *buf, size_t size);
 int strutil__format_ns(uint64_t ns, char *buf, size_t size);
 
 /*
- * The first line (at most 63 bytes, no newline) of a small file such as
- * /proc/PID/comm, malloc'd; NULL when it cannot be read or is empty.
+ * The contents (at most 63 bytes, its trailing newlines cut) of a small
+ * file such as /proc/PID/comm, malloc'd; NULL when it cannot be read or is
+ * empty. A newline inside is kept: a thread may name itself with one.
  */
-char *strutil__read_line(const char *path);
-/* strutil__read_line of /proc/PID/task/TID/comm: a thread's name now. */
+char *strutil__read_small(const char *path);
+/* strutil__read_small of /proc/PID/task/TID/comm: a thread's name now. */
 char *strutil__thread_comm(uint32_t pid, uint32_t tid);
 
 #endif /* AP_STRUTIL_H */

@@ -28,7 +28,7 @@ static char *read_comm(int pid)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	return strutil__read_line(path);
+	return strutil__read_small(path);
 }
 
 /* Its pid in the innermost PID namespace it is in (the last of NSpid); 0 when unknown. */

@@ -126,6 +126,13 @@ static int refilter(struct view *v)
 	return err;
 }
 
+const struct view_task_row *view__sel_task(const struct view *v)
+{
+	if (!v->nvis[PANE_TASKS])
+		return NULL;
+	return &v->fr.tasks.v[v->vis[PANE_TASKS][v->sel[PANE_TASKS]]];
+}
+
 const struct view_event_row *view__sel_event(const struct view *v)
 {
 	if (!v->nvis[PANE_EVENTS])
@@ -158,7 +165,8 @@ static void key_enter(struct view *v)
 {
 	if (v->focus == PANE_LOOPS && v->nvis[PANE_LOOPS])
 		v->focus = PANE_TASKS;
-	else if (v->focus == PANE_EVENTS && view__sel_event(v)) {
+	else if ((v->focus == PANE_EVENTS && view__sel_event(v)) ||
+		 (v->focus == PANE_TASKS && view__sel_task(v))) {
 		v->detail = true;
 		v->detail_top = 0;
 	}

@@ -5,10 +5,12 @@
  * events; names escaped once here. Pure: no terminal, no clock.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
+#include "awaits.h"
 #include "strutil.h"
 #include "view_calc.h"
 
@@ -243,6 +245,77 @@ static int add_loops(struct view_frame *fr, const struct ap_process *p, const st
 	return 0;
 }
 
+/* Append one escaped, formatted line to the task row's await chain. */
+static int chain_add(struct view_task_row *row, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int chain_add(struct view_task_row *row, const char *fmt, ...)
+{
+	char raw[VIEW_NAME_MAX * 2], esc[VIEW_NAME_MAX * 2];
+	char **v = realloc(row->chain, (row->nchain + 1) * sizeof(*v));
+	va_list ap;
+
+	if (!v)
+		return -ENOMEM;
+	row->chain = v;
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	v[row->nchain] = strdup(strutil__term(raw, esc, sizeof(esc)));
+	if (!v[row->nchain])
+		return -ENOMEM;
+	row->nchain++;
+	return 0;
+}
+
+#define CHAIN_MAX 8 /* tasks followed down an await chain */
+
+/* What t awaits, down the chain of tasks awaiting tasks, and who awaits it. */
+static int task_chain(struct view_task_row *row, const struct ap_process *p,
+		      const struct ap_task *t, uint64_t now)
+{
+	const struct ap_task *x = t, *next;
+	uint64_t by[CHAIN_MAX];
+	size_t n;
+	int err = 0;
+
+	if (!t->awaits_known)
+		return chain_add(row, "what it awaits is not known (it ended, or is not readable)");
+	for (int hop = 0; hop < CHAIN_MAX && x && !err; hop++, x = next) {
+		next = ap_process__find_task(p, x->awaits);
+		if (!x->awaits)
+			err = chain_add(row, "%s%s awaits nothing: running or scheduled to run",
+					hop ? "-> " : "", x->name ? x->name : "?");
+		else if (next)
+			err = chain_add(row, "%s%s awaits task %s (0x%llx)", hop ? "-> " : "",
+					x->name ? x->name : "?", next->name ? next->name : "?",
+					(unsigned long long)x->awaits);
+		else
+			err = chain_add(row, "%s%s awaits %s (0x%llx)", hop ? "-> " : "",
+					x->name ? x->name : "?",
+					x->awaits_type ? x->awaits_type : "?",
+					(unsigned long long)x->awaits);
+		if (!err && x->awaits_at)
+			err = chain_add(row, "     at %s", x->awaits_at);
+		if (next == t) {
+			err = err ? err : chain_add(row, "-> back to %s: a deadlock", t->name);
+			break;
+		}
+		if (next && !next->awaits_known)
+			break;
+	}
+	n = awaits__by(p, t->id, by, CHAIN_MAX);
+	for (size_t i = 0; i < n && i < CHAIN_MAX && !err; i++) {
+		const struct ap_task *w = ap_process__find_task(p, by[i]);
+
+		err = chain_add(row, "awaited by %s (0x%llx)", w && w->name ? w->name : "?",
+				(unsigned long long)by[i]);
+	}
+	if (!err && t->last_run_ns && now > t->last_run_ns)
+		err = chain_add(row, "last step %.1f s ago", (now - t->last_run_ns) / 1e9);
+	return err;
+}
+
 static uint64_t task_age(const struct ap_task *t, uint64_t now)
 {
 	uint64_t born =
@@ -273,6 +346,8 @@ static int add_tasks(struct view_frame *fr, const struct ap_process *p, const st
 		row->max_step_ns = t->max_step_ns;
 		row->blocked_ns = t->blocked_ns;
 		row->age_ns = task_age(t, cur->end_ns);
+		if (task_chain(row, p, t, cur->end_ns))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -335,6 +410,20 @@ static int add_events(struct view_frame *fr, const struct ap_process *p,
 		if (copy_frames(row, &b->stack))
 			return -ENOMEM;
 	}
+	for (i = 0; i < p->lints.n; i++) {
+		const struct ap_lint *l = &p->lints.v[i];
+
+		/* a lint holds now: listed with the latest events */
+		row = new_event(fr, p, cur, l->tid, cur->end_ns, l->task);
+		if (!row)
+			return -ENOMEM;
+		row->duration_ns = l->ns;
+		row->kind = l->kind;
+		row->fix = l->fix;
+		strutil__term(l->message, row->what, sizeof(row->what));
+		if (copy_frames(row, &l->stack))
+			return -ENOMEM;
+	}
 	for (i = 0; i < p->slow_callbacks.n; i++) {
 		const struct ap_slow_cb *s = &p->slow_callbacks.v[i];
 
@@ -385,6 +474,11 @@ void view_frame__clear(struct view_frame *fr)
 		for (size_t j = 0; j < e->nframes; j++)
 			free(e->frames[j]);
 		free(e->frames);
+	}
+	for (size_t i = 0; i < fr->tasks.n; i++) {
+		for (size_t j = 0; j < fr->tasks.v[i].nchain; j++)
+			free(fr->tasks.v[i].chain[j]);
+		free(fr->tasks.v[i].chain);
 	}
 	free(fr->loops.v);
 	free(fr->tasks.v);

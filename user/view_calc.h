@@ -63,6 +63,8 @@ struct view_task_row {
 	const char *state;
 	double steps_per_s, busy_pct; /* over the refresh window */
 	uint64_t busy_ns, dbusy_ns, max_step_ns, blocked_ns, age_ns;
+	char **chain; /* its await chain for people, escaped lines; owned */
+	size_t nchain;
 };
 
 /* A blocking call or a slow callback. */
@@ -75,6 +77,7 @@ struct view_event_row {
 	char task[VIEW_NAME_MAX]; /* task name, "-" when none */
 	char **frames;		  /* escaped, innermost first; owned */
 	size_t nframes;
+	const char *fix; /* a lint's asyncio-native alternative (static), else NULL */
 };
 
 /* Everything one refresh shows; owns its rows (the reports may go away). */

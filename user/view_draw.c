@@ -253,37 +253,66 @@ static void draw_events(struct view *v, int y, int h)
 	}
 }
 
-/* The whole stack of the selected event, over the tasks and events panes. */
+/* Lines of a detail: a header, then numbered (frames) or plain (an await chain) lines. */
+static void draw_lines(struct view *v, int y, int h, const char *head, const char *first,
+		       char *const *lines, size_t n, bool numbered, const char *none)
+{
+	char line[CELL_MAX * 2];
+	int x = 0, r = 1;
+
+	put(y, &x, head, COLS, false, A_REVERSE | A_BOLD);
+	if (first && r < h) {
+		x = 0;
+		put(y + r++, &x, first, COLS, false, A_BOLD);
+	}
+	if (v->detail_top >= n)
+		v->detail_top = n ? n - 1 : 0;
+	for (size_t i = v->detail_top; r < h && i < n; i++, r++) {
+		x = 0;
+		if (numbered)
+			snprintf(line, sizeof(line), "#%-3zu %s", i, lines[i]);
+		else
+			snprintf(line, sizeof(line), "%s", lines[i]);
+		put(y + r, &x, line, COLS, false, A_NORMAL);
+	}
+	if (!n && r < h) {
+		x = 0;
+		put(y + r, &x, none, COLS, false, A_NORMAL);
+	}
+}
+
+/*
+ * Over the tasks and events panes: the selected event's whole stack (a
+ * lint's with what to use instead), or the selected task's await chain.
+ */
 static void draw_detail(struct view *v, int y, int h)
 {
-	const struct view_event_row *e = view__sel_event(v);
-	char line[CELL_MAX * 2], d[32];
-	int x = 0;
+	const struct view_event_row *e = v->focus == PANE_EVENTS ? view__sel_event(v) : NULL;
+	const struct view_task_row *t = v->focus == PANE_TASKS ? view__sel_task(v) : NULL;
+	char head[CELL_MAX * 2], fix[CELL_MAX * 2], d[32];
 
 	for (int r = y; r < y + h; r++) {
 		move(r, 0);
 		clrtoeol();
 	}
+	if (t) {
+		snprintf(head, sizeof(head),
+			 "task %s (%s), pid %u loop %u: its await chain "
+			 "(Esc/q: back)",
+			 t->name, t->coro, t->pid, t->loop_tid);
+		draw_lines(v, y, h, head, NULL, t->chain, t->nchain, false, "(not known)");
+		return;
+	}
 	if (!e) {
 		v->detail = false;
 		return;
 	}
-	snprintf(line, sizeof(line), "%s %s: %s, task %s, pid %u tid %u at +%.3fs (Esc/q: back)",
+	snprintf(head, sizeof(head), "%s %s: %s, task %s, pid %u tid %u at +%.3fs (Esc/q: back)",
 		 e->kind, e->what, dur(e->duration_ns, d), e->task, e->pid, e->tid, e->t_ns / 1e9);
-	put(y, &x, line, COLS, false, A_REVERSE | A_BOLD);
-	if (v->detail_top >= e->nframes)
-		v->detail_top = e->nframes ? e->nframes - 1 : 0;
-	for (int r = 1; r < h && v->detail_top + r - 1 < e->nframes; r++) {
-		size_t i = v->detail_top + r - 1;
-
-		x = 0;
-		snprintf(line, sizeof(line), "#%-3zu %s", i, e->frames[i]);
-		put(y + r, &x, line, COLS, false, A_NORMAL);
-	}
-	if (!e->nframes) {
-		x = 0;
-		put(y + 1, &x, "(no stack recorded)", COLS, false, A_NORMAL);
-	}
+	if (e->fix)
+		snprintf(fix, sizeof(fix), "instead: %s", e->fix);
+	draw_lines(v, y, h, head, e->fix ? fix : NULL, e->frames, e->nframes, true,
+		   "(no stack recorded)");
 }
 
 static void draw_help(void)
@@ -291,7 +320,9 @@ static void draw_help(void)
 	static const char *const lines[] = {
 		"Keys",
 		"  Up/Down, j/k   move the cursor         PgUp/PgDn  page",
-		"  Tab            next pane               Enter      loop: its tasks; event: stack",
+		"  Tab            next pane               Enter      loop: its tasks; event: "
+		"stack;",
+		"                                                    task: its await chain",
 		"  s              cycle the sort column   p          pause / resume",
 		"  /              filter by name (task, coroutine, comm, callback); empty clears",
 		"  ?              this help               q          quit (Esc/q leave a detail)",
@@ -321,7 +352,7 @@ static void draw_footer(const struct view *v)
 		return;
 	}
 	put(LINES - 1, &x,
-	    "q quit  Tab pane  j/k move  Enter focus  s sort  p pause  / filter  ? help", COLS - 1,
+	    "q quit  Tab pane  j/k move  Enter open  s sort  p pause  / filter  ? help", COLS - 1,
 	    false, A_DIM);
 }
 

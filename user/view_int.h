@@ -36,6 +36,8 @@ struct view {
 	char filter[FILTER_MAX], input[FILTER_MAX];
 };
 
+/* The task under the cursor of the tasks pane, or NULL. */
+const struct view_task_row *view__sel_task(const struct view *v);
 /* The event under the cursor of the events pane, or NULL. */
 const struct view_event_row *view__sel_event(const struct view *v);
 /* Draw the whole screen from v's rows. */

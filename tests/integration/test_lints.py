@@ -11,6 +11,7 @@ JSON and in the text report.
 
 Runs as root, with harness.py.
 """
+import json
 import os
 import sys
 
@@ -94,6 +95,21 @@ def check_lints(p, truth):
                                                 if lt["kind"] == "busy_poll"])
 
 
+def check_exports(ctx, p):
+    """HTML: the lints table and what each task awaits; Perfetto: an instant per lint."""
+    with open(ctx.path("r.html")) as f:
+        html = f.read()
+    check('<h3>Lints (%d)</h3>' % len(p["lints"]) in html and 'class="lint-deadlock"' in html,
+          "no lints table with the deadlock in the HTML report")
+    check("<td>task deadlock-b<br>" in html, "the HTML tasks table does not say deadlock-a "
+          "awaits task deadlock-b")
+    with open(ctx.path("trace.json")) as f:
+        events = json.load(f)["traceEvents"]
+    got = sorted(e["name"] for e in events if e.get("cat") == "lint")
+    check(got == sorted("lint: " + lt["kind"] for lt in p["lints"]),
+          "lint instants in the trace: %s", got)
+
+
 def lints_test(name, py_fn, uvloop=False):
     def fn(ctx):
         py = need_exe(py_fn(), name)
@@ -101,7 +117,9 @@ def lints_test(name, py_fn, uvloop=False):
             need_uvloop(py)
         report, truth, _ = run_target_traced(
             ctx, [py, TARGET] + (["--uvloop"] if uvloop else []), duration=4,
-            tool_extra=["--stuck-after", "1", "-o", "text:" + ctx.path("report.txt")])
+            tool_extra=["--stuck-after", "1", "-o", "text:" + ctx.path("report.txt"),
+                        "-o", "html:" + ctx.path("r.html"),
+                        "-o", "chrome:" + ctx.path("trace.json")])
         validate_report(report)
         check(report["config"]["stuck_ns"] == 1000 * MS, "config.stuck_ns %s",
               report["config"]["stuck_ns"])
@@ -116,6 +134,7 @@ def lints_test(name, py_fn, uvloop=False):
         check("lints: " in text and "deadlock-a -> deadlock-b -> deadlock-a" in text or
               "deadlock-b -> deadlock-a -> deadlock-b" in text, "no deadlock in the text report")
         check("instead: await asyncio.sleep()" in text, "no fix in the text report")
+        check_exports(ctx, p)
     TESTS.append((name, fn))
 
 

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <stdlib.h>
 #include <cmocka.h>
 #include "strutil.h"
 
@@ -147,9 +150,34 @@ static void test_strutil_format_ns(void **state)
 	assert_string_equal(buf, "2.01 s");
 }
 
+/* A thread's name keeps a newline inside (a hostile one); only the kernel's last one goes. */
+static void test_strutil_read_small(void **state)
+{
+	char path[] = "/tmp/ap_test_small_XXXXXX";
+	int fd = mkstemp(path);
+	char *s;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "q\nx\n\n", 5), 5);
+	close(fd);
+	s = strutil__read_small(path);
+	assert_string_equal(s, "q\nx");
+	free(s);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\n", 1), 1);
+	close(fd);
+	assert_null(strutil__read_small(path)); /* empty */
+	unlink(path);
+	assert_null(strutil__read_small(path)); /* gone */
+	assert_null(strutil__thread_comm(0, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strutil_read_small),
 		cmocka_unit_test(test_strutil_decode_latin1),
 		cmocka_unit_test(test_strutil_decode_ucs2_ucs4),
 		cmocka_unit_test(test_strutil_decode_int_truncated),

@@ -21,7 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "lag.h"
 #include "session_int.h"
+#include "sockpeer.h"
+#include "strutil.h"
 #include "syscalls.h"
 
 /* What /proc/PID/task/TID/syscall says: 0 and the call when in one. */
@@ -84,6 +87,21 @@ static unsigned fd_kind(int pid, unsigned long long fd, char *path, size_t size)
 	return strncmp(path, "/dev/", 5) ? AP_FD_REG : AP_FD_CHR;
 }
 
+/* "1.2.3.4:443" of the socket "socket:[INODE]" of pid, malloc'd, or NULL. */
+static char *socket_peer(int pid, const char *link)
+{
+	struct ap_inet_addr a;
+	unsigned long inode;
+	char dir[64], buf[128];
+
+	if (sscanf(link, "socket:[%lu]", &inode) != 1)
+		return NULL;
+	snprintf(dir, sizeof(dir), "/proc/%d/net", pid);
+	if (sockpeer__find(dir, inode, &a) || strutil__format_inet(&a, buf, sizeof(buf)) < 0)
+		return NULL;
+	return strdup(buf);
+}
+
 /* tid's Python stack, walked now, into out (empty when it cannot be); idx: the session's. */
 static int walk(struct session *s, size_t idx, uint32_t tid, struct ap_stack *out)
 {
@@ -118,9 +136,18 @@ struct call {
 	unsigned long long args[3];
 	uint64_t start_ns;
 	bool began_before;
+	bool gil;      /* a futex wait on the GIL */
 	uint64_t task; /* the task and callback running it, 0 when unknown */
 	char *callback;
 };
+
+/* A futex call on the GIL of process idx (its futexes are inside _PyRuntime, as for BPF). */
+static bool is_gil(const struct session *s, size_t idx, long nr, const unsigned long long *args)
+{
+	const struct sess_py *py = &s->pys.v[idx];
+
+	return nr == 202 /* futex */ && args[0] >= py->gil_lo && args[0] < py->gil_hi;
+}
 
 /*
  * The task and callback thread t runs, as BPF's running_cb reads them at a
@@ -163,6 +190,10 @@ static int add_call(struct ap_process *p, struct call *c, uint64_t end_ns, struc
 		b->syscall = "unknown";
 	b->kind = syscalls__kind((unsigned)c->nr, fd_type, c->args);
 	b->detail = fd_type == AP_FD_REG ? strdup(path) : NULL;
+	if (fd_type == AP_FD_SOCK)
+		b->detail = socket_peer((int)p->pid, path);
+	if (c->gil)
+		b->kind = "gil";
 	b->began_before = c->began_before;
 	b->in_progress = true;
 	b->task = c->task;
@@ -220,6 +251,7 @@ static int known_loop(struct session *s, struct ap_process *p, size_t idx, uint3
 		err = walk(s, idx, tid, &stack);
 	if (!err && in_call) {
 		c.start_ns = t->sys_start_ns;
+		c.gil = is_gil(s, idx, c.nr, c.args);
 		running(s, t, &c);
 		err = add_call(p, &c, end_ns, &stack);
 		free(c.callback);
@@ -261,12 +293,11 @@ static long long thread_run_delay(uint32_t pid, uint32_t tid)
 /* What the call thread t is in counts as, as BPF's sys_exit would count it. */
 static int call_cause(struct session *s, size_t idx, const struct ap_thread *t, uint64_t wall)
 {
-	const struct sess_py *py = &s->pys.v[idx];
 	unsigned long long args[3] = {t->sys_args[0], t->sys_args[1], t->sys_args[2]};
 	char path[4096];
 	unsigned fd_type = AP_FD_NONE;
 
-	if (t->sys_nr == 202 /* futex */ && args[0] >= py->gil_lo && args[0] < py->gil_hi)
+	if (is_gil(s, idx, t->sys_nr, args))
 		return AP_CAUSE_GIL;
 	if (wall < s->opts.blocking_ns)
 		return AP_CAUSE_SHORT;
@@ -352,6 +383,47 @@ static int known_loops(struct session *s, int threads_fd, uint64_t end_ns, struc
 	return err;
 }
 
+static bool has_loop(const struct ap_process *p, uint32_t tid)
+{
+	for (size_t i = 0; i < p->loops.n; i++)
+		if (p->loops.v[i].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * A loop stuck since before the window, which BPF never saw iterate: a
+ * loop all the same, busy the whole window, its lag that of one busy
+ * interval from the window's start to end_ns (the least it can be).
+ */
+static int add_stuck_loop(struct session *s, struct ap_process *p, size_t idx, uint32_t tid,
+			  uint64_t end_ns)
+{
+	uint64_t start = s->opts.start_ns;
+	struct lag *acc = lag__new(start, s->opts.lag_interval_ns);
+	struct ap_loop *l = acc ? AP_VEC_PUSH(p->loops) : NULL;
+	int err;
+
+	if (!l) {
+		lag__free(acc);
+		return -ENOMEM;
+	}
+	l->tid = tid;
+	l->kind = s->loop_kinds.v[idx];
+	l->busy_ns = end_ns > start ? end_ns - start : 0;
+	l->callbacks = s->light ? AP_NULL_U64 : 0;
+	l->first_ns = start;
+	l->stuck_before = true;
+	err = lag__add_busy(acc, start, end_ns);
+	if (!err)
+		err = lag__finish(acc, start, end_ns, &l->lag);
+	if (!err)
+		err = lag__series(acc, start, end_ns, &l->lag_series.v, &l->lag_series.n);
+	l->lag_series.cap = l->lag_series.n;
+	lag__free(acc);
+	return err;
+}
+
 /*
  * Threads of process p that BPF never saw (no syscall, no callback in the
  * whole window) running an event loop: in a call now, or busy in Python.
@@ -384,12 +456,14 @@ static int unseen_loops(struct session *s, int threads_fd, struct ap_process *p,
 		if (in_call && syscalls__is_poll((unsigned)c.nr))
 			continue; /* an idle loop, or not one */
 		err = walk(s, idx, tid, &stack);
-		if (err || !runs_a_loop(&stack))
-			;
-		else if (in_call)
-			err = add_call(p, &c, end_ns, &stack);
-		else /* busy in Python the whole window: a callback still running */
-			err = add_running(p, &c, end_ns, 0, &stack);
+		if (!err && runs_a_loop(&stack)) {
+			c.gil = in_call && is_gil(s, idx, c.nr, c.args);
+			/* in a call, or busy in Python the whole window: a callback running */
+			err = in_call ? add_call(p, &c, end_ns, &stack)
+				      : add_running(p, &c, end_ns, 0, &stack);
+			if (!err && !has_loop(p, tid))
+				err = add_stuck_loop(s, p, idx, tid, end_ns);
+		}
 		ap_stack__free(&stack);
 	}
 	closedir(d);

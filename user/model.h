@@ -113,6 +113,7 @@ struct ap_loop {
 	uint64_t slow_iterations;
 	uint64_t slow_causes[AP_NCAUSES];
 	struct ap_culprit slow_culprits[AP_NCAUSES]; /* over its slow iterations */
+	bool stuck_before; /* no iteration seen: busy (stuck) since before the window */
 	struct ap_lag lag;
 	AP_VEC(struct ap_lag_point) lag_series; /* non-zero samples, by time; others are 0 */
 };

@@ -108,6 +108,7 @@ static void json_loop(json_writer_t *w, const struct ap_loop *l)
 	jsonw_uint_field(w, "slow_iterations", l->slow_iterations);
 	json_causes(w, "slow_iteration_causes", l->slow_causes);
 	json_culprits(w, "slow_iteration_culprits", l->slow_culprits);
+	jsonw_bool_field(w, "stuck_before_window", l->stuck_before);
 	jsonw_end_object(w);
 }
 

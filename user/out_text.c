@@ -88,6 +88,15 @@ static void text_loop(FILE *f, const struct ap_loop *l)
 	uint64_t obs = l->busy_ns + l->idle_ns;
 	const struct ap_lag *g = &l->lag;
 
+	if (l->stuck_before) {
+		fprintf(f,
+			"  loop tid %u (%s): no loop iteration seen: its loop is stuck since "
+			"before tracing began (below, in progress)\n",
+			l->tid, l->kind ? l->kind : "?");
+		fprintf(f, "    lag ms: max >= %.2f (%" PRIu64 " samples)\n", ms(g->max_ns),
+			g->samples);
+		return;
+	}
 	fprintf(f, "  loop tid %u (%s): %" PRIu64 " iterations, busy %.1f%%, blocked %.1f%%",
 		l->tid, l->kind ? l->kind : "?", l->iterations, pct(l->busy_ns, obs),
 		pct(l->blocked_ns, obs));

@@ -47,7 +47,7 @@ def wait_file(path, timeout):
         return json.load(f)
 
 
-def stuck_test(name, py_fn, before, uvloop=False, spin=False):
+def stuck_test(name, py_fn, before, uvloop=False, spin=False, recv=False):
     """before: the loop is stuck when the tool attaches; else it gets stuck while
     traced. spin: stuck busy in Python (a slow callback in progress), not in a
     call."""
@@ -57,7 +57,8 @@ def stuck_test(name, py_fn, before, uvloop=False, spin=False):
             need_uvloop(py)
         go, truth_path = ctx.path("go"), ctx.path("truth.json")
         argv = [py, os.path.join(TARGETS, "stuck.py"), "--worker"] + (
-            ["--uvloop"] if uvloop else []) + (["--spin"] if spin else []) + [go, truth_path]
+            ["--uvloop"] if uvloop else []) + (["--spin"] if spin else []) + (
+            ["--recv"] if recv else []) + [go, truth_path]
         target = Proc(ctx, "target", argv, cwd=ctx.dir)
         pid = int(target.wait_line("stdout", r"^ready (\d+)", 30).group(1))
         if before:
@@ -74,13 +75,20 @@ def stuck_test(name, py_fn, before, uvloop=False, spin=False):
         p = the_process(report, pid)
         if not before:
             check_iteration(report, p, truth, spin)
+        else:
+            check_stuck_loop(report, p, truth)
         if spin:
             return check_spin(ctx, report, p, truth, before, uvloop)
         b = the_one_in_progress(report, p["blocking_calls"], "calls", truth, before, "stuck",
                                 lambda d: abs(d) <= 20 * MS)
-        check(b["kind"] == "sleep" and b["syscall"] in ("clock_nanosleep", "select",
-                                                         "pselect6", "nanosleep"),
-              "kind %r syscall %r, expected a sleep", b["kind"], b["syscall"])
+        if recv:
+            check(b["kind"] == "net" and b["syscall"] in ("recvfrom", "read") and
+                  b["detail"] == truth["peer"], "kind %r syscall %r detail %r, expected a recv "
+                  "from %s", b["kind"], b["syscall"], b["detail"], truth["peer"])
+        else:
+            check(b["kind"] == "sleep" and b["syscall"] in ("clock_nanosleep", "select",
+                                                             "pselect6", "nanosleep"),
+                  "kind %r syscall %r, expected a sleep", b["kind"], b["syscall"])
         if not before and not uvloop:
             check(b["callback"] == "stuck", "callback %r, expected stuck", b["callback"])
         with open(ctx.path("report.txt")) as f:
@@ -88,6 +96,19 @@ def stuck_test(name, py_fn, before, uvloop=False, spin=False):
         check("[still in progress when tracing ended]" in text,
               "the text report does not say the call is in progress")
     TESTS.append((name, fn))
+
+
+def check_stuck_loop(report, p, truth):
+    """Stuck before the tool attached: the loop is listed all the same, stuck
+    since before the window, its lag the whole window's."""
+    loops = [lp for lp in p["loops"] if lp["tid"] == truth["loop_tid"]]
+    check(len(loops) == 1, "the stuck loop %d is not in loops[]: %s", truth["loop_tid"],
+          [lp["tid"] for lp in p["loops"]])
+    lp, w = loops[0], report["window"]["end_ns"] - report["window"]["start_ns"]
+    check(lp["stuck_before_window"] and lp["iterations"] == 0 and lp["lag"]["max_ns"] >= w and
+          lp["lag"]["p50_ns"] > 0, "stuck loop: stuck_before_window %s, %d iterations, lag max "
+          "%.0f ms p50 %.0f ms, window %.0f ms", lp["stuck_before_window"], lp["iterations"],
+          lp["lag"]["max_ns"] / MS, lp["lag"]["p50_ns"] / MS, w / MS)
 
 
 def check_iteration(report, p, truth, spin):
@@ -100,7 +121,7 @@ def check_iteration(report, p, truth, spin):
     check(it["start_ns"] + it["duration_ns"] == end, "the iteration in progress ends %+.1f ms "
           "from the window's end", (it["start_ns"] + it["duration_ns"] - end) / MS)
     stuck = end - truth["start_ns"]
-    cause = "running_ns" if spin else "sleep_ns"
+    cause = "running_ns" if spin else "net_ns" if "peer" in truth else "sleep_ns"
     check(it["causes"][cause] >= (0.5 if spin else 0.9) * stuck, "the iteration in progress "
           "(%.0f ms): %s, expected the %.0f ms stuck in %s", it["duration_ns"] / MS,
           {k: v // MS for k, v in it["causes"].items() if v}, stuck / MS, cause[:-3])
@@ -159,6 +180,8 @@ stuck_test("stuck-before-attach-pyenv-3.8", lambda: pyenv(8), before=True)
 stuck_test("stuck-before-attach-pyenv-3.13", lambda: pyenv(13), before=True)
 stuck_test("stuck-before-attach-debian-3.11-uvloop", lambda: DEBIAN_PY, before=True, uvloop=True)
 stuck_test("stuck-before-attach-debian-sid-3.15", lambda: sid_python(15), before=True)
+stuck_test("recv-while-traced-debian-3.11", lambda: DEBIAN_PY, before=False, recv=True)
+stuck_test("recv-before-attach-pyenv-3.12", lambda: pyenv(12), before=True, recv=True)
 stuck_test("spin-while-traced-debian-3.11", lambda: DEBIAN_PY, before=False, spin=True)
 stuck_test("spin-while-traced-pyenv-3.13", lambda: pyenv(13), before=False, spin=True)
 stuck_test("spin-before-attach-debian-3.11", lambda: DEBIAN_PY, before=True, spin=True)

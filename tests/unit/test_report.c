@@ -260,6 +260,14 @@ static void test_report_in_progress(void **state)
 	assert_non_null(strstr(buf, "[syscall] clock_nanosleep (in progress)"));
 	assert_null(strstr(buf, "no loop iteration seen"));
 	free(buf);
+	/* listed, stuck since before the window: said in the loop's line and the JSON */
+	r->processes.v[0].loops.v[0].stuck_before = true;
+	buf = render(r, R_JSON | R_TEXT, NULL);
+	assert_non_null(strstr(buf, "\"stuck_before_window\": true"));
+	assert_non_null(strstr(buf, "): no loop iteration seen: its loop is stuck since before "
+				    "tracing began (below, in progress)"));
+	free(buf);
+	r->processes.v[0].loops.v[0].stuck_before = false;
 	/* a loop stuck since before tracing: no iteration, but the call names it */
 	r->processes.v[0].loops.n = 0;
 	buf = render(r, R_TEXT, NULL);

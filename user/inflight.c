@@ -401,9 +401,12 @@ static int add_stuck_loop(struct session *s, struct ap_process *p, size_t idx, u
 {
 	uint64_t start = s->opts.start_ns;
 	struct lag *acc = lag__new(start, s->opts.lag_interval_ns);
-	struct ap_loop *l = acc ? AP_VEC_PUSH(p->loops) : NULL;
+	struct ap_loop *l;
 	int err;
 
+	if (!acc)
+		return -ENOMEM;
+	l = AP_VEC_PUSH(p->loops);
 	if (!l) {
 		lag__free(acc);
 		return -ENOMEM;

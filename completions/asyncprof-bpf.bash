@@ -28,7 +28,7 @@ _asyncprof_bpf()
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} i
     local opts="--pid --comm --duration --format --output --quiet --max-tasks --stack-depth
         --frequency --interval --batch --no-live --group-by --prometheus --blocking-threshold
-        --slow-callback --lag-interval --backend --mode --list --check --top --verbose --help --usage
+        --slow-callback --stuck-after --lag-interval --backend --mode --list --check --top --verbose --help --usage
         --version -p -c -d -f -o -q -v -V"
 
     COMPREPLY=()
@@ -79,7 +79,7 @@ _asyncprof_bpf()
         return 0
         ;;
     -d | --duration | --max-tasks | --stack-depth | --frequency | --interval | --prometheus | \
-        --blocking-threshold | --slow-callback | --lag-interval | --top)
+        --blocking-threshold | --slow-callback | --stuck-after | --lag-interval | --top)
         return 0 # a number
         ;;
     esac

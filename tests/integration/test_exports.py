@@ -63,7 +63,9 @@ def load_chrome(path):
     md = t.get("metadata", {})
     check(isinstance(md.get("drops", {}).get("events"), int), "metadata.drops.events missing")
     for e in t["traceEvents"]:
-        check(e.get("ph") in ("M", "X", "b", "e", "C"), "unexpected event %s", e)
+        check(e.get("ph") in ("M", "X", "b", "e", "C") or
+              (e.get("ph") == "i" and e.get("cat") == "lint" and e.get("s") == "t"),
+              "unexpected event %s", e)
         check(isinstance(e.get("pid"), int) and isinstance(e.get("tid"), int), "pid/tid %s", e)
         if e["ph"] != "M":
             check(isinstance(e.get("ts"), (int, float)), "ts of %s", e)

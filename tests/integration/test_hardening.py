@@ -207,6 +207,8 @@ BAD_OPTIONS = [
     (["--blocking-threshold", "-1"], r"blocking-threshold"),
     (["--blocking-threshold", "0"], r"blocking-threshold"),
     (["--slow-callback", "-5"], r"slow-callback"),
+    (["--stuck-after", "0"], r"stuck-after"),
+    (["--stuck-after", "x"], r"stuck-after"),
     (["--lag-interval", "abc"], r"lag-interval"),
     (["--format", "xml"], r"format"),
     (["-o", "json:"], r"empty output file name"),

@@ -9,6 +9,11 @@
 #include "pystack.h"
 
 #define TYPE_NAME_MAX 128
+/*
+ * Pending tasks read per report or refresh: a few reads of the target
+ * each; past it (a service with more live tasks) the rest stay unknown.
+ */
+#define AWAITS_MAX_READ 4096
 
 static uint64_t read_ptr(struct pystack *ps, uint64_t addr)
 {
@@ -38,11 +43,12 @@ int awaits__read(struct pystack *ps, struct ap_process *p)
 
 	if (!o->task_fut_waiter || !o->task_state)
 		return 0;
-	for (size_t i = 0; i < p->tasks.n; i++) {
+	for (size_t i = 0, n = 0; i < p->tasks.n && n < AWAITS_MAX_READ; i++) {
 		struct ap_task *t = &p->tasks.v[i];
 
 		if (!t->state || strcmp(t->state, "pending"))
 			continue;
+		n++;
 		/* a task freed since (its address reused) is not pending any more */
 		if (pystack__read(ps, t->id + o->task_state, &state, sizeof(state)) || state != 0)
 			continue;

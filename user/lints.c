@@ -181,27 +181,78 @@ static int lint_busy_poll(struct ap_process *p)
 	return err;
 }
 
-/* The longest step of each task or callback past the slow threshold. */
+static int str_cmp(const char *a, const char *b)
+{
+	return a == b ? 0 : !a ? -1 : !b ? 1 : strcmp(a, b);
+}
+
+static int u64_cmp(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Slow callbacks by (task, callback for a plain one), the longest first. */
+static int cmp_slow(const void *x, const void *y, void *arg)
+{
+	const struct ap_slow_cb *v = arg, *a = &v[*(const size_t *)x], *b = &v[*(const size_t *)y];
+	int c = u64_cmp(a->task, b->task);
+
+	if (!c && !a->task)
+		c = str_cmp(a->callback, b->callback);
+	if (!c)
+		c = -u64_cmp(a->duration_ns, b->duration_ns);
+	return c ? c : u64_cmp(*(const size_t *)x, *(const size_t *)y);
+}
+
+/* Blocking calls by (thread, kind, callback), the longest first. */
+static int cmp_blocking(const void *x, const void *y, void *arg)
+{
+	const struct ap_blocking *v = arg, *a = &v[*(const size_t *)x], *b = &v[*(const size_t *)y];
+	int c = u64_cmp(a->tid, b->tid);
+
+	if (!c)
+		c = str_cmp(a->kind, b->kind);
+	if (!c)
+		c = str_cmp(a->callback, b->callback);
+	if (!c)
+		c = -u64_cmp(a->duration_ns, b->duration_ns);
+	return c ? c : u64_cmp(*(const size_t *)x, *(const size_t *)y);
+}
+
+/* Indices 0..n-1 sorted by cmp over base; NULL on ENOMEM. */
+static size_t *sorted(size_t n, int (*cmp)(const void *, const void *, void *), void *base)
+{
+	size_t *ix = malloc((n ? n : 1) * sizeof(*ix));
+
+	if (!ix)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	qsort_r(ix, n, sizeof(*ix), cmp, base);
+	return ix;
+}
+
+/* The longest step of each task (or run of each plain callback) past the slow threshold. */
 static int lint_never_yields(struct ap_process *p)
 {
+	const struct ap_slow_cb *v = p->slow_callbacks.v;
+	size_t *ix;
 	int err = 0;
 
-	for (size_t i = 0; i < p->slow_callbacks.n && !err; i++) {
-		const struct ap_slow_cb *c = &p->slow_callbacks.v[i], *o;
+	if (!p->slow_callbacks.n || !v)
+		return 0;
+	ix = sorted(p->slow_callbacks.n, cmp_slow, (void *)v);
+	if (!ix)
+		return -ENOMEM;
+	for (size_t k = 0; k < p->slow_callbacks.n && !err; k++) {
+		const struct ap_slow_cb *c = &v[ix[k]], *prev = k ? &v[ix[k - 1]] : NULL;
 		const struct ap_task *t = ap_process__find_task(p, c->task);
-		bool longest = true;
 		struct ap_lint *l;
 
-		if (!c->task && !c->callback)
-			continue;
-		for (size_t j = 0; j < p->slow_callbacks.n && longest; j++) {
-			o = &p->slow_callbacks.v[j];
-			if (j != i && o->task == c->task &&
-			    (c->task || (o->callback && !strcmp(o->callback, c->callback))))
-				longest = o->duration_ns < c->duration_ns ||
-					  (o->duration_ns == c->duration_ns && j > i);
-		}
-		if (!longest)
+		/* the first of its group is its longest */
+		if ((!c->task && !c->callback) ||
+		    (prev && prev->task == c->task &&
+		     (c->task || !str_cmp(prev->callback, c->callback))))
 			continue;
 		l = lint_add(p, "never_yields", c->tid, c->task, t ? t->name : c->callback,
 			     t ? t->coro : NULL);
@@ -218,54 +269,62 @@ static int lint_never_yields(struct ap_process *p)
 			err = ap_stack__copy(&l->stack, &c->stack);
 		}
 	}
+	free(ix);
 	return err;
 }
 
-/* Blocking calls of a known kind, per (thread, callback, kind): count, total, the longest. */
+/* One group of blocking calls, ix[from..to): the first is the longest. */
+static int blocking_group(struct ap_process *p, const size_t *ix, size_t from, size_t to)
+{
+	const struct ap_blocking *top = &p->blocking_calls.v[ix[from]];
+	const char *fix = lints__fix(top->kind, top->detail);
+	const struct ap_task *t = ap_process__find_task(p, top->task);
+	uint64_t total = 0;
+	struct ap_lint *l;
+	int err;
+
+	/* locks: often the GIL's neighbours, no safe advice */
+	if (!fix || !strcmp(top->kind, "lock"))
+		return 0;
+	for (size_t k = from; k < to; k++)
+		total += p->blocking_calls.v[ix[k]].duration_ns;
+	l = lint_add(p, "blocking", top->tid, top->task, top->callback, t ? t->coro : NULL);
+	err = l ? lint_say(l,
+			   "%zu blocking %s call%s (%s) in the loop thread, %.1f ms in all, the "
+			   "longest %.1f ms",
+			   to - from, top->kind, to - from > 1 ? "s" : "",
+			   top->syscall ? top->syscall : "?", total / 1e6, top->duration_ns / 1e6)
+		: -ENOMEM;
+	if (err)
+		return err;
+	l->fix = fix;
+	l->ns = total;
+	l->count = to - from;
+	return ap_stack__copy(&l->stack, &top->stack);
+}
+
+/* Blocking calls of a known kind, per (thread, kind, callback): count, total, the longest. */
 static int lint_blocking(struct ap_process *p)
 {
+	const struct ap_blocking *v = p->blocking_calls.v;
+	size_t n = p->blocking_calls.n, *ix, from = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < p->blocking_calls.n && !err; i++) {
-		const struct ap_blocking *b = &p->blocking_calls.v[i], *o, *top = b;
-		const struct ap_task *t;
-		uint64_t total = 0, count = 0;
-		const char *fix = lints__fix(b->kind, b->detail);
-		bool first = true;
-		struct ap_lint *l;
+	if (!n || !v)
+		return 0;
+	ix = sorted(n, cmp_blocking, (void *)v);
+	if (!ix)
+		return -ENOMEM;
+	for (size_t k = 1; k <= n && !err; k++) {
+		const struct ap_blocking *a = &v[ix[from]], *b = k < n ? &v[ix[k]] : NULL;
 
-		if (!fix || !strcmp(b->kind, "lock"))
-			continue; /* locks: often the GIL's neighbours, no safe advice */
-		for (size_t j = 0; j < p->blocking_calls.n; j++) {
-			o = &p->blocking_calls.v[j];
-			if (o->tid != b->tid || strcmp(o->kind, b->kind) ||
-			    !(o->callback == b->callback ||
-			      (o->callback && b->callback && !strcmp(o->callback, b->callback))))
-				continue;
-			first = first && j >= i;
-			total += o->duration_ns;
-			count++;
-			if (o->duration_ns > top->duration_ns)
-				top = o;
-		}
-		if (!first)
+		if (b && a->tid == b->tid && !str_cmp(a->kind, b->kind) &&
+		    !str_cmp(a->callback, b->callback))
 			continue;
-		t = ap_process__find_task(p, top->task);
-		l = lint_add(p, "blocking", b->tid, top->task, b->callback, t ? t->coro : NULL);
-		err = l ? lint_say(l,
-				   "%llu blocking %s call%s (%s) in the loop thread, %.1f ms in "
-				   "all, the longest %.1f ms",
-				   (unsigned long long)count, b->kind, count > 1 ? "s" : "",
-				   top->syscall ? top->syscall : "?", total / 1e6,
-				   top->duration_ns / 1e6)
-			: -ENOMEM;
-		if (!err) {
-			l->fix = lints__fix(top->kind, top->detail);
-			l->ns = total;
-			l->count = count;
-			err = ap_stack__copy(&l->stack, &top->stack);
-		}
+		err = blocking_group(p, ix, from, k);
+		from = k;
 	}
+	free(ix);
 	return err;
 }
 

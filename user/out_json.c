@@ -142,7 +142,8 @@ static void json_awaits(json_writer_t *w, const struct ap_process *p, const stru
 		jsonw_string_field(w, "at", t->awaits_at);
 		jsonw_end_object(w);
 	}
-	n = awaits__by(p, t->id, by, sizeof(by) / sizeof(by[0]));
+	/* only a pending task is awaited (and only theirs were read) */
+	n = t->awaits_known ? awaits__by(p, t->id, by, sizeof(by) / sizeof(by[0])) : 0;
 	jsonw_name(w, "awaited_by");
 	jsonw_start_array(w);
 	for (size_t i = 0; i < n && i < sizeof(by) / sizeof(by[0]); i++)

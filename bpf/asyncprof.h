@@ -277,6 +277,8 @@ struct ap_rec_iter {
 	__u64 start_ns;
 	__u64 duration_ns;
 	__u64 cause_ns[AP_CAUSE_N]; /* enum ap_cause; they sum to duration_ns */
+	__u32 gil_holder;	    /* the last thread a GIL wake in it named, 0 when none */
+	__u32 pad;
 };
 
 struct ap_rec_slow_cb {
@@ -409,7 +411,7 @@ struct ap_thread {
 	__u64 slow_cause[AP_CAUSE_N];
 	__u64 slow_iters;
 	__u32 it_acct;
-	__u32 pad_it;
+	__u32 it_gil_holder; /* the last holder a GIL wait of this iteration named */
 	/* CPython backend: the callback running now */
 	__u64 cb_start_ns;
 	__u64 cb_task;

@@ -113,6 +113,7 @@ static __always_inline void iter_begin(struct ap_thread *t)
 {
 	t->it_rd_ns = run_delay();
 	__builtin_memset(t->it_cause, 0, sizeof(t->it_cause));
+	t->it_gil_holder = 0;
 	t->it_acct = 1;
 }
 
@@ -135,6 +136,8 @@ static __always_inline void iter_emit(struct ap_thread *t, __u32 tid, __u64 b, _
 	r->start_ns = b;
 	r->duration_ns = len;
 	__builtin_memcpy(r->cause_ns, t->it_cause, sizeof(r->cause_ns));
+	r->gil_holder = t->it_gil_holder;
+	r->pad = 0;
 	rec_submit_now(r);
 }
 
@@ -278,6 +281,9 @@ static __always_inline __u32 blocking_emit(void *ctx, struct ap_thread *t, __u32
 	struct ap_rec_blocking *r;
 	long n;
 
+	/* a short wait's holder too: the one that ends a run of timed-out slices */
+	if (holder)
+		t->it_gil_holder = holder;
 	if (gil && dur < blocking_ns)
 		return AP_CAUSE_GIL;
 	if (dur < blocking_ns)

@@ -164,6 +164,23 @@ static int iteration_tally(const struct ap_process *p, const struct ap_iteration
 	return err;
 }
 
+/*
+ * GIL waits that named no holder (slices that timed out) held by the one
+ * BPF saw named in the iteration: a short last wait, unreported, may be
+ * the one a wake ended.
+ */
+static void iteration_holder(const struct ap_iteration *it, struct tally *t)
+{
+	for (size_t i = 0; it->gil_holder && i < t->rows.n; i++) {
+		struct tally_row *r = &t->rows.v[i];
+
+		if (r->cause == AP_CAUSE_GIL && !r->holder) {
+			r->holder = it->gil_holder;
+			r->holder_comm = it->gil_holder_comm;
+		}
+	}
+}
+
 /* Add one iteration's rows to its loop's tally. */
 static int tally_merge(struct tally *into, const struct tally *from)
 {
@@ -194,6 +211,8 @@ int causes__attribute(struct ap_process *p)
 			l++;
 		ap_culprits__free(it->culprits);
 		err = iteration_tally(p, it, &t);
+		if (!err)
+			iteration_holder(it, &t);
 		if (!err)
 			err = tally_best(&t, it->culprits);
 		if (!err && l < p->loops.n)

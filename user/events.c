@@ -500,6 +500,9 @@ static int on_iter(struct session *s, const void *data)
 	it->start_ns = r->start_ns;
 	it->duration_ns = r->duration_ns;
 	memcpy(it->cause_ns, r->cause_ns, sizeof(it->cause_ns));
+	it->gil_holder = r->gil_holder;
+	if (r->gil_holder)
+		it->gil_holder_comm = strutil__thread_comm(r->hdr.pid, r->gil_holder);
 	return 0;
 }
 

@@ -332,6 +332,9 @@ static int iteration_in_progress(struct session *s, struct ap_process *p, size_t
 	it->duration_ns = len;
 	it->in_progress = true;
 	memcpy(it->cause_ns, t->it_cause, sizeof(it->cause_ns));
+	it->gil_holder = t->it_gil_holder;
+	if (it->gil_holder)
+		it->gil_holder_comm = strutil__thread_comm(p->pid, it->gil_holder);
 	if (rd >= 0 && (uint64_t)rd >= t->it_rd_ns)
 		runq = (uint64_t)rd - t->it_rd_ns;
 	if (t->in_sys == 1 && t->sys_start_ns < end_ns) {

@@ -142,8 +142,10 @@ static void process__free(struct ap_process *p)
 		ap_stack__free(&p->lints.v[i].stack);
 	}
 	free(p->lints.v);
-	for (i = 0; i < p->iterations.n; i++)
+	for (i = 0; i < p->iterations.n; i++) {
 		ap_culprits__free(p->iterations.v[i].culprits);
+		free(p->iterations.v[i].gil_holder_comm);
+	}
 	free(p->iterations.v);
 }
 

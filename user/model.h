@@ -93,7 +93,9 @@ struct ap_iteration {
 	uint64_t duration_ns;
 	uint64_t cause_ns[AP_NCAUSES]; /* they sum to duration_ns */
 	struct ap_culprit culprits[AP_NCAUSES];
-	bool in_progress; /* still running when tracing ended: duration_ns is so far */
+	bool in_progress;      /* still running when tracing ended: duration_ns is so far */
+	uint32_t gil_holder;   /* the last thread a GIL wait in it named as holder, 0: none */
+	char *gil_holder_comm; /* its name when the iteration was reported */
 };
 
 struct ap_loop {

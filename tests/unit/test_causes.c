@@ -168,6 +168,15 @@ static void test_culprit_gil_holder(void **state)
 	assert_int_equal(c->holder, 99);
 	assert_string_equal(c->holder_comm, "cpu-burner");
 	assert_int_equal(p->loops.v[0].slow_culprits[AP_CAUSE_GIL].holder, 99);
+	/* no reported wait named one: the iteration's (a short last wait's) holds */
+	p->blocking_calls.v[1].gil_holder = 0;
+	p->iterations.v[0].gil_holder = 98;
+	p->iterations.v[0].gil_holder_comm = strdup("burner");
+	assert_int_equal(causes__attribute(p), 0);
+	c = &p->iterations.v[0].culprits[AP_CAUSE_GIL];
+	assert_int_equal(c->holder, 98);
+	assert_string_equal(c->holder_comm, "burner");
+	assert_int_equal(p->loops.v[0].slow_culprits[AP_CAUSE_GIL].holder, 98);
 	ap_report__free(r);
 }
 
